@@ -1,0 +1,43 @@
+"""Error names that cross the state machine boundary.
+
+They are a contract: the ASL matches them exactly, the README lists them, and users'
+own `Retry`/`Catch` blocks rely on them. Add names; never rename one.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorName(str, Enum):
+    REQUEST_INVALID = "RunRequest.Invalid"
+    RUN_TASK_FAILED = "ECS.RunTaskFailed"
+    TASK_FAILED_TO_START = "ECS.TaskFailedToStart"
+    CONTAINER_EXITED_NON_ZERO = "ECS.ContainerExitedNonZero"
+    TASK_STOPPED = "ECS.TaskStopped"
+    TIMED_OUT = "Run.TimedOut"
+    DUPLICATE = "Run.Duplicate"
+    LOG_COPY_FAILED = "Logs.CopyFailed"
+    # An error ecsrun did not classify (a Lambda crash, a States.* runtime error).
+    INTERNAL = "Run.InternalError"
+
+
+# The verdicts a stopped task can get; a subset of the names above.
+TASK_VERDICT_ERRORS = (
+    ErrorName.TASK_FAILED_TO_START,
+    ErrorName.CONTAINER_EXITED_NON_ZERO,
+    ErrorName.TASK_STOPPED,
+    ErrorName.RUN_TASK_FAILED,
+)
+
+
+class EcsrunError(Exception):
+    """Base class for ecsrun's domain errors."""
+
+
+class RunNotFound(EcsrunError):
+    """No run record exists for this run id."""
+
+
+class StaleRecord(EcsrunError):
+    """The run record changed between read and conditional write."""

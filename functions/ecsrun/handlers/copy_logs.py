@@ -1,0 +1,55 @@
+"""Copy every container's logs to S3, write the manifest, and give the run its final outcome."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from ecsrun.adapters import clients
+from ecsrun.adapters.runs_table import RunsTable, now_iso
+from ecsrun.errors import RunNotFound
+from ecsrun.logcopy import copy_run_logs, manifest_key
+from ecsrun.models.run import Run
+from ecsrun.observability import logger, metrics, tracer
+from ecsrun.outcome import compose
+from ecsrun.settings import Settings
+
+
+class CopyInput(BaseModel):
+    run: Run
+    failure: dict[str, Any] | None = None  # what a Catch caught, if the wait ended in an error
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    payload = parse(event=event, model=CopyInput)
+    settings = Settings.from_env()
+    run_id = payload.run.runId
+    logger.append_keys(runId=run_id)
+    store = RunsTable(clients.table(settings.runs_table))
+    record = store.get(run_id)
+    if record is None:
+        raise RunNotFound(run_id)
+
+    s3 = clients.client("s3")
+    entries, tails = copy_run_logs(
+        record, s3=s3, bucket=settings.logs_bucket, logs_client=lambda region: clients.client("logs", region), tail_lines=settings.log_tail_lines
+    )
+    manifest = manifest_key(run_id)
+    outcome = compose(record, entries, tails, bucket=settings.logs_bucket, manifest=manifest, caught=payload.failure)
+    summary = outcome["output"] if outcome["status"] == "SUCCEEDED" else json.loads(outcome["cause"])
+    document = {**summary, "executionArn": record.executionArn, "createdAt": record.createdAt, "finishedAt": now_iso(),
+                "containers": [e.model_dump(mode="json") for e in entries]}
+    s3.put_object(
+        Bucket=settings.logs_bucket, Key=manifest, Body=json.dumps(document, indent=2).encode(), ContentType="application/json"
+    )
+    store.finish(run_id, {k: v for k, v in outcome.items() if k != "cause"} | {"manifestKey": manifest})
+    metrics.add_metric(name="LogEventsCopied", unit="Count", value=sum(e.events for e in entries))
+    metrics.add_metric(name="RunsSucceeded" if outcome["status"] == "SUCCEEDED" else "RunsFailed", unit="Count", value=1)
+    return outcome

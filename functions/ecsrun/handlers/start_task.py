@@ -1,0 +1,46 @@
+"""Start the run's task. Invoked with `.waitForTaskToken`: the execution waits until the task stops."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from ecsrun import runs
+from ecsrun.adapters import clients
+from ecsrun.adapters.callbacks import Callbacks
+from ecsrun.adapters.ecs import Ecs
+from ecsrun.adapters.runs_table import RunsTable
+from ecsrun.models.run import Run
+from ecsrun.observability import logger, metrics, tracer
+from ecsrun.settings import Settings
+
+
+class StartInput(BaseModel):
+    run: Run
+    taskToken: str
+    executionArn: str
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    payload = parse(event=event, model=StartInput)
+    settings = Settings.from_env()
+    logger.append_keys(runId=payload.run.runId)
+    result = runs.start_run(
+        payload.run,
+        payload.taskToken,
+        payload.executionArn,
+        store=RunsTable(clients.table(settings.runs_table)),
+        ecs=Ecs(clients.client("ecs")),
+        callbacks=Callbacks(clients.client("stepfunctions")),
+        settings=settings,
+        region=os.environ.get("AWS_REGION", "us-east-1"),
+    )
+    metrics.add_metric(name="TasksStarted" if result.get("started") else "StartsRefused", unit="Count", value=1)
+    return result

@@ -1,0 +1,41 @@
+"""The run timed out: stop its task. Invoked with `.waitForTaskToken` so logs are copied only after it stops."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from ecsrun import runs
+from ecsrun.adapters import clients
+from ecsrun.adapters.callbacks import Callbacks
+from ecsrun.adapters.ecs import Ecs
+from ecsrun.adapters.runs_table import RunsTable
+from ecsrun.observability import logger, metrics, tracer
+from ecsrun.settings import Settings
+
+
+class StopInput(BaseModel):
+    runId: str
+    timeoutSeconds: int
+    taskToken: str
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    payload = parse(event=event, model=StopInput)
+    settings = Settings.from_env()
+    logger.append_keys(runId=payload.runId)
+    metrics.add_metric(name="RunsTimedOut", unit="Count", value=1)
+    return runs.stop_run(
+        payload.runId,
+        payload.taskToken,
+        f"ecsrun: run {payload.runId} exceeded timeoutSeconds={payload.timeoutSeconds}",
+        store=RunsTable(clients.table(settings.runs_table)),
+        ecs=Ecs(clients.client("ecs")),
+        callbacks=Callbacks(clients.client("stepfunctions")),
+    )

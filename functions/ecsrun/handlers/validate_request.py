@@ -1,0 +1,47 @@
+"""Validate the run request before anything starts; a bad request never reaches ECS."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from ecsrun.errors import ErrorName
+from ecsrun.models.request import validate_request
+from ecsrun.observability import logger, metrics, tracer
+from ecsrun.runtask import resolve_run
+from ecsrun.settings import Settings
+
+
+class ValidateInput(BaseModel):
+    request: Any = None
+    executionName: str
+
+
+def invalid_cause(problems: list[Any]) -> str:
+    fields = ", ".join(dict.fromkeys(p.field for p in problems))
+    noun = "problem" if len(problems) == 1 else "problems"
+    return json.dumps(
+        {
+            "message": f"the run request has {len(problems)} {noun} ({fields}); no task was started",
+            "problems": [p.model_dump() for p in problems],
+        }
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    payload = parse(event=event, model=ValidateInput)
+    settings = Settings.from_env()
+    request, problems = validate_request(payload.request)
+    if request is None:
+        logger.info("run request rejected", extra={"problems": [p.model_dump() for p in problems]})
+        metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
+        return {"valid": False, "error": ErrorName.REQUEST_INVALID.value, "cause": invalid_cause(problems)}
+    run = resolve_run(request, payload.executionName, settings.default_timeout_seconds)
+    return {"valid": True, "run": run.model_dump(mode="json")}

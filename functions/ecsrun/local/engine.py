@@ -1,0 +1,111 @@
+"""Run one request through the real state machine on the local runtime and report what happened."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ecsrun.local.runtime import LocalAws
+
+# Beyond the run's own timeout, the longest the state machine can still take (stop wait + log copy).
+GRACE_SECONDS = 660
+
+
+@dataclass
+class StateEntered:
+    name: str
+    elapsed: float
+
+
+@dataclass
+class LocalResult:
+    execution_arn: str
+    status: str
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    states: list[StateEntered] = field(default_factory=list)
+    objects: dict[str, bytes] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The execution's result, as DescribeExecution gives it (output parsed)."""
+        if self.status == "SUCCEEDED":
+            return {"status": self.status, "output": self.output}
+        return {"status": self.status, "error": self.error, "cause": self.cause}
+
+    def log_lines(self, key: str) -> list[str]:
+        return gzip.decompress(self.objects[key]).decode("utf-8").splitlines()
+
+
+def execution_name(request: Any) -> str:
+    run_id = request.get("runId") if isinstance(request, dict) else None
+    base = run_id if isinstance(run_id, str) and run_id else "run"
+    return f"{base[:40]}-{uuid.uuid4().hex[:8]}".replace(".", "-")
+
+
+def run_local(
+    request: Any,
+    task_definitions: list[dict[str, Any]],
+    *,
+    on_state: Callable[[StateEntered], None] | None = None,
+    aws: LocalAws | None = None,
+) -> LocalResult:
+    """Start the execution, follow its history until it ends, and collect what the run wrote to S3."""
+    if aws is None:
+        with LocalAws() as local:
+            return run_local(request, task_definitions, on_state=on_state, aws=local)
+    for document in task_definitions:
+        aws.register_task_definition(document)
+    sfn = aws.client("stepfunctions")
+    started = time.monotonic()
+    arn = sfn.start_execution(stateMachineArn=aws.state_machine_arn, name=execution_name(request), input=json.dumps(request))[
+        "executionArn"
+    ]
+    timeout = request.get("timeoutSeconds") if isinstance(request, dict) else None
+    limit = (timeout if isinstance(timeout, int) and not isinstance(timeout, bool) else 3600) + GRACE_SECONDS
+    seen = 0
+    states: list[StateEntered] = []
+    while True:
+        described = sfn.describe_execution(executionArn=arn)
+        history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        for event in history[seen:]:
+            if event["type"].endswith("StateEntered"):
+                entered = StateEntered(event["stateEnteredEventDetails"]["name"], time.monotonic() - started)
+                states.append(entered)
+                if on_state:
+                    on_state(entered)
+        seen = len(history)
+        if described["status"] != "RUNNING":
+            break
+        if time.monotonic() - started > limit:
+            sfn.stop_execution(executionArn=arn, error="Local.Timeout", cause="the local engine stopped waiting")
+            described = sfn.describe_execution(executionArn=arn)
+            break
+        time.sleep(0.05)
+    aws.agent.wait_all(timeout=10)
+    output = described.get("output")
+    return LocalResult(
+        execution_arn=arn,
+        status=described["status"],
+        output=json.loads(output) if output else None,
+        error=described.get("error"),
+        cause=described.get("cause"),
+        states=states,
+        objects=aws.objects("runs/"),
+    )
+
+
+def write_artifacts(result: LocalResult, directory: Path) -> list[Path]:
+    written = []
+    for key, body in result.objects.items():
+        path = directory / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        written.append(path)
+    return written

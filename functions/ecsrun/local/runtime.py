@@ -1,0 +1,337 @@
+"""AWS on moto, in-process, wired as template.yaml wires it.
+
+moto runs the state machine; its Lambda invocations are routed to the handlers in this process;
+ECS RunTask/StopTask reach the local agent; the agent's events reach the task-stopped function
+only if they match the template's EventBridge pattern, as EventBridge would deliver them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+import uuid
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from ecsrun.adapters import clients
+from ecsrun.local.agent import LocalEcsAgent, TaskRun
+from ecsrun.local.template import Template
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+TABLE = "ecsrun-local-runs"
+BUCKET = "ecsrun-local-logs"
+STARTED_BY_PREFIX = "ecsrun/"
+EVENT_DELIVERY_ATTEMPTS = 3  # EventBridge retries a failed Lambda target; locally a few tries are enough
+
+ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "RUNS_TABLE": TABLE,
+    "LOGS_BUCKET": BUCKET,
+    "STARTED_BY_PREFIX": STARTED_BY_PREFIX,
+    "LOG_TAIL_LINES": "20",
+    "POWERTOOLS_SERVICE_NAME": "ecsrun",
+    "POWERTOOLS_METRICS_NAMESPACE": "ecsrun",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+
+
+def project_root() -> Path:
+    """The checkout that holds template.yaml (the package lives in <root>/functions/ecsrun)."""
+    return Path(__file__).resolve().parents[3]
+
+
+@dataclass
+class LocalContext:
+    """The parts of Lambda's context object the handlers and Powertools read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 256
+    timeout_seconds: int = 900
+    aws_request_id: str = ""
+    function_version: str = "$LATEST"
+
+    def __post_init__(self) -> None:
+        self.aws_request_id = self.aws_request_id or str(uuid.uuid4())
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class LocalAws:
+    """A context manager: inside it, boto3 talks to moto and the ecsrun stack exists there."""
+
+    def __init__(self, template_path: Path | None = None, *, default_timeout_seconds: int | None = None, log_level: str = "WARNING"):
+        self.template = Template(template_path or project_root() / "template.yaml")
+        self._env = {
+            **ENVIRONMENT,
+            "POWERTOOLS_LOG_LEVEL": log_level,
+            "DEFAULT_TIMEOUT_SECONDS": str(default_timeout_seconds or self.template.parameter_default("DefaultTimeoutSeconds") or 3600),
+        }
+        self._saved_env: dict[str, str | None] = {}
+        self._patches: list[tuple[Any, str, Any]] = []
+        self.handlers: dict[str, str] = {}
+        self.function_arns: dict[str, str] = {}
+        self.state_machine_arn = ""
+        self.delivered_events: list[dict[str, Any]] = []
+        self.agent: LocalEcsAgent
+
+    # ---- lifecycle ----
+
+    def __enter__(self) -> LocalAws:
+        from moto import mock_aws
+        from moto.moto_api import state_manager
+
+        for key, value in self._env.items():
+            self._saved_env[key] = os.environ.get(key)
+            os.environ[key] = value
+        self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[arg-type]
+        self._mock.start()
+        # Tasks stay RUNNING until the local agent stops them (moto would otherwise move them on its own).
+        state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**9})
+        clients.reset()
+        _quiet_logging()
+        try:
+            self._create_stack()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if hasattr(self, "agent"):
+            self.agent.shutdown()
+        for owner, name, original in reversed(self._patches):
+            setattr(owner, name, original)
+        self._patches.clear()
+        clients.reset()
+        self._mock.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION)
+
+    def _patch(self, owner: Any, name: str, replacement: Any) -> None:
+        self._patches.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, replacement)
+
+    # ---- the stack, as template.yaml declares it ----
+
+    def _create_stack(self) -> None:
+        iam = self.client("iam")
+        trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+        role = iam.create_role(RoleName="ecsrun-local", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        self.client("dynamodb").create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "runId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "runId", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        self.client("s3").create_bucket(Bucket=BUCKET)
+        self.client("ecs").create_cluster(clusterName="default")
+
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as zf:
+            zf.writestr("README.txt", "local engine: invocations are routed to the in-process handlers")
+        lam = self.client("lambda")
+        for logical_id, handler in self.template.functions().items():
+            arn = lam.create_function(
+                FunctionName=logical_id,
+                Runtime="python3.13",
+                Role=role,
+                Handler=handler,
+                Code={"ZipFile": archive.getvalue()},
+                Architectures=["arm64"],
+            )["FunctionArn"]
+            self.handlers[logical_id] = handler
+            self.function_arns[logical_id] = arn
+
+        definition, substitutions = self.template.state_machine()
+        for key, value in substitutions.items():
+            definition = definition.replace("${" + key + "}", self._resolve_substitution(value))
+        self.state_machine_arn = self.client("stepfunctions").create_state_machine(
+            name="ecsrun-local", definition=definition, roleArn=role, type="STANDARD"
+        )["stateMachineArn"]
+
+        self._pattern = self.template.event_pattern("aws.ecs", {"StartedByPrefix": STARTED_BY_PREFIX})
+        self.task_stopped_function = self._function_for_pattern()
+        ec2 = self.client("ec2")
+        self._subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+        self._security_group = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
+        self.agent = LocalEcsAgent(
+            ecs=self.client("ecs"), logs=self.client("logs"), region=REGION, account=ACCOUNT, deliver=self.deliver_event
+        )
+        self._route_lambda()
+        self._route_ecs()
+
+    def _resolve_substitution(self, value: Any) -> str:
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            logical_id, attribute = value["Fn::GetAtt"]
+            if attribute == "Arn" and logical_id in self.function_arns:
+                return self.function_arns[logical_id]
+        if isinstance(value, (str, int)):
+            return str(value)
+        raise ValueError(f"the local engine cannot resolve DefinitionSubstitution {value!r}")
+
+    def _function_for_pattern(self) -> str:
+        """The function whose EventBridge rule carries the aws.ecs pattern."""
+        for logical_id, resource in self.template.resources.items():
+            if logical_id in self.handlers and "aws.ecs" in json.dumps(resource.get("Properties", {}).get("Events", {})):
+                return logical_id
+        for resource in self.template.resources.values():
+            if resource.get("Type") == "AWS::Events::Rule" and "aws.ecs" in json.dumps(resource):
+                for target in resource["Properties"].get("Targets", []):
+                    arn = target.get("Arn", {})
+                    if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+                        return str(arn["Fn::GetAtt"][0])
+        raise LookupError("no function in template.yaml receives the aws.ecs events")
+
+    # ---- Lambda: invocations run the real handlers in this process ----
+
+    def _route_lambda(self) -> None:
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+
+        runtime = self
+
+        def invoke(backend: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any) -> bytes:
+            fn = backend.get_function(function_name, qualifier)
+            event = json.loads(body) if body else {}
+            result, failed = runtime.invoke_handler(fn.function_name, fn.function_arn, event)
+            if failed:
+                response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(result).encode()
+
+        self._patch(LambdaSimpleBackend, "invoke", invoke)
+
+    def invoke_handler(self, logical_id: str, arn: str, event: Any) -> tuple[Any, bool]:
+        """(result, failed): a raised exception becomes Lambda's error payload, as the Python runtime makes it."""
+        module_name, _, attr = self.handlers[logical_id].rpartition(".")
+        handler = getattr(importlib.import_module(module_name), attr)
+        try:
+            return handler(event, LocalContext(function_name=logical_id, invoked_function_arn=arn)), False
+        except Exception as exc:  # noqa: BLE001 - the Lambda runtime reports every exception the same way
+            return {
+                "errorMessage": str(exc),
+                "errorType": type(exc).__name__,
+                "requestId": str(uuid.uuid4()),
+                "stackTrace": traceback.format_exception(exc),
+            }, True
+
+    # ---- ECS: tasks run on the local agent ----
+
+    def _route_ecs(self) -> None:
+        from moto.ecs.models import EC2ContainerServiceBackend
+
+        runtime = self
+        original_run = EC2ContainerServiceBackend.run_task
+        original_stop = EC2ContainerServiceBackend.stop_task
+
+        def run_task(backend: Any, cluster_str: str, task_definition_str: str, count: int, overrides: Any, started_by: str,
+                     tags: Any, launch_type: Any, networking_configuration: Any = None, group: Any = None,
+                     platform_version: Any = None, capacity_provider_strategy: Any = None) -> Any:
+            providers = [p.get("capacityProvider") for p in capacity_provider_strategy or []]
+            if launch_type in ("EC2", "EXTERNAL") or (providers and providers[0] not in ("FARGATE", "FARGATE_SPOT")):
+                runtime._ensure_host(backend, cluster_str)
+            # moto places awsvpc tasks in a subnet it knows; the task keeps the user's configuration.
+            local_network = networking_configuration
+            if networking_configuration and networking_configuration.get("awsvpcConfiguration"):
+                vpc = networking_configuration["awsvpcConfiguration"]
+                local_network = {"awsvpcConfiguration": {**vpc, "subnets": [runtime._subnet], "securityGroups": [runtime._security_group]}}
+            tasks = original_run(backend, cluster_str, task_definition_str, count, overrides, started_by, tags, launch_type,
+                                 local_network, group, platform_version, capacity_provider_strategy)
+            for task in tasks:
+                if networking_configuration:
+                    task.network_configuration = networking_configuration
+                runtime.agent.launch(
+                    TaskRun(
+                        task_arn=task.task_arn,
+                        cluster_arn=task.cluster_arn,
+                        task_definition_arn=task.task_definition_arn,
+                        launch_type=launch_type or ("FARGATE" if providers and providers[0].startswith("FARGATE") else "EC2"),
+                        capacity_provider=providers[0] if providers else None,
+                        started_by=started_by or "",
+                        group=task.group,
+                        overrides=overrides or {},
+                    )
+                )
+            return tasks
+
+        def stop_task(backend: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+            task = original_stop(backend, cluster_str, task_str, reason)
+            runtime.agent.stop(task.task_arn, reason or "Task stopped by user")
+            return task
+
+        self._patch(EC2ContainerServiceBackend, "run_task", run_task)
+        self._patch(EC2ContainerServiceBackend, "stop_task", stop_task)
+
+    def _ensure_host(self, backend: Any, cluster_str: str) -> None:
+        """EC2 and EXTERNAL tasks need a container instance: this machine registers as one."""
+        cluster_name = cluster_str.split("/")[-1]
+        if cluster_name in backend.clusters and not backend.container_instances.get(cluster_name):
+            backend.register_container_instance(cluster_name, "i-0local0000000000")
+
+    # ---- EventBridge: deliver what matches the template's rule ----
+
+    def deliver_event(self, event: dict[str, Any]) -> None:
+        # moto's EventBridge matcher (it implements rule matching but not the TestEventPattern API).
+        from moto.events.models import EventPattern
+
+        if not EventPattern.load(json.dumps(self._pattern)).matches_event(event):
+            return
+        self.delivered_events.append(event)
+        lam = self.client("lambda")
+        for attempt in range(EVENT_DELIVERY_ATTEMPTS):
+            response = lam.invoke(FunctionName=self.task_stopped_function, InvocationType="Event", Payload=json.dumps(event))
+            if "FunctionError" not in response:
+                return
+            time.sleep(0.1 * 2**attempt)
+
+    # ---- helpers for runs ----
+
+    def register_task_definition(self, document: dict[str, Any]) -> str:
+        return str(self.client("ecs").register_task_definition(**document)["taskDefinition"]["taskDefinitionArn"])
+
+    def objects(self, prefix: str = "") -> dict[str, bytes]:
+        s3 = self.client("s3")
+        found: dict[str, bytes] = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                found[obj["Key"]] = s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()
+        return found
+
+
+def _quiet_logging() -> None:
+    """moto logs every state failure as an error; the run's outcome already says it."""
+    # Metrics are disabled locally, so Powertools would warn on every invocation that none were published.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    for name in ("moto", "botocore", "urllib3"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    # Handler logs go to stderr, so stdout carries only the run's report (and stays JSON with --output json).
+    from ecsrun.observability import logger
+
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler):
+        handler.setStream(sys.stderr)

@@ -1,0 +1,89 @@
+"""Read what the local engine needs from template.yaml, so local wiring cannot drift from the deployed one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short-form intrinsics (!Ref, !Sub, !GetAtt …) kept as data."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+class Template:
+    def __init__(self, path: Path):
+        self.path = path
+        self.root = path.parent
+        self.doc: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        return dict(self.doc.get("Resources", {}))
+
+    def parameter_default(self, name: str) -> Any:
+        return self.doc.get("Parameters", {}).get(name, {}).get("Default")
+
+    def functions(self) -> dict[str, str]:
+        """Logical id → handler path, for every AWS::Serverless::Function."""
+        return {
+            logical_id: resource["Properties"]["Handler"]
+            for logical_id, resource in self.resources.items()
+            if resource.get("Type") == "AWS::Serverless::Function"
+        }
+
+    def state_machine(self) -> tuple[str, dict[str, Any]]:
+        """(ASL text, DefinitionSubstitutions) of the one state machine."""
+        for resource in self.resources.values():
+            if resource.get("Type") == "AWS::Serverless::StateMachine":
+                props = resource["Properties"]
+                return (self.root / props["DefinitionUri"]).read_text(), dict(props.get("DefinitionSubstitutions", {}))
+        raise LookupError("template.yaml has no AWS::Serverless::StateMachine")
+
+    def event_pattern(self, source: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        """The first event pattern in the template that matches `source`, with !Ref parameters resolved."""
+        for pattern in _patterns(self.doc):
+            if source in (pattern.get("source") or []):
+                return _resolve(pattern, parameters)
+        raise LookupError(f"template.yaml has no event pattern for source {source!r}")
+
+
+def _patterns(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("EventPattern", "Pattern") and isinstance(value, dict):
+                yield value
+            else:
+                yield from _patterns(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _patterns(item)
+
+
+def _resolve(node: Any, parameters: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if set(node) == {"Ref"}:
+            return parameters[node["Ref"]]
+        return {k: _resolve(v, parameters) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(v, parameters) for v in node]
+    return node

@@ -1,0 +1,141 @@
+"""Copy each container's CloudWatch log stream to S3 as gzip text, streaming, with integrity figures."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import IO, Any
+
+from pydantic import BaseModel
+
+from ecsrun.adapters.cloudwatch_logs import LogStreamMissing, iter_log_events
+from ecsrun.adapters.s3_writer import S3StreamWriter
+from ecsrun.logformat import format_event, iso_utc
+from ecsrun.models.record import RunRecord
+from ecsrun.runtask import log_stream_name
+
+
+def log_key(run_id: str, container: str) -> str:
+    return f"runs/{run_id}/logs/{container}.log.gz"
+
+
+def manifest_key(run_id: str) -> str:
+    return f"runs/{run_id}/manifest.json"
+
+
+class ContainerLog(BaseModel):
+    """One container's entry in the manifest; `copied` False means it had no logs to copy, and `note` says why."""
+
+    name: str
+    copied: bool
+    logGroup: str | None = None
+    logStream: str | None = None
+    region: str | None = None
+    key: str | None = None
+    events: int = 0
+    bytes: int = 0
+    sha256: str | None = None
+    firstTimestamp: str | None = None
+    lastTimestamp: str | None = None
+    note: str | None = None
+
+
+class WrittenLog(BaseModel):
+    events: int
+    bytes: int
+    sha256: str
+    firstTimestamp: str | None
+    lastTimestamp: str | None
+    tail: list[str]
+
+
+def write_log(events: Iterable[dict[str, Any]], sink: IO[bytes], tail_lines: int) -> WrittenLog:
+    """Format events into gzip text on `sink`; memory holds one event and the tail, never the log."""
+    digest = hashlib.sha256()
+    tail: deque[str] = deque(maxlen=tail_lines)
+    count = size = 0
+    first = last = None
+    with gzip.GzipFile(fileobj=sink, mode="wb", mtime=0) as gz:
+        for event in events:
+            line = format_event(event["timestamp"], event.get("message", ""))
+            data = line.encode("utf-8")
+            gz.write(data)
+            digest.update(data)
+            count += 1
+            size += len(data)
+            first = event["timestamp"] if first is None else first
+            last = event["timestamp"]
+            if tail_lines:
+                tail.append(line.rstrip("\n"))
+    return WrittenLog(
+        events=count,
+        bytes=size,
+        sha256=digest.hexdigest(),
+        firstTimestamp=iso_utc(first) if first is not None else None,
+        lastTimestamp=iso_utc(last) if last is not None else None,
+        tail=list(tail),
+    )
+
+
+def copy_run_logs(
+    record: RunRecord,
+    *,
+    s3: Any,
+    bucket: str,
+    logs_client: Callable[[str | None], Any],
+    tail_lines: int,
+) -> tuple[list[ContainerLog], dict[str, list[str]]]:
+    """Every container with an awslogs stream, sidecars included. No logs is recorded, not raised."""
+    task_id = record.taskArn.rsplit("/", 1)[-1] if record.taskArn else None
+    entries: list[ContainerLog] = []
+    tails: dict[str, list[str]] = {}
+    for spec in record.containers:
+        if task_id is None:
+            entries.append(ContainerLog(name=spec.name, copied=False, note="the task never started"))
+            continue
+        if spec.log is None:
+            note = f"log driver {spec.log_driver!r} is not awslogs" if spec.log_driver else "no log configuration"
+            entries.append(ContainerLog(name=spec.name, copied=False, note=note))
+            continue
+        if not spec.log.stream_prefix:
+            entries.append(
+                ContainerLog(
+                    name=spec.name,
+                    copied=False,
+                    logGroup=spec.log.group,
+                    region=spec.log.region,
+                    note="awslogs without awslogs-stream-prefix: the stream name is not knowable",
+                )
+            )
+            continue
+        stream = log_stream_name(spec.log.stream_prefix, spec.name, task_id)
+        key = log_key(record.runId, spec.name)
+        base = ContainerLog(name=spec.name, copied=True, logGroup=spec.log.group, logStream=stream, region=spec.log.region)
+        writer = S3StreamWriter(s3, bucket, key, ContentType="text/plain; charset=utf-8", ContentEncoding="gzip")
+        try:
+            written = write_log(iter_log_events(logs_client(spec.log.region), spec.log.group, stream), writer, tail_lines)
+        except LogStreamMissing as missing:
+            writer.abort()
+            writer.close()
+            entries.append(base.model_copy(update={"copied": False, "note": f"no logs: {missing}"}))
+            continue
+        except BaseException:
+            writer.abort()
+            raise
+        writer.close()
+        tails[spec.name] = written.tail
+        entries.append(
+            base.model_copy(
+                update={
+                    "key": key,
+                    "events": written.events,
+                    "bytes": written.bytes,
+                    "sha256": written.sha256,
+                    "firstTimestamp": written.firstTimestamp,
+                    "lastTimestamp": written.lastTimestamp,
+                }
+            )
+        )
+    return entries, tails

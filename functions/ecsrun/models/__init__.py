@@ -1,0 +1,1 @@
+"""Pydantic models for every edge: the run request, ECS events, the run record."""

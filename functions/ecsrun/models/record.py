@@ -1,0 +1,52 @@
+"""The run record: what ecsrun remembers about a run long after ECS has forgotten the task."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel
+
+from ecsrun.models.ecs import EcsTask
+from ecsrun.models.run import ContainerSpec, Run
+from ecsrun.verdict import Verdict
+
+
+class RunStatus(str, Enum):
+    STARTING = "STARTING"  # record written, RunTask not yet answered
+    RUNNING = "RUNNING"  # task started; waiting for its STOPPED event
+    START_FAILED = "START_FAILED"  # RunTask refused; no task exists
+    STOPPING = "STOPPING"  # timed out; StopTask sent, waiting for STOPPED
+    STOPPED = "STOPPED"  # STOPPED event recorded and judged
+    SUCCEEDED = "SUCCEEDED"  # logs copied, run succeeded
+    FAILED = "FAILED"  # logs copied, run failed
+
+
+# A run in one of these states still has a task token waiting for the task to stop.
+WAITING = (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.STOPPING)
+
+
+class RunRecord(BaseModel):
+    runId: str
+    executionArn: str
+    status: RunStatus
+    taskToken: str | None = None
+    startedBy: str
+    clientToken: str
+    attempt: int = 1
+    run: Run
+    containers: list[ContainerSpec] = []
+    taskArn: str | None = None
+    clusterArn: str | None = None
+    task: EcsTask | None = None
+    verdict: Verdict | None = None
+    timedOut: bool = False
+    stopReason: str | None = None
+    outcome: dict[str, Any] | None = None
+    createdAt: str
+    updatedAt: str
+    expiresAt: int
+
+    @property
+    def essential(self) -> dict[str, bool]:
+        return {c.name: c.essential for c in self.containers}

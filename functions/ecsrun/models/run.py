@@ -1,0 +1,31 @@
+"""The run as ecsrun keeps it: the resolved request and what the task definition says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class LogTarget(BaseModel):
+    """Where a container's awslogs stream lives; `stream_prefix` None means no known stream name."""
+
+    group: str
+    region: str | None = None
+    stream_prefix: str | None = None
+
+
+class ContainerSpec(BaseModel):
+    name: str
+    essential: bool = True
+    log: LogTarget | None = None
+    log_driver: str | None = None
+
+
+class Run(BaseModel):
+    """A validated request with every default resolved; the state machine carries this as `$.run`."""
+
+    runId: str
+    timeoutSeconds: int
+    successExitCodes: list[int]
+    request: dict[str, Any]  # the RunTask fields, exactly as the user gave them

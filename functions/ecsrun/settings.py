@@ -1,0 +1,24 @@
+"""Function configuration, parsed once per invocation from the environment the template sets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    runs_table: Annotated[str, Field(alias="RUNS_TABLE", min_length=1)]
+    logs_bucket: Annotated[str, Field(alias="LOGS_BUCKET", min_length=1)]
+    started_by_prefix: Annotated[str, Field(alias="STARTED_BY_PREFIX", pattern=r"^[A-Za-z0-9_/-]{1,64}$")] = "ecsrun/"
+    default_timeout_seconds: Annotated[int, Field(alias="DEFAULT_TIMEOUT_SECONDS", ge=1)] = 3600
+    run_record_ttl_days: Annotated[int, Field(alias="RUN_RECORD_TTL_DAYS", ge=1)] = 90
+    log_tail_lines: Annotated[int, Field(alias="LOG_TAIL_LINES", ge=0, le=200)] = 20
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        return cls.model_validate(dict(os.environ if environ is None else environ))
