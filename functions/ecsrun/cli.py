@@ -30,7 +30,9 @@ def _read_json(path: str, what: str) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ecsrun", description="Run Amazon ECS tasks from Step Functions and keep their logs.")
+    parser = argparse.ArgumentParser(
+        prog="ecsrun", description="Run Amazon ECS tasks from Step Functions and keep their logs."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     local = commands.add_parser("local", help="run ecsrun on this machine, with no AWS account")
     local_commands = local.add_subparsers(dest="local_command", required=True)
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 def _local_run(args: argparse.Namespace) -> int:
     request = _read_json(args.request, "request")
     definitions = [_read_json(path, "task definition") for path in args.task_definition]
-    for path, document in zip(args.task_definition, definitions):
+    for path, document in zip(args.task_definition, definitions, strict=True):
         if not isinstance(document, dict) or "family" not in document:
             raise UsageError(f"task definition {path} is not a RegisterTaskDefinition input (no 'family')")
 
@@ -108,7 +110,8 @@ def render_text(result: Any) -> str:
     task = summary.get("task") or {}
     if task.get("taskArn"):
         lines.append(f"task   {task['taskArn']}")
-        lines.append(f"       launchType {task.get('launchType')}  stopCode {task.get('stopCode')}  ({task.get('stoppedReason')})")
+        stop = f"stopCode {task.get('stopCode')}  ({task.get('stoppedReason')})"
+        lines.append(f"       launchType {task.get('launchType')}  {stop}")
         for c in task.get("containers", []):
             kind = "essential" if c.get("essential") else "sidecar  "
             reason = f"  {c['reason']}" if c.get("reason") else ""
@@ -120,7 +123,9 @@ def render_text(result: Any) -> str:
             if not c.get("key"):
                 lines.append(f"       {c['name']}: no logs ({c.get('note')})")
                 continue
-            lines.append(f"       {c['name']}: {c['events']} events, {c['bytes']} bytes  s3://{logs['bucket']}/{c['key']}")
+            lines.append(
+                f"       {c['name']}: {c['events']} events, {c['bytes']} bytes  s3://{logs['bucket']}/{c['key']}"
+            )
             read_back = result.log_lines(c["key"]) if c["key"] in result.objects else []
             if read_back:
                 lines.append(f"         first: {read_back[0]}")

@@ -6,10 +6,10 @@ own `Retry`/`Catch` blocks rely on them. Add names; never rename one.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class ErrorName(str, Enum):
+class ErrorName(StrEnum):
     REQUEST_INVALID = "RunRequest.Invalid"
     RUN_TASK_FAILED = "ECS.RunTaskFailed"
     TASK_FAILED_TO_START = "ECS.TaskFailedToStart"

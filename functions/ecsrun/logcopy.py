@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import IO, Any
@@ -51,7 +52,7 @@ class WrittenLog(BaseModel):
     tail: list[str]
 
 
-def write_log(events: Iterable[dict[str, Any]], sink: IO[bytes], tail_lines: int) -> WrittenLog:
+def write_log(events: Iterable[dict[str, Any]], sink: IO[bytes] | io.RawIOBase, tail_lines: int) -> WrittenLog:
     """Format events into gzip text on `sink`; memory holds one event and the tail, never the log."""
     digest = hashlib.sha256()
     tail: deque[str] = deque(maxlen=tail_lines)
@@ -112,10 +113,14 @@ def copy_run_logs(
             continue
         stream = log_stream_name(spec.log.stream_prefix, spec.name, task_id)
         key = log_key(record.runId, spec.name)
-        base = ContainerLog(name=spec.name, copied=True, logGroup=spec.log.group, logStream=stream, region=spec.log.region)
+        base = ContainerLog(
+            name=spec.name, copied=True, logGroup=spec.log.group, logStream=stream, region=spec.log.region
+        )
         writer = S3StreamWriter(s3, bucket, key, ContentType="text/plain; charset=utf-8", ContentEncoding="gzip")
         try:
-            written = write_log(iter_log_events(logs_client(spec.log.region), spec.log.group, stream), writer, tail_lines)
+            written = write_log(
+                iter_log_events(logs_client(spec.log.region), spec.log.group, stream), writer, tail_lines
+            )
         except LogStreamMissing as missing:
             writer.abort()
             writer.close()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def iso_utc(timestamp_ms: int) -> str:
-    moment = datetime.fromtimestamp(timestamp_ms / 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def format_event(timestamp_ms: int, message: str) -> str:
-    """One event, one line: `<ISO-8601 UTC> <message>`; newlines inside a message are escaped as \\n."""
-    text = message.rstrip("\r\n").replace("\r\n", "\\n").replace("\n", "\\n")
+    """One event, one line: `<ISO-8601 UTC> <message>`. Line breaks inside a message are escaped (\\n, \\r)
+    so a reader that splits on them still sees one line per event."""
+    text = message.rstrip("\r\n").replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r")
     return f"{iso_utc(timestamp_ms)} {text}\n"

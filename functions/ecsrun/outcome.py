@@ -13,6 +13,20 @@ MAX_CAUSE = 32768
 MAX_TAIL_LINE = 2000
 
 
+def duplicate(first: RunRecord, execution_arn: str) -> dict[str, Any]:
+    """The outcome of an execution that asked for a runId another execution already has."""
+    message = f"runId {first.runId!r} is already used by execution {first.executionArn} (status {first.status.value})"
+    cause = {
+        "runId": first.runId,
+        "status": "FAILED",
+        "error": ErrorName.DUPLICATE.value,
+        "message": message,
+        "firstExecutionArn": first.executionArn,
+        "executionArn": execution_arn,
+    }
+    return {"status": "FAILED", "error": ErrorName.DUPLICATE.value, "cause": json.dumps(cause)}
+
+
 def task_summary(record: RunRecord) -> dict[str, Any]:
     task = record.task
     essential = record.essential
@@ -22,7 +36,9 @@ def task_summary(record: RunRecord) -> dict[str, Any]:
             for c in task.containers
         ]
     else:
-        containers = [{"name": c.name, "essential": c.essential, "exitCode": None, "reason": None} for c in record.containers]
+        containers = [
+            {"name": c.name, "essential": c.essential, "exitCode": None, "reason": None} for c in record.containers
+        ]
     return {
         "taskArn": record.taskArn,
         "clusterArn": (task.clusterArn if task else None) or record.clusterArn or None,

@@ -38,7 +38,15 @@ def _deliver(callbacks: Callbacks, record: RunRecord, verdict: Verdict) -> bool:
 
 
 def start_run(
-    run: Run, token: str, execution_arn: str, *, store: RunsTable, ecs: Ecs, callbacks: Callbacks, settings: Settings, region: str
+    run: Run,
+    token: str,
+    execution_arn: str,
+    *,
+    store: RunsTable,
+    ecs: Ecs,
+    callbacks: Callbacks,
+    settings: Settings,
+    region: str,
 ) -> dict[str, Any]:
     """Write the record, then RunTask. The record exists before the task, so no task is ever unaccounted for."""
     record = new_record(
@@ -55,8 +63,12 @@ def start_run(
     except RunExists as exists:
         first = exists.existing
         if first.executionArn != execution_arn:
-            message = f"runId {run.runId!r} is already used by execution {first.executionArn} (status {first.status.value})"
-            callbacks.fail(token, ErrorName.DUPLICATE.value, _cause(first, message, firstExecutionArn=first.executionArn))
+            message = (
+                f"runId {run.runId!r} is already used by execution {first.executionArn} (status {first.status.value})"
+            )
+            callbacks.fail(
+                token, ErrorName.DUPLICATE.value, _cause(first, message, firstExecutionArn=first.executionArn)
+            )
             return {"runId": run.runId, "started": False, "duplicateOf": first.executionArn}
         # This execution's start state ran again (a Lambda retry): never start a second task.
         if first.status in (RunStatus.STARTING, RunStatus.RUNNING):
@@ -107,7 +119,9 @@ def settle_stopped_task(task: EcsTask, *, store: RunsTable, callbacks: Callbacks
     raise StaleRecord(run_id)
 
 
-def stop_run(run_id: str, token: str, reason: str, *, store: RunsTable, ecs: Ecs, callbacks: Callbacks) -> dict[str, Any]:
+def stop_run(
+    run_id: str, token: str, reason: str, *, store: RunsTable, ecs: Ecs, callbacks: Callbacks
+) -> dict[str, Any]:
     """The run timed out: stop its task and wait (on `token`) for ECS to say it stopped."""
     for _ in range(SETTLE_ATTEMPTS):
         record = store.get(run_id)

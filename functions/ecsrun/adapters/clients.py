@@ -13,7 +13,7 @@ _CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
 
 @lru_cache(maxsize=32)
 def client(service: str, region: str | None = None) -> Any:
-    return boto3.client(service, region_name=region, config=_CONFIG)
+    return boto3.client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]
 
 
 @lru_cache(maxsize=4)

@@ -43,7 +43,9 @@ class Ecs:
         failures = response.get("failures") or []
         tasks = response.get("tasks") or []
         if failures or not tasks:
-            text = "; ".join(f"{f.get('reason', '?')}" + (f" ({f['detail']})" if f.get("detail") else "") for f in failures)
+            text = "; ".join(
+                f"{f.get('reason', '?')}" + (f" ({f['detail']})" if f.get("detail") else "") for f in failures
+            )
             raise RunTaskRefused(f"RunTask returned failures: {text or 'no task'}", failures=failures)
         return dict(tasks[0])
 

@@ -15,12 +15,13 @@ from ecsrun.errors import RunNotFound
 from ecsrun.logcopy import copy_run_logs, manifest_key
 from ecsrun.models.run import Run
 from ecsrun.observability import logger, metrics, tracer
-from ecsrun.outcome import compose
+from ecsrun.outcome import compose, duplicate
 from ecsrun.settings import Settings
 
 
 class CopyInput(BaseModel):
     run: Run
+    executionArn: str
     failure: dict[str, Any] | None = None  # what a Catch caught, if the wait ended in an error
 
 
@@ -36,20 +37,37 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     record = store.get(run_id)
     if record is None:
         raise RunNotFound(run_id)
+    if record.executionArn != payload.executionArn:
+        # The runId belongs to another execution: its logs and manifest are not this execution's to write.
+        return duplicate(record, payload.executionArn)
 
     s3 = clients.client("s3")
     entries, tails = copy_run_logs(
-        record, s3=s3, bucket=settings.logs_bucket, logs_client=lambda region: clients.client("logs", region), tail_lines=settings.log_tail_lines
+        record,
+        s3=s3,
+        bucket=settings.logs_bucket,
+        logs_client=lambda region: clients.client("logs", region),
+        tail_lines=settings.log_tail_lines,
     )
     manifest = manifest_key(run_id)
     outcome = compose(record, entries, tails, bucket=settings.logs_bucket, manifest=manifest, caught=payload.failure)
     summary = outcome["output"] if outcome["status"] == "SUCCEEDED" else json.loads(outcome["cause"])
-    document = {**summary, "executionArn": record.executionArn, "createdAt": record.createdAt, "finishedAt": now_iso(),
-                "containers": [e.model_dump(mode="json") for e in entries]}
+    document = {
+        **summary,
+        "executionArn": record.executionArn,
+        "createdAt": record.createdAt,
+        "finishedAt": now_iso(),
+        "containers": [e.model_dump(mode="json") for e in entries],
+    }
     s3.put_object(
-        Bucket=settings.logs_bucket, Key=manifest, Body=json.dumps(document, indent=2).encode(), ContentType="application/json"
+        Bucket=settings.logs_bucket,
+        Key=manifest,
+        Body=json.dumps(document, indent=2).encode(),
+        ContentType="application/json",
     )
     store.finish(run_id, {k: v for k, v in outcome.items() if k != "cause"} | {"manifestKey": manifest})
     metrics.add_metric(name="LogEventsCopied", unit="Count", value=sum(e.events for e in entries))
-    metrics.add_metric(name="RunsSucceeded" if outcome["status"] == "SUCCEEDED" else "RunsFailed", unit="Count", value=1)
+    metrics.add_metric(
+        name="RunsSucceeded" if outcome["status"] == "SUCCEEDED" else "RunsFailed", unit="Count", value=1
+    )
     return outcome

@@ -19,6 +19,7 @@ from ecsrun.settings import Settings
 class ValidateInput(BaseModel):
     request: Any = None
     executionName: str
+    executionArn: str
 
 
 def invalid_cause(problems: list[Any]) -> str:
@@ -44,4 +45,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
         return {"valid": False, "error": ErrorName.REQUEST_INVALID.value, "cause": invalid_cause(problems)}
     run = resolve_run(request, payload.executionName, settings.default_timeout_seconds)
-    return {"valid": True, "run": run.model_dump(mode="json")}
+    return {"valid": True, "run": run.model_dump(mode="json"), "executionArn": payload.executionArn}

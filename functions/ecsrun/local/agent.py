@@ -7,6 +7,7 @@ to EventBridge. The image is ignored: argv is `entryPoint` + `command`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import IO, Any
 
 DEFAULT_STOP_TIMEOUT = 30  # seconds between SIGTERM and SIGKILL, as ECS's default stopTimeout
@@ -23,7 +24,7 @@ HOST_ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _exit_code(returncode: int) -> int:
@@ -78,7 +79,17 @@ class TaskRun:
 class LocalEcsAgent:
     """Runs tasks handed to it and reports each one's STOPPED state through `deliver`."""
 
-    def __init__(self, *, ecs: Any, logs: Any, region: str, account: str, deliver: Callable[[dict[str, Any]], None]):
+    def __init__(
+        self,
+        *,
+        ecs: Any,
+        logs: Any,
+        region: str,
+        account: str,
+        deliver: Callable[[dict[str, Any]], None],
+        on_stopped: Callable[[TaskRun], None] = lambda task: None,
+    ):
+        self._on_stopped = on_stopped
         self._ecs = ecs
         self._logs = logs
         self._region = region
@@ -102,10 +113,7 @@ class LocalEcsAgent:
 
     def wait_all(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        for task in list(self._tasks.values()):
-            if not task.done.wait(max(0.0, deadline - time.monotonic())):
-                return False
-        return True
+        return all(task.done.wait(max(0.0, deadline - time.monotonic())) for task in list(self._tasks.values()))
 
     def shutdown(self) -> None:
         """Kill whatever is still running (a run that ended while its task was still going)."""
@@ -143,11 +151,14 @@ class LocalEcsAgent:
                     reader.join(timeout=10)
             task.stopped_at = _now_iso()
             task.version += 1
+            self._on_stopped(task)
             self._emit(task, "STOPPED")
             task.done.set()
 
     def _load_definition(self, task: TaskRun) -> None:
-        task.task_definition = self._ecs.describe_task_definition(taskDefinition=task.task_definition_arn)["taskDefinition"]
+        task.task_definition = self._ecs.describe_task_definition(taskDefinition=task.task_definition_arn)[
+            "taskDefinition"
+        ]
         overrides = {o["name"]: o for o in (task.overrides.get("containerOverrides") or [])}
         for definition in task.task_definition.get("containerDefinitions", []):
             override = overrides.get(definition["name"])
@@ -173,7 +184,11 @@ class LocalEcsAgent:
                         f"log stream: ResourceNotFoundException: The specified log group does not exist: {group}"
                     )
                 self._logs.create_log_group(logGroupName=group)
-            stream = f"{prefix}/{container.name}/{task.task_arn.rsplit('/', 1)[-1]}" if prefix else f"local-{uuid.uuid4().hex}"
+            stream = (
+                f"{prefix}/{container.name}/{task.task_arn.rsplit('/', 1)[-1]}"
+                if prefix
+                else f"local-{uuid.uuid4().hex}"
+            )
             self._logs.create_log_stream(logGroupName=group, logStreamName=stream)
             container.log_group, container.log_stream = group, stream
         return None
@@ -259,8 +274,9 @@ class LocalEcsAgent:
         stopped = last_status == "STOPPED"
         containers = []
         for container in task.containers:
+            container_id = uuid.uuid5(uuid.NAMESPACE_URL, task.task_arn + container.name)
             entry: dict[str, Any] = {
-                "containerArn": f"arn:aws:ecs:{self._region}:{self._account}:container/{uuid.uuid5(uuid.NAMESPACE_URL, task.task_arn + container.name)}",
+                "containerArn": f"arn:aws:ecs:{self._region}:{self._account}:container/{container_id}",
                 "lastStatus": last_status if container.process is not None else "STOPPED",
                 "name": container.name,
                 "image": container.definition.get("image", ""),
@@ -315,7 +331,7 @@ class LocalEcsAgent:
             "detail-type": "ECS Task State Change",
             "source": "aws.ecs",
             "account": self._account,
-            "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "region": self._region,
             "resources": [task.task_arn],
             "detail": detail,
@@ -326,10 +342,8 @@ def _signal(container: ContainerRun, sig: signal.Signals) -> None:
     process = container.process
     if process is None or process.poll() is not None:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def container_env(definition: dict[str, Any], override: dict[str, Any] | None) -> dict[str, str]:

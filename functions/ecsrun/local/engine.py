@@ -40,7 +40,7 @@ class LocalResult:
         return {"status": self.status, "error": self.error, "cause": self.cause}
 
     def log_lines(self, key: str) -> list[str]:
-        return gzip.decompress(self.objects[key]).decode("utf-8").splitlines()
+        return gzip.decompress(self.objects[key]).decode("utf-8").split("\n")[:-1]
 
 
 def execution_name(request: Any) -> str:
@@ -64,9 +64,9 @@ def run_local(
         aws.register_task_definition(document)
     sfn = aws.client("stepfunctions")
     started = time.monotonic()
-    arn = sfn.start_execution(stateMachineArn=aws.state_machine_arn, name=execution_name(request), input=json.dumps(request))[
-        "executionArn"
-    ]
+    arn = sfn.start_execution(
+        stateMachineArn=aws.state_machine_arn, name=execution_name(request), input=json.dumps(request)
+    )["executionArn"]
     timeout = request.get("timeoutSeconds") if isinstance(request, dict) else None
     limit = (timeout if isinstance(timeout, int) and not isinstance(timeout, bool) else 3600) + GRACE_SECONDS
     seen = 0

@@ -80,12 +80,20 @@ class LocalContext:
 class LocalAws:
     """A context manager: inside it, boto3 talks to moto and the ecsrun stack exists there."""
 
-    def __init__(self, template_path: Path | None = None, *, default_timeout_seconds: int | None = None, log_level: str = "WARNING"):
+    def __init__(
+        self,
+        template_path: Path | None = None,
+        *,
+        default_timeout_seconds: int | None = None,
+        log_level: str = "WARNING",
+    ):
         self.template = Template(template_path or project_root() / "template.yaml")
         self._env = {
             **ENVIRONMENT,
             "POWERTOOLS_LOG_LEVEL": log_level,
-            "DEFAULT_TIMEOUT_SECONDS": str(default_timeout_seconds or self.template.parameter_default("DefaultTimeoutSeconds") or 3600),
+            "DEFAULT_TIMEOUT_SECONDS": str(
+                default_timeout_seconds or self.template.parameter_default("DefaultTimeoutSeconds") or 3600
+            ),
         }
         self._saved_env: dict[str, str | None] = {}
         self._patches: list[tuple[Any, str, Any]] = []
@@ -104,7 +112,7 @@ class LocalAws:
         for key, value in self._env.items():
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = value
-        self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[arg-type]
+        self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
         self._mock.start()
         # Tasks stay RUNNING until the local agent stops them (moto would otherwise move them on its own).
         state_manager.set_transition(model_name="ecs::task", transition={"progression": "manual", "times": 10**9})
@@ -132,7 +140,7 @@ class LocalAws:
                 os.environ[key] = value
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+        return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
 
     def _patch(self, owner: Any, name: str, replacement: Any) -> None:
         self._patches.append((owner, name, getattr(owner, name)))
@@ -151,7 +159,7 @@ class LocalAws:
             BillingMode="PAY_PER_REQUEST",
         )
         self.client("s3").create_bucket(Bucket=BUCKET)
-        self.client("ecs").create_cluster(clusterName="default")
+        self._create_cluster("default")
 
         archive = io.BytesIO()
         with zipfile.ZipFile(archive, "w") as zf:
@@ -182,10 +190,24 @@ class LocalAws:
         self._subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
         self._security_group = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
         self.agent = LocalEcsAgent(
-            ecs=self.client("ecs"), logs=self.client("logs"), region=REGION, account=ACCOUNT, deliver=self.deliver_event
+            ecs=self.client("ecs"),
+            logs=self.client("logs"),
+            region=REGION,
+            account=ACCOUNT,
+            deliver=self.deliver_event,
+            on_stopped=_record_stop,
         )
         self._route_lambda()
         self._route_ecs()
+
+    def _create_cluster(self, name: str) -> None:
+        """A cluster whose one container instance is this machine, so EC2 and EXTERNAL tasks can be placed."""
+        ecs, ec2 = self.client("ecs"), self.client("ec2")
+        ecs.create_cluster(clusterName=name)
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="m5.large")["Instances"][0]
+        document = {"instanceId": instance["InstanceId"], "region": REGION, "accountId": ACCOUNT}
+        ecs.register_container_instance(cluster=name, instanceIdentityDocument=json.dumps(document))
 
     def _resolve_substitution(self, value: Any) -> str:
         if isinstance(value, dict) and "Fn::GetAtt" in value:
@@ -199,7 +221,9 @@ class LocalAws:
     def _function_for_pattern(self) -> str:
         """The function whose EventBridge rule carries the aws.ecs pattern."""
         for logical_id, resource in self.template.resources.items():
-            if logical_id in self.handlers and "aws.ecs" in json.dumps(resource.get("Properties", {}).get("Events", {})):
+            if logical_id in self.handlers and "aws.ecs" in json.dumps(
+                resource.get("Properties", {}).get("Events", {})
+            ):
                 return logical_id
         for resource in self.template.resources.values():
             if resource.get("Type") == "AWS::Events::Rule" and "aws.ecs" in json.dumps(resource):
@@ -216,7 +240,9 @@ class LocalAws:
 
         runtime = self
 
-        def invoke(backend: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any) -> bytes:
+        def invoke(
+            backend: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+        ) -> bytes:
             fn = backend.get_function(function_name, qualifier)
             event = json.loads(body) if body else {}
             result, failed = runtime.invoke_handler(fn.function_name, fn.function_arn, event)
@@ -249,19 +275,46 @@ class LocalAws:
         original_run = EC2ContainerServiceBackend.run_task
         original_stop = EC2ContainerServiceBackend.stop_task
 
-        def run_task(backend: Any, cluster_str: str, task_definition_str: str, count: int, overrides: Any, started_by: str,
-                     tags: Any, launch_type: Any, networking_configuration: Any = None, group: Any = None,
-                     platform_version: Any = None, capacity_provider_strategy: Any = None) -> Any:
+        def run_task(
+            backend: Any,
+            cluster_str: str,
+            task_definition_str: str,
+            count: int,
+            overrides: Any,
+            started_by: str,
+            tags: Any,
+            launch_type: Any,
+            networking_configuration: Any = None,
+            group: Any = None,
+            platform_version: Any = None,
+            capacity_provider_strategy: Any = None,
+        ) -> Any:
             providers = [p.get("capacityProvider") for p in capacity_provider_strategy or []]
-            if launch_type in ("EC2", "EXTERNAL") or (providers and providers[0] not in ("FARGATE", "FARGATE_SPOT")):
-                runtime._ensure_host(backend, cluster_str)
             # moto places awsvpc tasks in a subnet it knows; the task keeps the user's configuration.
             local_network = networking_configuration
             if networking_configuration and networking_configuration.get("awsvpcConfiguration"):
                 vpc = networking_configuration["awsvpcConfiguration"]
-                local_network = {"awsvpcConfiguration": {**vpc, "subnets": [runtime._subnet], "securityGroups": [runtime._security_group]}}
-            tasks = original_run(backend, cluster_str, task_definition_str, count, overrides, started_by, tags, launch_type,
-                                 local_network, group, platform_version, capacity_provider_strategy)
+                local_network = {
+                    "awsvpcConfiguration": {
+                        **vpc,
+                        "subnets": [runtime._subnet],
+                        "securityGroups": [runtime._security_group],
+                    }
+                }
+            tasks = original_run(
+                backend,
+                cluster_str,
+                task_definition_str,
+                count,
+                overrides,
+                started_by,
+                tags,
+                launch_type,
+                local_network,
+                group,
+                platform_version,
+                capacity_provider_strategy,
+            )
             for task in tasks:
                 if networking_configuration:
                     task.network_configuration = networking_configuration
@@ -270,7 +323,8 @@ class LocalAws:
                         task_arn=task.task_arn,
                         cluster_arn=task.cluster_arn,
                         task_definition_arn=task.task_definition_arn,
-                        launch_type=launch_type or ("FARGATE" if providers and providers[0].startswith("FARGATE") else "EC2"),
+                        launch_type=launch_type
+                        or ("FARGATE" if providers and providers[0].startswith("FARGATE") else "EC2"),
                         capacity_provider=providers[0] if providers else None,
                         started_by=started_by or "",
                         group=task.group,
@@ -287,24 +341,20 @@ class LocalAws:
         self._patch(EC2ContainerServiceBackend, "run_task", run_task)
         self._patch(EC2ContainerServiceBackend, "stop_task", stop_task)
 
-    def _ensure_host(self, backend: Any, cluster_str: str) -> None:
-        """EC2 and EXTERNAL tasks need a container instance: this machine registers as one."""
-        cluster_name = cluster_str.split("/")[-1]
-        if cluster_name in backend.clusters and not backend.container_instances.get(cluster_name):
-            backend.register_container_instance(cluster_name, "i-0local0000000000")
-
     # ---- EventBridge: deliver what matches the template's rule ----
 
     def deliver_event(self, event: dict[str, Any]) -> None:
         # moto's EventBridge matcher (it implements rule matching but not the TestEventPattern API).
         from moto.events.models import EventPattern
 
-        if not EventPattern.load(json.dumps(self._pattern)).matches_event(event):
+        if not EventPattern.load(json.dumps(self._pattern)).matches_event(event):  # type: ignore[arg-type]
             return
         self.delivered_events.append(event)
         lam = self.client("lambda")
         for attempt in range(EVENT_DELIVERY_ATTEMPTS):
-            response = lam.invoke(FunctionName=self.task_stopped_function, InvocationType="Event", Payload=json.dumps(event))
+            response = lam.invoke(
+                FunctionName=self.task_stopped_function, InvocationType="Event", Payload=json.dumps(event)
+            )
             if "FunctionError" not in response:
                 return
             time.sleep(0.1 * 2**attempt)
@@ -312,7 +362,13 @@ class LocalAws:
     # ---- helpers for runs ----
 
     def register_task_definition(self, document: dict[str, Any]) -> str:
-        return str(self.client("ecs").register_task_definition(**document)["taskDefinition"]["taskDefinitionArn"])
+        arn = str(self.client("ecs").register_task_definition(**document)["taskDefinition"]["taskDefinitionArn"])
+        if document.get("networkMode"):
+            # moto turns any non-EC2 compatibility (EXTERNAL too) into awsvpc; ECS keeps the mode it was given.
+            from moto.ecs.models import ecs_backends
+
+            ecs_backends[ACCOUNT][REGION].describe_task_definition(arn).network_mode = document["networkMode"]
+        return arn
 
     def objects(self, prefix: str = "") -> dict[str, bytes]:
         s3 = self.client("s3")
@@ -321,6 +377,19 @@ class LocalAws:
             for obj in page.get("Contents", []):
                 found[obj["Key"]] = s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()
         return found
+
+
+def _record_stop(run: TaskRun) -> None:
+    """ECS's control plane learns the task stopped, so ListTasks and DescribeTasks say so too."""
+    from moto.ecs.models import ecs_backends
+
+    backend = ecs_backends[ACCOUNT][REGION]
+    cluster = run.cluster_arn.rsplit("/", 1)[-1]
+    task = backend.tasks.get(cluster, {}).get(run.task_arn)
+    if task is not None:
+        task.last_status = "STOPPED"
+        task.desired_status = "STOPPED"
+        task.stopped_reason = run.stopped_reason or ""
 
 
 def _quiet_logging() -> None:
@@ -334,4 +403,14 @@ def _quiet_logging() -> None:
 
     handler = logger.registered_handler
     if isinstance(handler, logging.StreamHandler):
-        handler.setStream(sys.stderr)
+        handler.setStream(_CurrentStderr())
+
+
+class _CurrentStderr:
+    """Whatever sys.stderr is when a line is written (a test may swap it between runs)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -12,10 +12,10 @@ from pydantic import BaseModel, ConfigDict, field_validator
 def _iso(value: Any) -> Any:
     # Events carry ISO strings; DescribeTasks (through boto3) carries datetimes or epoch numbers.
     if isinstance(value, datetime):
-        value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _iso(datetime.fromtimestamp(value, tz=timezone.utc))
+        return _iso(datetime.fromtimestamp(value, tz=UTC))
     return value
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
@@ -12,7 +12,7 @@ from ecsrun.models.run import ContainerSpec, Run
 from ecsrun.verdict import Verdict
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     STARTING = "STARTING"  # record written, RunTask not yet answered
     RUNNING = "RUNNING"  # task started; waiting for its STOPPED event
     START_FAILED = "START_FAILED"  # RunTask refused; no task exists

@@ -190,7 +190,9 @@ def validate_request(raw: Any) -> tuple[RunRequest | None, list[Problem]]:
 
     count = raw.get("count")
     if "count" in raw and type(count) is int and count != 1:
-        problems.append(Problem(field="count", message=f"ecsrun runs exactly one task per run: count must be 1; got {count}"))
+        problems.append(
+            Problem(field="count", message=f"ecsrun runs exactly one task per run: count must be 1; got {count}")
+        )
     if raw.get("launchType") is not None and raw.get("capacityProviderStrategy") is not None:
         problems.append(
             Problem(

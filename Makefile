@@ -1,0 +1,42 @@
+# ecsrun: `make demo` and `make test` work on a fresh machine with Python 3.11+, pip and git.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: setup demo test lint typecheck pytest sam clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+## demo: run the hello request through the real state machine and handlers, locally
+demo: setup
+	$(BIN)/ecsrun local run events/requests/hello.json \
+		--task-definition events/task-definitions/hello.json --artifacts artifacts
+
+## test: lint, type-check, every test, and the SAM template checks
+test: setup lint typecheck pytest sam
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/python -m pytest
+
+sam:
+	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
+	$(BIN)/sam build --template template.yaml --build-dir .aws-sam/build
+
+clean:
+	rm -rf $(VENV) .aws-sam artifacts .pytest_cache .ruff_cache .mypy_cache

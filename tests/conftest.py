@@ -1,0 +1,134 @@
+"""Shared fixtures: sample events by name, moto-backed AWS for handler tests, a stubbed Step Functions."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from ecsrun.adapters import clients
+from ecsrun.local.runtime import LocalContext
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+REGION = "us-east-1"
+TABLE = "runs-test"
+BUCKET = "logs-test"
+PREFIX = "ecsrun/"
+
+
+def load_event(relative: str) -> Any:
+    """A sample from events/, e.g. load_event("ecs-events/stopped-success.json")."""
+    return json.loads((EVENTS / relative).read_text())
+
+
+def context(name: str = "test-function") -> LocalContext:
+    return LocalContext(
+        function_name=name, invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:{name}"
+    )
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "RUNS_TABLE": TABLE,
+        "LOGS_BUCKET": BUCKET,
+        "STARTED_BY_PREFIX": PREFIX,
+        "DEFAULT_TIMEOUT_SECONDS": "900",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "ecsrun",
+        "POWERTOOLS_METRICS_NAMESPACE": "ecsrun",
+    }.items():
+        monkeypatch.setenv(key, value)
+
+
+@dataclass
+class Stack:
+    """The stack's resources on moto, as template.yaml declares them."""
+
+    subnet: str
+    security_group: str
+
+    @property
+    def ecs(self) -> Any:
+        return boto3.client("ecs", region_name=REGION)
+
+    @property
+    def logs(self) -> Any:
+        return boto3.client("logs", region_name=REGION)
+
+    @property
+    def s3(self) -> Any:
+        return boto3.client("s3", region_name=REGION)
+
+    @property
+    def table(self) -> Any:
+        return boto3.resource("dynamodb", region_name=REGION).Table(TABLE)
+
+    def register(self, relative: str) -> str:
+        document = load_event(f"task-definitions/{relative}")
+        return str(self.ecs.register_task_definition(**document)["taskDefinition"]["taskDefinitionArn"])
+
+    def request(self, relative: str = "hello.json", **changes: Any) -> dict[str, Any]:
+        request = load_event(f"requests/{relative}")
+        if "networkConfiguration" in request:
+            vpc = request["networkConfiguration"]["awsvpcConfiguration"]
+            vpc["subnets"], vpc["securityGroups"] = [self.subnet], [self.security_group]
+        request.update(changes)
+        return request
+
+
+@pytest.fixture
+def stack(env: None) -> Iterator[Stack]:
+    with mock_aws():
+        clients.reset()
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "runId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "runId", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
+        boto3.client("ecs", region_name=REGION).create_cluster(clusterName="default")
+        ec2 = boto3.client("ec2", region_name=REGION)
+        subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+        group = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
+        yield Stack(subnet=subnet, security_group=group)
+        clients.reset()
+
+
+@pytest.fixture
+def sfn(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
+    """Step Functions with every call checked against the API model; an unexpected call fails the test."""
+    client = boto3.client("stepfunctions", region_name=REGION)
+    stubber = Stubber(client)
+    real = clients.client
+
+    def pick(service: str, region: str | None = None) -> Any:
+        return client if service == "stepfunctions" else real(service, region)
+
+    with monkeypatch.context() as patch, stubber:
+        patch.setattr(clients, "client", pick)
+        yield stubber
+
+
+def ecs_event(relative: str, **detail: Any) -> dict[str, Any]:
+    """A sample `ECS Task State Change` event with some detail fields replaced."""
+    event = copy.deepcopy(load_event(f"ecs-events/{relative}"))
+    event["detail"].update(detail)
+    if "taskArn" in detail:
+        event["resources"] = [detail["taskArn"]]
+    return event

@@ -1,0 +1,31 @@
+"""Drive the handlers the way the state machine does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecsrun.handlers import start_task, task_stopped, validate_request
+
+from tests.conftest import context
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:ecsrun:first"
+
+
+def validate(request: Any, execution_name: str = "first", execution_arn: str = EXECUTION) -> dict[str, Any]:
+    payload = {"request": request, "executionName": execution_name, "executionArn": execution_arn}
+    return dict(validate_request.handler(payload, context()))
+
+
+def validated_run(request: Any, execution_name: str = "first") -> dict[str, Any]:
+    result = validate(request, execution_name)
+    assert result["valid"], result
+    return dict(result["run"])
+
+
+def start(request: Any, *, token: str = "token-start-1", execution: str = EXECUTION) -> dict[str, Any]:
+    run = validated_run(request)
+    return dict(start_task.handler({"run": run, "taskToken": token, "executionArn": execution}, context()))
+
+
+def deliver(event: dict[str, Any]) -> dict[str, Any]:
+    return dict(task_stopped.handler(event, context()))

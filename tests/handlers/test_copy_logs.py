@@ -1,0 +1,183 @@
+"""The copy-logs function: every container's log in S3, a manifest, and the run's final outcome."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+
+from botocore.stub import ANY, Stubber
+from ecsrun.handlers import copy_logs
+
+from tests.conftest import BUCKET, Stack, context, ecs_event
+from tests.handlers.helpers import EXECUTION, deliver, start, validated_run
+
+T0 = 1_795_000_000_000  # 2026-11-18T11:06:40Z, in milliseconds
+
+
+def _run_to_stop(stack: Stack, sfn: Stubber, definition: str, request: str, sample: str, method: str) -> dict:
+    stack.register(definition)
+    started = start(stack.request(request))
+    sfn.add_response(
+        method,
+        {},
+        {
+            "taskToken": "token-start-1",
+            **({"output": ANY} if method == "send_task_success" else {"error": ANY, "cause": ANY}),
+        },
+    )
+    deliver(ecs_event(sample, taskArn=started["taskArn"], startedBy=f"ecsrun/{started['runId']}"))
+    return started
+
+
+def _write_logs(stack: Stack, container: str, task_arn: str, messages: list[str]) -> str:
+    stream = f"ecs/{container}/{task_arn.rsplit('/', 1)[-1]}"
+    with contextlib.suppress(stack.logs.exceptions.ResourceAlreadyExistsException):
+        stack.logs.create_log_group(logGroupName="/ecs/ecsrun-demo")
+    stack.logs.create_log_stream(logGroupName="/ecs/ecsrun-demo", logStreamName=stream)
+    for start_at in range(0, len(messages), 10_000):  # PutLogEvents takes at most 10,000 events
+        batch = messages[start_at : start_at + 10_000]
+        events = [{"timestamp": T0 + start_at + i, "message": m} for i, m in enumerate(batch)]
+        stack.logs.put_log_events(logGroupName="/ecs/ecsrun-demo", logStreamName=stream, logEvents=events)
+    return stream
+
+
+def _copy(request: dict, failure: dict | None = None, execution: str = EXECUTION) -> dict:
+    payload = {"run": validated_run(request), "executionArn": execution, **({"failure": failure} if failure else {})}
+    return dict(copy_logs.handler(payload, context()))
+
+
+def _object(stack: Stack, key: str) -> bytes:
+    return stack.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def test_success_copies_logs_and_writes_the_manifest(stack: Stack, sfn: Stubber) -> None:
+    # Given a run that succeeded and wrote three lines
+    started = _run_to_stop(stack, sfn, "hello.json", "hello.json", "stopped-success.json", "send_task_success")
+    stream = _write_logs(stack, "app", started["taskArn"], ["hello", "héllo wörld ✓", "done"])
+    # When logs are copied
+    result = _copy(stack.request())
+    # Then the output names the task and where its logs are
+    assert result["status"] == "SUCCEEDED"
+    output = result["output"]
+    assert output["runId"] == "hello-demo"
+    assert output["status"] == "SUCCEEDED"
+    assert output["task"]["taskArn"] == started["taskArn"]
+    assert output["task"]["containers"] == [{"name": "app", "essential": True, "exitCode": 0, "reason": None}]
+    assert output["logs"]["bucket"] == BUCKET
+    assert output["logs"]["manifestKey"] == "runs/hello-demo/manifest.json"
+    entry = output["logs"]["containers"][0]
+    assert entry | {"bytes": 0} == {
+        "name": "app",
+        "logGroup": "/ecs/ecsrun-demo",
+        "logStream": stream,
+        "key": "runs/hello-demo/logs/app.log.gz",
+        "events": 3,
+        "bytes": 0,
+    }
+    # And the S3 object is gzip text, one event per line, with ISO-8601 UTC timestamps
+    text = gzip.decompress(_object(stack, entry["key"])).decode()
+    assert text.splitlines() == [
+        "2026-11-18T11:06:40.000Z hello",
+        "2026-11-18T11:06:40.001Z héllo wörld ✓",
+        "2026-11-18T11:06:40.002Z done",
+    ]
+    assert entry["bytes"] == len(text.encode())
+    # And the manifest records the sha256 of the uncompressed text
+    manifest = json.loads(_object(stack, "runs/hello-demo/manifest.json"))
+    assert manifest["containers"][0]["sha256"] == hashlib.sha256(text.encode()).hexdigest()
+    assert manifest["status"] == "SUCCEEDED"
+    record = stack.table.get_item(Key={"runId": "hello-demo"})["Item"]
+    assert record["status"] == "SUCCEEDED"
+
+
+def test_failure_cause_carries_the_last_twenty_lines(stack: Stack, sfn: Stubber) -> None:
+    # Given a failed run whose container wrote 30 lines
+    started = _run_to_stop(stack, sfn, "failing.json", "failing.json", "stopped-nonzero.json", "send_task_failure")
+    _write_logs(stack, "app", started["taskArn"], [f"line {i}" for i in range(30)])
+    # When logs are copied
+    result = _copy(stack.request("failing.json"), {"Error": "ECS.ContainerExitedNonZero", "Cause": "{}"})
+    # Then the outcome is the verdict's error, with the failing container's last 20 lines
+    assert result["status"] == "FAILED"
+    assert result["error"] == "ECS.ContainerExitedNonZero"
+    cause = json.loads(result["cause"])
+    assert cause["message"] == "essential container 'app' exited with code 3"
+    assert cause["lastLogLines"]["container"] == "app"
+    assert [line.split(" ", 1)[1] for line in cause["lastLogLines"]["lines"]] == [f"line {i}" for i in range(10, 30)]
+    assert cause["logs"]["containers"][0]["events"] == 30
+    assert cause["task"]["containers"][0]["exitCode"] == 3
+    # And the logs were still copied in full
+    assert len(gzip.decompress(_object(stack, "runs/failing-demo/logs/app.log.gz")).splitlines()) == 30
+
+
+def test_a_container_without_logs_is_recorded_not_an_error(stack: Stack, sfn: Stubber) -> None:
+    # Given a succeeded run whose container never wrote to its stream
+    _run_to_stop(stack, sfn, "hello.json", "hello.json", "stopped-success.json", "send_task_success")
+    # When logs are copied, Then the run still succeeds and the manifest says there were no logs
+    result = _copy(stack.request())
+    assert result["status"] == "SUCCEEDED"
+    entry = result["output"]["logs"]["containers"][0]
+    assert entry["key"] is None
+    assert entry["note"].startswith("no logs:")
+    assert "Contents" not in stack.s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/hello-demo/logs/")
+
+
+def test_a_log_longer_than_one_page_is_copied_whole(stack: Stack, sfn: Stubber) -> None:
+    # Given 25,000 events (GetLogEvents returns at most 10,000 a page)
+    started = _run_to_stop(stack, sfn, "hello.json", "hello.json", "stopped-success.json", "send_task_success")
+    _write_logs(stack, "app", started["taskArn"], [f"event {i}" for i in range(25_000)])
+    # When logs are copied, Then every event is in S3, in order
+    result = _copy(stack.request())
+    assert result["output"]["logs"]["containers"][0]["events"] == 25_000
+    lines = gzip.decompress(_object(stack, "runs/hello-demo/logs/app.log.gz")).decode().splitlines()
+    assert [line.split(" ", 1)[1] for line in (lines[0], lines[9_999], lines[10_000], lines[-1])] == [
+        "event 0",
+        "event 9999",
+        "event 10000",
+        "event 24999",
+    ]
+
+
+def test_a_run_whose_task_never_started_still_gets_a_manifest(stack: Stack, sfn: Stubber) -> None:
+    # Given RunTask was refused
+    stack.register("hello.json")
+    sfn.add_response(
+        "send_task_failure", {}, {"taskToken": "token-start-1", "error": "ECS.RunTaskFailed", "cause": ANY}
+    )
+    start(stack.request(cluster="missing"))
+    # When logs are copied, Then the outcome is ECS.RunTaskFailed and the manifest says the task never started
+    result = _copy(stack.request(cluster="missing"), {"Error": "ECS.RunTaskFailed", "Cause": "{}"})
+    assert result["error"] == "ECS.RunTaskFailed"
+    manifest = json.loads(_object(stack, "runs/hello-demo/manifest.json"))
+    assert manifest["containers"] == [
+        {
+            "name": "app",
+            "copied": False,
+            "logGroup": None,
+            "logStream": None,
+            "region": None,
+            "key": None,
+            "events": 0,
+            "bytes": 0,
+            "sha256": None,
+            "firstTimestamp": None,
+            "lastTimestamp": None,
+            "note": "the task never started",
+        }
+    ]
+
+
+def test_a_duplicate_execution_never_touches_the_first_runs_logs(stack: Stack, sfn: Stubber) -> None:
+    # Given a finished run with its manifest
+    started = _run_to_stop(stack, sfn, "hello.json", "hello.json", "stopped-success.json", "send_task_success")
+    _write_logs(stack, "app", started["taskArn"], ["first run"])
+    _copy(stack.request())
+    before = _object(stack, "runs/hello-demo/manifest.json")
+    # When another execution with the same runId reaches the copy step
+    other = "arn:aws:states:us-east-1:123456789012:execution:ecsrun:second"
+    result = _copy(stack.request(), {"Error": "Run.Duplicate", "Cause": None}, execution=other)
+    # Then it fails as a duplicate naming the first execution, and the first run's objects are unchanged
+    assert result["error"] == "Run.Duplicate"
+    assert json.loads(result["cause"])["firstExecutionArn"] == EXECUTION
+    assert _object(stack, "runs/hello-demo/manifest.json") == before

@@ -1,0 +1,139 @@
+"""The start-task function: record first, then exactly one RunTask, and a named error when ECS refuses."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from ecsrun.adapters import clients
+from ecsrun.handlers import start_task
+
+from tests.conftest import REGION, Stack, context
+from tests.handlers.helpers import EXECUTION, start, validated_run
+
+
+def _record(stack: Stack, run_id: str) -> dict:
+    return stack.table.get_item(Key={"runId": run_id})["Item"]
+
+
+def _tasks(stack: Stack) -> list[dict]:
+    arns = stack.ecs.list_tasks(cluster="default")["taskArns"]
+    return stack.ecs.describe_tasks(cluster="default", tasks=arns)["tasks"] if arns else []
+
+
+def test_starts_one_task_that_leads_back_to_the_run(stack: Stack, sfn: Stubber) -> None:
+    # Given a registered task definition, When the run starts
+    stack.register("hello.json")
+    result = start(stack.request())
+    # Then exactly one task runs, started by this run, and no callback was sent yet
+    tasks = _tasks(stack)
+    assert len(tasks) == 1
+    assert tasks[0]["startedBy"] == "ecsrun/hello-demo"
+    assert result == {"runId": "hello-demo", "started": True, "taskArn": tasks[0]["taskArn"]}
+    # And the record holds the token, the task and what the task definition says about its containers
+    record = _record(stack, "hello-demo")
+    assert record["status"] == "RUNNING"
+    assert record["taskToken"] == "token-start-1"
+    assert record["taskArn"] == tasks[0]["taskArn"]
+    assert record["executionArn"] == EXECUTION
+    containers = json.loads(record["containers"])
+    assert containers == [
+        {
+            "name": "app",
+            "essential": True,
+            "log": {"group": "/ecs/ecsrun-demo", "region": "us-east-1", "stream_prefix": "ecs"},
+            "log_driver": "awslogs",
+        }
+    ]
+    assert int(record["expiresAt"]) > 0
+
+
+def test_run_id_with_dots_is_carried_in_started_by(stack: Stack, sfn: Stubber) -> None:
+    stack.register("hello.json")
+    start(stack.request(runId="nightly.2026-11-21"))
+    assert _tasks(stack)[0]["startedBy"] == "ecsrun/nightly/2026-11-21"
+
+
+def test_run_task_error_fails_the_wait_with_a_named_error(stack: Stack, sfn: Stubber) -> None:
+    # Given a cluster that does not exist
+    stack.register("hello.json")
+    sfn.add_response(
+        "send_task_failure", {}, {"taskToken": "token-start-1", "error": "ECS.RunTaskFailed", "cause": ANY}
+    )
+    # When the run starts
+    result = start(stack.request(cluster="no-such-cluster"))
+    # Then no task exists, the execution is told ECS.RunTaskFailed, and the record says why
+    assert result["started"] is False
+    sfn.assert_no_pending_responses()
+    assert _tasks(stack) == []
+    record = _record(stack, "hello-demo")
+    assert record["status"] == "START_FAILED"
+    verdict = json.loads(record["verdict"])
+    assert verdict["error"] == "ECS.RunTaskFailed"
+    assert "ClusterNotFoundException" in verdict["reason"]
+
+
+def test_unknown_task_definition_is_a_run_task_failure(stack: Stack, sfn: Stubber) -> None:
+    sfn.add_response(
+        "send_task_failure", {}, {"taskToken": "token-start-1", "error": "ECS.RunTaskFailed", "cause": ANY}
+    )
+    start(stack.request(taskDefinition="does-not-exist"))
+    sfn.assert_no_pending_responses()
+    assert "DescribeTaskDefinition failed" in json.loads(_record(stack, "hello-demo")["verdict"])["reason"]
+
+
+def test_failures_in_a_200_response_are_a_run_task_failure(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given ECS answers RunTask with a failure (no capacity) instead of a task
+    ecs = boto3.client("ecs", region_name=REGION)
+    ecs_stub = Stubber(ecs)
+    ecs_stub.add_response(
+        "describe_task_definition",
+        {"taskDefinition": {"family": "ecsrun-hello", "containerDefinitions": [{"name": "app", "essential": True}]}},
+    )
+    failure = {"arn": "arn:aws:ecs:us-east-1:123456789012:container-instance/default/abc", "reason": "RESOURCE:MEMORY"}
+    ecs_stub.add_response("run_task", {"tasks": [], "failures": [failure]})
+    stepfunctions = clients.client("stepfunctions")
+    sfn.add_response(
+        "send_task_failure", {}, {"taskToken": "token-start-1", "error": "ECS.RunTaskFailed", "cause": ANY}
+    )
+    # When the run starts
+    with monkeypatch.context() as patch, ecs_stub:
+        patch.setattr(clients, "client", lambda service, region=None: ecs if service == "ecs" else stepfunctions)
+        start(stack.request())
+    # Then the execution gets ECS.RunTaskFailed and the cause carries ECS's failures
+    sfn.assert_no_pending_responses()
+    verdict = json.loads(_record(stack, "hello-demo")["verdict"])
+    assert "RESOURCE:MEMORY" in verdict["reason"]
+
+
+def test_a_retried_start_never_starts_a_second_task(stack: Stack, sfn: Stubber) -> None:
+    # Given the run started once
+    stack.register("hello.json")
+    first = start(stack.request())
+    # When the same execution's start state runs again with a new token (a Lambda retry)
+    again = start(stack.request(), token="token-start-2")
+    # Then there is still one task, and the record now answers to the new token
+    assert len(_tasks(stack)) == 1
+    assert again == {"runId": "hello-demo", "started": False, "resumed": True, "taskArn": first["taskArn"]}
+    assert _record(stack, "hello-demo")["taskToken"] == "token-start-2"
+
+
+def test_a_second_execution_with_the_same_run_id_is_a_duplicate(stack: Stack, sfn: Stubber) -> None:
+    # Given a run in flight
+    stack.register("hello.json")
+    start(stack.request())
+    other = "arn:aws:states:us-east-1:123456789012:execution:ecsrun:second"
+    sfn.add_response("send_task_failure", {}, {"taskToken": "token-other", "error": "Run.Duplicate", "cause": ANY})
+    # When another execution asks for the same runId
+    result = start_task.handler(
+        {"run": validated_run(stack.request()), "taskToken": "token-other", "executionArn": other}, context()
+    )
+    # Then it fails fast with Run.Duplicate naming the first execution, and no second task starts
+    sfn.assert_no_pending_responses()
+    assert result["duplicateOf"] == EXECUTION
+    assert len(_tasks(stack)) == 1
+    assert _record(stack, "hello-demo")["executionArn"] == EXECUTION
