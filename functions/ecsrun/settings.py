@@ -14,7 +14,9 @@ class Settings(BaseModel):
 
     runs_table: Annotated[str, Field(alias="RUNS_TABLE", min_length=1)]
     logs_bucket: Annotated[str, Field(alias="LOGS_BUCKET", min_length=1)]
-    started_by_prefix: Annotated[str, Field(alias="STARTED_BY_PREFIX", pattern=r"^[A-Za-z0-9_/-]{1,64}$")] = "ecsrun/"
+    started_by_prefix: Annotated[
+        str, Field(alias="STARTED_BY_PREFIX", pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_/-]{0,62}/$")
+    ] = "ecsrun/"
     default_timeout_seconds: Annotated[int, Field(alias="DEFAULT_TIMEOUT_SECONDS", ge=1)] = 3600
     run_record_ttl_days: Annotated[int, Field(alias="RUN_RECORD_TTL_DAYS", ge=1)] = 90
     log_tail_lines: Annotated[int, Field(alias="LOG_TAIL_LINES", ge=0, le=200)] = 20

@@ -93,7 +93,7 @@ def test_success_reports_the_task_and_its_logs(capsys: pytest.CaptureFixture[str
         "done",
     ]
     manifest = json.loads((tmp_path / logs["manifestKey"]).read_text())
-    assert manifest["containers"][0]["events"] == 7
+    assert manifest["logs"]["containers"][0]["events"] == 7
     assert manifest["task"]["taskArn"] == task["taskArn"]
 
 

@@ -86,7 +86,7 @@ def test_success_copies_logs_and_writes_the_manifest(stack: Stack, sfn: Stubber)
     assert entry["bytes"] == len(text.encode())
     # And the manifest records the sha256 of the uncompressed text
     manifest = json.loads(_object(stack, "runs/hello-demo/manifest.json"))
-    assert manifest["containers"][0]["sha256"] == hashlib.sha256(text.encode()).hexdigest()
+    assert manifest["logs"]["containers"][0]["sha256"] == hashlib.sha256(text.encode()).hexdigest()
     assert manifest["status"] == "SUCCEEDED"
     record = stack.table.get_item(Key={"runId": "hello-demo"})["Item"]
     assert record["status"] == "SUCCEEDED"
@@ -150,7 +150,7 @@ def test_a_run_whose_task_never_started_still_gets_a_manifest(stack: Stack, sfn:
     result = _copy(stack.request(cluster="missing"), {"Error": "ECS.RunTaskFailed", "Cause": "{}"})
     assert result["error"] == "ECS.RunTaskFailed"
     manifest = json.loads(_object(stack, "runs/hello-demo/manifest.json"))
-    assert manifest["containers"] == [
+    assert manifest["logs"]["containers"] == [
         {
             "name": "app",
             "copied": False,

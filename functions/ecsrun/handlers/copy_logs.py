@@ -54,10 +54,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     summary = outcome["output"] if outcome["status"] == "SUCCEEDED" else json.loads(outcome["cause"])
     document = {
         **summary,
+        "logs": {**summary["logs"], "containers": [e.model_dump(mode="json") for e in entries]},
         "executionArn": record.executionArn,
         "createdAt": record.createdAt,
         "finishedAt": now_iso(),
-        "containers": [e.model_dump(mode="json") for e in entries],
     }
     s3.put_object(
         Bucket=settings.logs_bucket,
