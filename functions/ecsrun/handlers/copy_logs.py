@@ -9,12 +9,12 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from ecsrun.adapters import clients
-from ecsrun.adapters.runs_table import RunsTable, now_iso
+from ecsrun.adapters import clients, wiring
+from ecsrun.adapters.runs_table import now_iso
 from ecsrun.errors import RunNotFound
 from ecsrun.logcopy import copy_run_logs, manifest_key
 from ecsrun.models.run import Run
-from ecsrun.observability import logger, metrics, tracer
+from ecsrun.observability import instrumented, logger, metrics
 from ecsrun.outcome import compose, duplicate
 from ecsrun.settings import Settings
 
@@ -25,15 +25,13 @@ class CopyInput(BaseModel):
     failure: dict[str, Any] | None = None  # what a Catch caught, if the wait ended in an error
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=CopyInput)
     settings = Settings.from_env()
     run_id = payload.run.runId
     logger.append_keys(runId=run_id)
-    store = RunsTable(clients.table(settings.runs_table))
+    store = wiring.runs_table(settings)
     record = store.get(run_id)
     if record is None:
         raise RunNotFound(run_id)

@@ -10,12 +10,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from ecsrun import runs
-from ecsrun.adapters import clients
-from ecsrun.adapters.callbacks import Callbacks
-from ecsrun.adapters.ecs import Ecs
-from ecsrun.adapters.runs_table import RunsTable
+from ecsrun.adapters import wiring
 from ecsrun.models.run import Run
-from ecsrun.observability import logger, metrics, tracer
+from ecsrun.observability import instrumented, logger, metrics
 from ecsrun.settings import Settings
 
 
@@ -25,9 +22,7 @@ class StartInput(BaseModel):
     executionArn: str
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=StartInput)
     settings = Settings.from_env()
@@ -36,9 +31,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         payload.run,
         payload.taskToken,
         payload.executionArn,
-        store=RunsTable(clients.table(settings.runs_table)),
-        ecs=Ecs(clients.client("ecs")),
-        callbacks=Callbacks(clients.client("stepfunctions")),
+        store=wiring.runs_table(settings),
+        ecs=wiring.ecs(),
+        callbacks=wiring.callbacks(),
         settings=settings,
         region=os.environ.get("AWS_REGION", "us-east-1"),
     )

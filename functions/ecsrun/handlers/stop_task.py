@@ -9,11 +9,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from ecsrun import runs
-from ecsrun.adapters import clients
-from ecsrun.adapters.callbacks import Callbacks
-from ecsrun.adapters.ecs import Ecs
-from ecsrun.adapters.runs_table import RunsTable
-from ecsrun.observability import logger, metrics, tracer
+from ecsrun.adapters import wiring
+from ecsrun.observability import instrumented, logger, metrics
 from ecsrun.settings import Settings
 
 
@@ -23,9 +20,7 @@ class StopInput(BaseModel):
     taskToken: str
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=StopInput)
     settings = Settings.from_env()
@@ -35,7 +30,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         payload.runId,
         payload.taskToken,
         f"ecsrun: run {payload.runId} exceeded timeoutSeconds={payload.timeoutSeconds}",
-        store=RunsTable(clients.table(settings.runs_table)),
-        ecs=Ecs(clients.client("ecs")),
-        callbacks=Callbacks(clients.client("stepfunctions")),
+        store=wiring.runs_table(settings),
+        ecs=wiring.ecs(),
+        callbacks=wiring.callbacks(),
     )

@@ -8,25 +8,21 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ecsrun import runs
-from ecsrun.adapters import clients
-from ecsrun.adapters.callbacks import Callbacks
-from ecsrun.adapters.runs_table import RunsTable
+from ecsrun.adapters import wiring
 from ecsrun.models.ecs import TaskStateChangeEvent
-from ecsrun.observability import logger, metrics, tracer
+from ecsrun.observability import instrumented, logger, metrics
 from ecsrun.settings import Settings
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse(event=event, model=TaskStateChangeEvent).detail
     settings = Settings.from_env()
     logger.append_keys(taskArn=task.taskArn, startedBy=task.startedBy)
     result = runs.settle_stopped_task(
         task,
-        store=RunsTable(clients.table(settings.runs_table)),
-        callbacks=Callbacks(clients.client("stepfunctions")),
+        store=wiring.runs_table(settings),
+        callbacks=wiring.callbacks(),
         settings=settings,
     )
     logger.info("task state change handled", extra={"result": result, "version": task.version})

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from ecsrun.errors import ErrorName
 from ecsrun.models.request import validate_request
-from ecsrun.observability import logger, metrics, tracer
+from ecsrun.observability import instrumented, logger, metrics
 from ecsrun.runtask import resolve_run
 from ecsrun.settings import Settings
 
@@ -33,9 +33,7 @@ def invalid_cause(problems: list[Any]) -> str:
     )
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=ValidateInput)
     settings = Settings.from_env()
