@@ -69,20 +69,27 @@ def main(argv: list[str] | None = None) -> int:
 def _local_run(args: argparse.Namespace) -> int:
     request = _read_json(args.request, "request")
     definitions = [_read_json(path, "task definition") for path in args.task_definition]
-    for path, document in zip(args.task_definition, definitions, strict=True):
-        if not isinstance(document, dict) or "family" not in document:
-            raise UsageError(f"task definition {path} is not a RegisterTaskDefinition input (no 'family')")
-
     from ecsrun.local.engine import StateEntered, run_local, write_artifacts
+    from ecsrun.local.runtime import LocalAws, TaskDefinitionRejected, registration_input
+
+    for path, document in zip(args.task_definition, definitions, strict=True):
+        if not isinstance(document, dict) or "family" not in registration_input(document):
+            raise UsageError(f"task definition {path} is not a RegisterTaskDefinition input (no 'family')")
 
     text = args.output == "text"
 
     def show(state: StateEntered) -> None:
         print(f"  +{state.elapsed:6.2f}s  {state.name}", flush=True)
 
-    if text:
-        print(f"ecsrun local run {args.request}", flush=True)
-    result = run_local(request, definitions, on_state=show if text else None)
+    with LocalAws() as aws:
+        for path, document in zip(args.task_definition, definitions, strict=True):
+            try:
+                aws.register_task_definition(document)
+            except TaskDefinitionRejected as rejected:
+                raise UsageError(f"task definition {path}: {rejected}") from rejected
+        if text:
+            print(f"ecsrun local run {args.request}", flush=True)
+        result = run_local(request, [], on_state=show if text else None, aws=aws)
     if args.artifacts:
         write_artifacts(result, Path(args.artifacts))
     if text:

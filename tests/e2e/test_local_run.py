@@ -284,3 +284,45 @@ def test_the_installed_command_is_the_demo_entry_point(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "SUCCEEDED"
+
+
+def test_a_task_definition_ecs_would_reject_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given a container with neither memory nor memoryReservation (RegisterTaskDefinition refuses it)
+    container = _container("app", ["sh", "-c", "echo hi"])
+    del container["memory"]
+    definition = _write(tmp_path, "td.json", _definition("e2e-bad", [container]))
+    request = _write(tmp_path, "r.json", {"taskDefinition": "e2e-bad", "launchType": "EC2"})
+    # When run, Then the command exits 2 and says what ECS said
+    assert main(["local", "run", request, "--task-definition", definition]) == 2
+    err = capsys.readouterr().err
+    assert "RegisterTaskDefinition rejected it" in err
+    assert "memory" in err
+
+
+def test_describe_task_definition_output_is_accepted_and_unlogged_containers_are_noted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given a DescribeTaskDefinition response whose sidecar has no log configuration
+    quiet = {"name": "quiet", "image": "busybox", "essential": False, "memory": 64, "command": ["sh", "-c", "echo x"]}
+    described = {
+        "taskDefinition": {
+            **_definition("e2e-described", [_container("app", ["sh", "-c", "echo hello"]), quiet]),
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/e2e-described:7",
+            "revision": 7,
+            "status": "ACTIVE",
+            "compatibilities": ["EC2"],
+        }
+    }
+    request = {"taskDefinition": "e2e-described", "launchType": "EC2", "runId": "described"}
+    # When run
+    code, result = _ecsrun(
+        capsys, _write(tmp_path, "r.json", request), "--task-definition", _write(tmp_path, "td.json", described)
+    )
+    # Then it succeeds, and the container without awslogs is recorded as having no logs
+    assert code == 0
+    by_name = {c["name"]: c for c in result["output"]["logs"]["containers"]}
+    assert by_name["app"]["events"] == 1
+    assert by_name["quiet"]["key"] is None
+    assert by_name["quiet"]["note"] == "no log configuration"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 DEFAULT_STOP_TIMEOUT = 30  # seconds between SIGTERM and SIGKILL, as ECS's default stopTimeout
+LOG_BATCH = 1000
 HOST_ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
 
@@ -252,18 +254,29 @@ class LocalEcsAgent:
         return float(max((t for t in timeouts if isinstance(t, int)), default=DEFAULT_STOP_TIMEOUT))
 
     def _pump(self, container: ContainerRun, stream: IO[bytes]) -> None:
-        """Copy one output pipe into the container's log stream, a line an event, as the awslogs driver does."""
+        """Copy one output pipe into the container's log stream, a line an event, as the awslogs driver does.
+
+        Lines already waiting in the pipe go in one PutLogEvents call; a quiet container's lines go one by one.
+        """
+        batch: list[dict[str, Any]] = []
         for raw in iter(stream.readline, b""):
             if container.log_group is None:
                 continue
             message = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            with self._lock:  # stdout and stderr lines keep the order they were read in
-                self._logs.put_log_events(
-                    logGroupName=container.log_group,
-                    logStreamName=container.log_stream,
-                    logEvents=[{"timestamp": int(time.time() * 1000), "message": message}],
-                )
+            batch.append({"timestamp": int(time.time() * 1000), "message": message})
+            more_waiting = select.select([stream], [], [], 0)[0]
+            if len(batch) >= LOG_BATCH or not more_waiting:
+                self._put(container, batch)
+                batch = []
+        if batch:
+            self._put(container, batch)
         stream.close()
+
+    def _put(self, container: ContainerRun, batch: list[dict[str, Any]]) -> None:
+        with self._lock:  # one call at a time keeps stdout and stderr lines in the order they were read
+            self._logs.put_log_events(
+                logGroupName=container.log_group, logStreamName=container.log_stream, logEvents=batch
+            )
 
     # ---- what ECS tells EventBridge ----
 

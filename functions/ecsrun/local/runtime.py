@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError, ParamValidationError
 
 from ecsrun.adapters import clients
 from ecsrun.local.agent import LocalEcsAgent, TaskRun
@@ -362,7 +363,12 @@ class LocalAws:
     # ---- helpers for runs ----
 
     def register_task_definition(self, document: dict[str, Any]) -> str:
-        arn = str(self.client("ecs").register_task_definition(**document)["taskDefinition"]["taskDefinitionArn"])
+        """Register a RegisterTaskDefinition input (DescribeTaskDefinition output is accepted too)."""
+        document = registration_input(document)
+        try:
+            arn = str(self.client("ecs").register_task_definition(**document)["taskDefinition"]["taskDefinitionArn"])
+        except (ClientError, ParamValidationError) as exc:
+            raise TaskDefinitionRejected(f"RegisterTaskDefinition rejected it: {exc}") from exc
         if document.get("networkMode"):
             # moto turns any non-EC2 compatibility (EXTERNAL too) into awsvpc; ECS keeps the mode it was given.
             from moto.ecs.models import ecs_backends
@@ -377,6 +383,23 @@ class LocalAws:
             for obj in page.get("Contents", []):
                 found[obj["Key"]] = s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()
         return found
+
+
+class TaskDefinitionRejected(Exception):
+    """A --task-definition that ECS would not register."""
+
+
+# Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not take.
+_DESCRIBE_ONLY = (
+    "taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
+    "registeredAt", "registeredBy", "deregisteredAt",
+)  # fmt: skip
+
+
+def registration_input(document: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(document.get("taskDefinition"), dict):
+        document = document["taskDefinition"]
+    return {k: v for k, v in document.items() if k not in _DESCRIBE_ONLY}
 
 
 def _record_stop(run: TaskRun) -> None:
