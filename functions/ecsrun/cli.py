@@ -1,17 +1,25 @@
 """The `ecsrun` command.
 
-Exit status: 0 the run succeeded, 1 the run failed, 2 the request was invalid or the command was misused.
+`ecsrun local run`: exit status 0 the run succeeded, 1 the run failed, 2 the request was invalid or the command
+was misused.
+`ecsrun explain`: exit status 0 the task's verdict is SUCCEEDED, 1 it is FAILED, 2 the command was misused.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from ecsrun.errors import ErrorName
+from ecsrun.models.ecs import EcsTask, TaskStateChangeEvent
+from ecsrun.runtask import container_specs
+from ecsrun.verdict import Verdict, describe_exit_code, judge
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -50,6 +58,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--output", choices=["text", "json"], default="text", help="json: one JSON document on stdout")
     run.add_argument("--artifacts", metavar="DIR", help="write every S3 object the run produced to DIR/<key>")
+    explain = commands.add_parser(
+        "explain",
+        help="judge a stopped task as ecsrun does, and say why",
+        description="Judge a stopped ECS task exactly as the TaskStopped function does, and say why.",
+    )
+    explain.add_argument(
+        "file",
+        metavar="FILE",
+        help="an 'ECS Task State Change' event, a DescribeTasks task, or a DescribeTasks response with one task",
+    )
+    explain.add_argument(
+        "--task-definition",
+        metavar="FILE",
+        help="the task's definition (RegisterTaskDefinition input or DescribeTaskDefinition output), for which "
+        "containers are essential; without it every container counts as essential",
+    )
+    explain.add_argument(
+        "--success-exit-codes",
+        default="0",
+        metavar="CODES",
+        help="comma-separated exit codes (0-255) counted as success for essential containers (default: 0)",
+    )
+    explain.add_argument("--output", choices=["text", "json"], default="text", help="json: one JSON object on stdout")
     return parser
 
 
@@ -59,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "local" and args.local_command == "run":
             return _local_run(args)
+        if args.command == "explain":
+            return _explain(args)
     except UsageError as exc:
         print(f"ecsrun: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -141,6 +174,117 @@ def render_text(result: Any) -> str:
     if tail and result.status != "SUCCEEDED":
         lines.append(f"last lines of {summary['lastLogLines']['container']}:")
         lines.extend(f"  | {line}" for line in tail)
+    return "\n".join(lines)
+
+
+# ---- ecsrun explain ----
+
+
+def _explain(args: argparse.Namespace) -> int:
+    success_codes = parse_success_exit_codes(args.success_exit_codes)
+    task = parse_task(_read_json(args.file, "file"), args.file)
+    essential: dict[str, bool] = {}
+    if args.task_definition:
+        essential = essential_flags(_read_json(args.task_definition, "task definition"), args.task_definition, task)
+    # Without a task definition judge() counts every container as essential, as it does for unknown names.
+    verdict = judge(task, essential, success_codes)
+    if args.output == "json":
+        print(
+            json.dumps(
+                {
+                    "outcome": "SUCCEEDED" if verdict.succeeded else "FAILED",
+                    "error": verdict.error.value if verdict.error is not None else None,
+                    "reason": verdict.reason,
+                    "retryable": verdict.retryable and not verdict.succeeded,
+                }
+            )
+        )
+    else:
+        print(render_explanation(task, essential, verdict))
+    return EXIT_OK if verdict.succeeded else EXIT_FAILED
+
+
+def parse_success_exit_codes(value: str) -> list[int]:
+    codes = []
+    for part in value.split(","):
+        text = part.strip()
+        if not re.fullmatch(r"[0-9]{1,3}", text) or int(text) > 255:
+            raise UsageError(f"--success-exit-codes must be comma-separated integers from 0 to 255; got {value!r}")
+        codes.append(int(text))
+    return codes
+
+
+def parse_task(document: Any, path: str) -> EcsTask:
+    """An `ECS Task State Change` event, a DescribeTasks task, or a DescribeTasks response holding one task."""
+    if not isinstance(document, dict):
+        raise UsageError(f"{path} is neither an ECS Task State Change event nor a DescribeTasks task")
+    try:
+        if "detail" in document:
+            kind = document.get("detail-type")
+            if kind != "ECS Task State Change":
+                raise UsageError(f"{path} is not an 'ECS Task State Change' event (its detail-type is {kind!r})")
+            task = TaskStateChangeEvent.model_validate(document).detail
+        elif "taskArn" in document:
+            task = EcsTask.model_validate(document)
+        elif isinstance(document.get("tasks"), list):
+            tasks = document["tasks"]
+            if len(tasks) != 1:
+                raise UsageError(f"{path} is a DescribeTasks response with {len(tasks)} tasks; give it exactly one")
+            task = EcsTask.model_validate(tasks[0])
+        else:
+            raise UsageError(f"{path} is neither an ECS Task State Change event nor a DescribeTasks task")
+    except ValidationError as exc:
+        raise UsageError(f"{path} is not a valid ECS task: {_first_problem(exc)}") from exc
+    status = (task.lastStatus or "").strip()
+    if status and status != "STOPPED":
+        raise UsageError(f"task {task.task_id} has not stopped (lastStatus {status}); only a stopped task is judged")
+    return task
+
+
+def essential_flags(document: Any, path: str, task: EcsTask) -> dict[str, bool]:
+    """Container name -> essential, read by the same code the start function uses."""
+    definition = document.get("taskDefinition", document) if isinstance(document, dict) else None
+    containers = definition.get("containerDefinitions") if isinstance(definition, dict) else None
+    if (
+        not isinstance(definition, dict)
+        or not isinstance(containers, list)
+        or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in containers)
+    ):
+        raise UsageError(
+            f"task definition {path} is neither a RegisterTaskDefinition input nor a DescribeTaskDefinition output "
+            "(no containerDefinitions with names)"
+        )
+    region = task.taskArn.split(":")[3] if task.taskArn.count(":") >= 5 else ""
+    try:
+        specs = container_specs(definition, region)
+    except ValidationError as exc:
+        raise UsageError(f"task definition {path} has an invalid container: {_first_problem(exc)}") from exc
+    return {spec.name: spec.essential for spec in specs}
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {error['msg']}{more}"
+
+
+def render_explanation(task: EcsTask, essential: dict[str, bool], verdict: Verdict) -> str:
+    lines = ["SUCCEEDED" if verdict.succeeded else f"FAILED  {verdict.error}", verdict.reason]
+    if not verdict.succeeded:
+        lines.append(f"retryable: {'yes' if verdict.retryable else 'no'}")
+    stopped_reason = " ".join((task.stoppedReason or "").split())
+    lines.append(f"task   {task.taskArn}")
+    lines.append(
+        f"       stopCode {(task.stopCode or '').strip() or '-'}" + (f"  ({stopped_reason})" if stopped_reason else "")
+    )
+    for c in task.containers:
+        kind = "essential" if essential.get(c.name, True) else "sidecar"
+        code = "-" if c.exitCode is None else str(c.exitCode)
+        signal = describe_exit_code(c.exitCode) if c.exitCode is not None else None
+        notes = [note for note in (signal, " ".join((c.reason or "").split())) if note]
+        mark = "  <- failing" if c.name == verdict.failingContainer else ""
+        lines.append(f"       {c.name:<20} {kind:<9}  exit {code:<4} {'; '.join(notes)}".rstrip() + mark)
     return "\n".join(lines)
 
 

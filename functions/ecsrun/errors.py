@@ -12,11 +12,16 @@ from enum import StrEnum
 class ErrorName(StrEnum):
     REQUEST_INVALID = "RunRequest.Invalid"
     RUN_TASK_FAILED = "ECS.RunTaskFailed"
+    CAPACITY_UNAVAILABLE = "ECS.CapacityUnavailable"
+    THROTTLED = "ECS.Throttled"
     TASK_FAILED_TO_START = "ECS.TaskFailedToStart"
     CONTAINER_EXITED_NON_ZERO = "ECS.ContainerExitedNonZero"
     TASK_STOPPED = "ECS.TaskStopped"
+    TASK_LOST = "ECS.TaskLost"
     TIMED_OUT = "Run.TimedOut"
     DUPLICATE = "Run.Duplicate"
+    # Recorded in the table and manifest only: the execution had already ended (aborted, failed, timed out).
+    ABORTED = "Run.Aborted"
     LOG_COPY_FAILED = "Logs.CopyFailed"
     # An error ecsrun did not classify (a Lambda crash, a States.* runtime error).
     INTERNAL = "Run.InternalError"
@@ -24,6 +29,9 @@ class ErrorName(StrEnum):
 
 # The verdicts a stopped task can get; a subset of the names above.
 TASK_VERDICT_ERRORS = (
+    ErrorName.CAPACITY_UNAVAILABLE,
+    ErrorName.THROTTLED,
+    ErrorName.TASK_LOST,
     ErrorName.TASK_FAILED_TO_START,
     ErrorName.CONTAINER_EXITED_NON_ZERO,
     ErrorName.TASK_STOPPED,
@@ -41,3 +49,10 @@ class RunNotFound(EcsrunError):
 
 class StaleRecord(EcsrunError):
     """The run record changed between read and conditional write."""
+
+
+class StartInterrupted(EcsrunError):
+    """The start function failed after the run's record was written; the state machine retries it.
+
+    The retry finds the record (and any task already started) and never starts a second task.
+    """

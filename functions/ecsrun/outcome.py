@@ -7,7 +7,7 @@ from typing import Any
 
 from ecsrun.errors import ErrorName
 from ecsrun.logcopy import ContainerLog
-from ecsrun.models.record import RunRecord
+from ecsrun.models.record import RunRecord, RunStatus
 
 MAX_CAUSE = 32768
 MAX_TAIL_LINE = 2000
@@ -74,6 +74,8 @@ def logs_summary(bucket: str, manifest: str, entries: list[ContainerLog]) -> dic
 def _failure(record: RunRecord, caught: dict[str, Any] | None) -> tuple[ErrorName, str, str | None] | None:
     """(error, message, failing container) or None if the run succeeded."""
     verdict = record.verdict
+    if record.status == RunStatus.ABORTED:
+        return ErrorName.ABORTED, record.stopReason or "the execution ended before the run", None
     if record.timedOut:
         why = record.stopReason or f"the run exceeded timeoutSeconds={record.run.timeoutSeconds}"
         return ErrorName.TIMED_OUT, why, verdict.failingContainer if verdict else None
@@ -106,13 +108,17 @@ def compose(
     caught: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`{"status": "SUCCEEDED", "output": …}` or `{"status": "FAILED", "error": …, "cause": "<json>"}`."""
+    failure = _failure(record, caught)
     body: dict[str, Any] = {
         "runId": record.runId,
         "status": "SUCCEEDED",
         "task": task_summary(record),
         "logs": logs_summary(bucket, manifest, entries),
+        "attempts": [
+            *record.attempts,
+            {"attempt": record.attempt, "taskArn": record.taskArn, "error": failure[0].value if failure else None},
+        ],
     }
-    failure = _failure(record, caught)
     if failure is None:
         return {"status": "SUCCEEDED", "output": body}
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
-from ecsrun.models.request import RUNNER_FIELDS, RunRequest, default_run_id
+from ecsrun.models.request import RUN_ID_PATTERN, RUNNER_FIELDS, RetryPolicy, RunRequest, default_run_id
 from ecsrun.models.run import ContainerSpec, LogTarget, Run
 
 MAX_STARTED_BY = 128
@@ -18,8 +19,17 @@ def resolve_run(request: RunRequest, execution_name: str, default_timeout_second
         runId=request.runId or default_run_id(execution_name),
         timeoutSeconds=request.timeoutSeconds or default_timeout_seconds,
         successExitCodes=request.successExitCodes or [0],
+        retry=(request.retry or RetryPolicy()).model_dump(),
         request={k: v for k, v in fields.items() if k not in RUNNER_FIELDS and k != "count"},
     )
+
+
+def run_id_for_execution(request: Any, execution_name: str) -> str | None:
+    """The runId an execution's input leads to (the validator's rule), or None if the input names none validly."""
+    given = request.get("runId") if isinstance(request, dict) else None
+    if given is None:
+        return default_run_id(execution_name)
+    return given if isinstance(given, str) and re.fullmatch(RUN_ID_PATTERN, given) else None
 
 
 def started_by(prefix: str, run_id: str) -> str:

@@ -84,7 +84,7 @@ def test_unknown_task_definition_is_a_run_task_failure(stack: Stack, sfn: Stubbe
     assert "DescribeTaskDefinition failed" in json.loads(_record(stack, "hello-demo")["verdict"])["reason"]
 
 
-def test_failures_in_a_200_response_are_a_run_task_failure(
+def test_no_capacity_in_a_200_response_is_named_and_retryable(
     stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given ECS answers RunTask with a failure (no capacity) instead of a task
@@ -98,7 +98,7 @@ def test_failures_in_a_200_response_are_a_run_task_failure(
     ecs_stub.add_response("run_task", {"tasks": [], "failures": [failure]})
     stepfunctions = clients.client("stepfunctions")
     sfn.add_response(
-        "send_task_failure", {}, {"taskToken": "token-start-1", "error": "ECS.RunTaskFailed", "cause": ANY}
+        "send_task_failure", {}, {"taskToken": "token-start-1", "error": "ECS.CapacityUnavailable", "cause": ANY}
     )
     # When the run starts
     with monkeypatch.context() as patch, ecs_stub:
@@ -108,6 +108,7 @@ def test_failures_in_a_200_response_are_a_run_task_failure(
     sfn.assert_no_pending_responses()
     verdict = json.loads(_record(stack, "hello-demo")["verdict"])
     assert "RESOURCE:MEMORY" in verdict["reason"]
+    assert verdict["retryable"] is True
 
 
 def test_a_retried_start_never_starts_a_second_task(stack: Stack, sfn: Stubber) -> None:

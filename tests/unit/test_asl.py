@@ -25,16 +25,25 @@ LAMBDA_SERVICE_ERRORS = {
 }
 TERMINAL_TYPES = {"Succeed", "Fail"}
 
-# The names a task's own failure ends with; StartTaskAndWait sends each of them straight to CopyLogs.
-TASK_VERDICT_NAMES = {
-    ErrorName.RUN_TASK_FAILED.value,
+# Failures that may mean "not now": StartTaskAndWait sends them to PlanRetry, which retries or gives up.
+RETRYABLE_NAMES = {
+    ErrorName.CAPACITY_UNAVAILABLE.value,
+    ErrorName.THROTTLED.value,
     ErrorName.TASK_FAILED_TO_START.value,
-    ErrorName.CONTAINER_EXITED_NON_ZERO.value,
     ErrorName.TASK_STOPPED.value,
+}
+# Failures that never get another attempt: StartTaskAndWait sends them straight to CopyLogs.
+FINAL_NAMES = {
+    ErrorName.RUN_TASK_FAILED.value,
+    ErrorName.CONTAINER_EXITED_NON_ZERO.value,
+    ErrorName.TASK_LOST.value,
     ErrorName.DUPLICATE.value,
 }
+TASK_VERDICT_NAMES = RETRYABLE_NAMES | FINAL_NAMES
 # Every other name is decided by CopyLogs and raised by a Fail state after the "RunSucceeded?" Choice.
-OUTCOME_NAMES = sorted(e.value for e in ErrorName if e not in (ErrorName.REQUEST_INVALID, ErrorName.LOG_COPY_FAILED))
+# Run.Aborted is recorded in the table and manifest only: the execution had already ended.
+NOT_OUTCOMES = (ErrorName.REQUEST_INVALID, ErrorName.LOG_COPY_FAILED, ErrorName.ABORTED)
+OUTCOME_NAMES = sorted(e.value for e in ErrorName if e not in NOT_OUTCOMES)
 
 
 def _asl_text() -> str:
@@ -368,18 +377,38 @@ def test_start_task_and_wait_sends_a_timeout_to_stop_timed_out_task():
     assert targets == ["StopTimedOutTask"]
 
 
-def test_start_task_and_wait_sends_every_task_verdict_to_copy_logs():
+def test_start_task_and_wait_sends_retryable_verdicts_to_plan_retry_and_the_rest_to_copy_logs():
     # Given StartTaskAndWait's catchers
     catchers = _states()["StartTaskAndWait"].get("Catch", [])
 
-    # When the catcher naming the task verdicts is looked up
-    verdict_catchers = [c for c in catchers if set(c["ErrorEquals"]) & TASK_VERDICT_NAMES]
+    # When the catchers naming task verdicts are looked up
+    by_target = {c["Next"]: set(c["ErrorEquals"]) for c in catchers if set(c["ErrorEquals"]) & TASK_VERDICT_NAMES}
 
-    # Then it is a single catcher listing exactly those names, leading to CopyLogs
-    assert len(verdict_catchers) == 1, verdict_catchers
-    catcher = verdict_catchers[0]
-    assert sorted(catcher["ErrorEquals"]) == sorted(TASK_VERDICT_NAMES)
-    assert catcher["Next"] == "CopyLogs"
+    # Then retryable names go to PlanRetry and final ones straight to CopyLogs
+    assert by_target == {"PlanRetry": RETRYABLE_NAMES, "CopyLogs": FINAL_NAMES}
+
+
+def test_plan_retry_either_waits_and_starts_again_or_copies_the_logs():
+    # Given the retry loop
+    states = _states()
+
+    # When its exits are read
+    choice = states["RetryAgain?"]
+    # Then a retry waits (SecondsPath from the plan) and starts a new attempt; anything else copies the logs
+    assert states["PlanRetry"]["Next"] == "RetryAgain?"
+    assert [c["Next"] for c in states["PlanRetry"]["Catch"]] == ["CopyLogs"]
+    assert choice["Default"] == "CopyLogs"
+    assert [c["Next"] for c in choice["Choices"]] == ["WaitBeforeRetry"]
+    assert states["WaitBeforeRetry"]["SecondsPath"] == "$.retryPlan.waitSeconds"
+    assert states["WaitBeforeRetry"]["Next"] == "StartTaskAndWait"
+
+
+def test_start_task_and_wait_retries_an_interrupted_start():
+    # Given StartTaskAndWait's retriers, When the one for StartInterrupted is looked up
+    retriers = [r for r in _states()["StartTaskAndWait"]["Retry"] if "StartInterrupted" in r["ErrorEquals"]]
+    # Then a start that died after writing the record is tried again (it never starts a second task)
+    assert len(retriers) == 1
+    assert retriers[0]["MaxAttempts"] >= 2
 
 
 def test_start_task_and_wait_sends_any_other_error_to_copy_logs_last():
@@ -411,7 +440,7 @@ def test_every_failure_of_start_task_and_wait_leads_to_copy_logs():
 
     # When each catcher's target is followed through StopTimedOutTask where it goes there
     def leads_to_copy_logs(target: str) -> bool:
-        if target == "CopyLogs":
+        if target in ("CopyLogs", "PlanRetry"):  # PlanRetry's own exits are checked above
             return True
         if target == "StopTimedOutTask":
             stop = states[target]

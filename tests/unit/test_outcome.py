@@ -141,6 +141,7 @@ def test_success_output_has_exactly_the_documented_shape() -> None:
                     }
                 ],
             },
+            "attempts": [{"attempt": 1, "taskArn": record.taskArn, "error": None}],
         },
     }
 

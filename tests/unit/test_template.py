@@ -199,6 +199,17 @@ def _grants_any_resource(statement: dict[str, Any]) -> bool:
     return "*" in _as_list(statement.get("Resource"))
 
 
+# Actions whose only resource type is one ecsrun's tasks may not have (ListTasks: the container instance,
+# which Fargate tasks lack): allowed on "*" only when a condition key scopes them instead.
+CONDITION_SCOPED = {"ecs:listtasks": "ecs:cluster"}
+
+
+def _scoped_by_condition(action: str, statement: dict[str, Any]) -> bool:
+    key = CONDITION_SCOPED.get(action.lower())
+    conditions = statement.get("Condition") or {}
+    return key is not None and any(key in (block or {}) for block in conditions.values())
+
+
 def _wildcard_resource_violations(statements: list[tuple[str, dict[str, Any]]]) -> list[str]:
     """'<where>: <action>' for every Allow action on Resource "*" that supports resource-level permissions."""
     return [
@@ -206,7 +217,7 @@ def _wildcard_resource_violations(statements: list[tuple[str, dict[str, Any]]]) 
         for where, statement in statements
         if statement.get("Effect") == "Allow" and _grants_any_resource(statement)
         for action in _actions(statement)
-        if action.lower() not in WILDCARD_RESOURCE_ALLOWLIST
+        if action.lower() not in WILDCARD_RESOURCE_ALLOWLIST and not _scoped_by_condition(action, statement)
     ]
 
 
@@ -725,7 +736,7 @@ def test_wildcard_resources_are_only_granted_actions_without_resource_level_perm
     assert violations == []
 
 
-@pytest.mark.parametrize("action", ["ecs:RunTask", "s3:PutObject", "ecs:*", "*"])
+@pytest.mark.parametrize("action", ["ecs:RunTask", "s3:PutObject", "ecs:*", "*", "ecs:ListTasks"])
 def test_wildcard_check_names_a_scoped_action_granted_on_star(action: str):
     # Given a template statement granting an action that supports resource-level permissions on "*"
     doc = {

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from ecsrun.errors import ErrorName
 from ecsrun.models.ecs import EcsTask, TaskContainer, TaskStateChangeEvent
-from ecsrun.verdict import judge
+from ecsrun.verdict import Verdict, judge
 
 EVENTS = Path(__file__).parents[2] / "events"
 
@@ -248,3 +248,306 @@ def test_describe_tasks_shape_judges_like_the_event() -> None:
 def test_event_timestamps_are_kept_as_given() -> None:
     task = sample_task("stopped-success")
     assert task.startedAt == "2026-11-21T10:15:27.918Z"
+
+
+# ---- retryable ----
+
+
+def test_retryable_defaults_to_false() -> None:
+    # Given a verdict built without saying whether it is retryable (as older run records were)
+    verdict = Verdict.model_validate({"succeeded": False, "error": "ECS.TaskStopped", "reason": "stopped"})
+    # Then it is not retryable
+    assert verdict.retryable is False
+
+
+def test_success_is_not_retryable() -> None:
+    assert judge(sample_task("stopped-success"), APP_ONLY, [0]).retryable is False
+
+
+# ---- failed starts ----
+
+
+def failed_start(
+    stopped_reason: str | None, *containers: TaskContainer, stop_code: str = "TaskFailedToStart"
+) -> EcsTask:
+    return with_containers(
+        sample_task("stopped-failed-to-start"), *containers, stopCode=stop_code, stoppedReason=stopped_reason
+    )
+
+
+def test_eni_provisioning_timeout_is_a_retryable_failed_start() -> None:
+    # Given a task with no containers whose network interface was not provisioned in time
+    verdict = judge(sample_task("stopped-empty-containers"), APP_ONLY, [0])
+    # Then it failed to start, and trying again may work
+    assert verdict.error == ErrorName.TASK_FAILED_TO_START
+    assert verdict.retryable is True
+
+
+def test_missing_image_is_a_failed_start_that_is_not_retryable() -> None:
+    # Given an image pull that failed because the tag does not exist ("3.13-slimm: not found")
+    verdict = judge(sample_task("stopped-failed-to-start"), APP_ONLY, [0])
+    # Then pulling again would fail the same way
+    assert verdict.error == ErrorName.TASK_FAILED_TO_START
+    assert verdict.retryable is False
+
+
+def test_failed_start_reason_names_the_container_and_the_cause() -> None:
+    verdict = judge(sample_task("stopped-failed-to-start"), APP_ONLY, [0])
+    assert verdict.reason.startswith("task failed to start: container 'app': CannotPullContainerError: ")
+
+
+def test_failed_start_reason_is_the_stopped_reason_when_no_container_gives_one() -> None:
+    # Given a failed start whose only explanation is the task's stoppedReason
+    verdict = judge(sample_task("stopped-secret-access-denied"), APP_ONLY, [0])
+    # Then the reason quotes it
+    assert verdict.reason.startswith("task failed to start: ResourceInitializationError: unable to pull secrets")
+
+
+def test_failed_start_reason_prefers_an_essential_containers_reason() -> None:
+    # Given a sidecar and the app both carrying a reason, the sidecar first
+    task = failed_start(
+        None,
+        TaskContainer(name="log-router", reason="CannotStartContainerError: sidecar could not start"),
+        TaskContainer(name="app", reason="CannotPullContainerError: i/o timeout"),
+    )
+    # When it is judged with the sidecar non-essential
+    verdict = judge(task, SIDECAR, [0])
+    # Then the reason names the app's cause, and counts the other
+    assert "container 'app': CannotPullContainerError: i/o timeout (and 1 other container)" in verdict.reason
+
+
+def test_failed_start_reason_is_one_line() -> None:
+    # Given a container reason spread over several lines
+    task = failed_start(None, TaskContainer(name="app", reason="CannotPullContainerError:\n  dial tcp: i/o timeout\n"))
+    # Then the reason is one line
+    assert (
+        judge(task, APP_ONLY, [0]).reason
+        == "task failed to start: container 'app': CannotPullContainerError: dial tcp: i/o timeout"
+    )
+
+
+def test_failed_start_with_no_reason_at_all_says_so() -> None:
+    task = failed_start("", TaskContainer(name="app", reason=""))
+    assert judge(task, APP_ONLY, [0]).reason == "task failed to start: no reason given"
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: "
+        "unable to retrieve ecr registry auth: service call has been retried 3 time(s): RequestError: send request "
+        "failed caused by: Post https://api.ecr.us-east-1.amazonaws.com/: dial tcp 52.46.0.1:443: i/o timeout",
+        "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to do request: Head "
+        "https://public.ecr.aws/v2/docker/library/python/manifests/3.13-slim: dial tcp: i/o timeout",
+        "Timeout waiting for network interface provisioning to complete.",
+        "ENI provisioning failed: the subnet has no free IP addresses",
+        "Fargate capacity is unavailable at this time. Please try again later or in a different availability zone",
+        "RESOURCE:MEMORY",
+        "Task failed to start: the task's ephemeral storage could not be provisioned",
+        "SpotInterruption: Your Spot Task was interrupted.",
+    ],
+)
+def test_transient_start_failures_are_retryable(reason: str) -> None:
+    # Given a failed start whose reason shows a transient cause
+    task = failed_start(reason, TaskContainer(name="app"))
+    # When it is judged
+    verdict = judge(task, APP_ONLY, [0])
+    # Then it is a retryable failed start
+    assert verdict.error == ErrorName.TASK_FAILED_TO_START
+    assert verdict.retryable is True
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "CannotStartContainerError: Error response from daemon: failed to create shim task: OCI runtime create "
+        'failed: exec: "/app/run.sh": stat /app/run.sh: no such file or directory: unknown',
+        "CannotPullContainerError: invalid reference format",
+        "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: "
+        "unable to retrieve secret from asm: service call has been retried 1 time(s): ResourceNotFoundException: "
+        "Secrets Manager can't find the specified secret.",
+        "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: "
+        "failed to create Cloudwatch log stream: ResourceNotFoundException: The specified log group does not exist.",
+        "an unknown cause nobody has seen before",
+    ],
+)
+def test_other_start_failures_are_not_retryable(reason: str) -> None:
+    task = failed_start(reason, TaskContainer(name="app"))
+    verdict = judge(task, APP_ONLY, [0])
+    assert verdict.error == ErrorName.TASK_FAILED_TO_START
+    assert verdict.retryable is False
+
+
+def test_access_denied_wins_over_a_transient_looking_error_name() -> None:
+    # Given a ResourceInitializationError (transient-looking) caused by AccessDeniedException
+    verdict = judge(sample_task("stopped-secret-access-denied"), APP_ONLY, [0])
+    # Then a retry would not help: the execution role needs a permission
+    assert verdict.error == ErrorName.TASK_FAILED_TO_START
+    assert verdict.retryable is False
+
+
+def test_cannot_start_container_is_a_failed_start_that_is_not_retryable() -> None:
+    verdict = judge(sample_task("stopped-cannot-start"), APP_ONLY, [0])
+    assert verdict.error == ErrorName.TASK_FAILED_TO_START
+    assert verdict.retryable is False
+    assert "CannotStartContainerError" in verdict.reason
+
+
+def test_a_container_reason_alone_can_make_a_failed_start_retryable() -> None:
+    # Given a generic stoppedReason, and the transient cause only on the container
+    task = failed_start(
+        "Task failed to start", TaskContainer(name="app", reason="CannotPullContainerError: i/o timeout")
+    )
+    assert judge(task, APP_ONLY, [0]).retryable is True
+
+
+def test_an_empty_stop_code_is_missing_not_a_failed_start() -> None:
+    # Given stopCode "" and an app that exited 0
+    task = with_containers(sample_task("stopped-success"), TaskContainer(name="app", exitCode=0), stopCode="")
+    # Then the exit codes decide
+    assert judge(task, APP_ONLY, [0]).succeeded is True
+
+
+# ---- stopped from outside ----
+
+
+def test_host_terminated_is_retryable_and_names_the_instance() -> None:
+    verdict = judge(sample_task("stopped-host-terminated"), APP_ONLY, [0])
+    assert verdict.retryable is True
+    assert "i-0123456789abcdef0" in verdict.reason
+
+
+def test_host_stopped_wins_over_the_stop_code() -> None:
+    # Given a UserInitiated stop code, but the host EC2 instance was stopped
+    task = sample_task("stopped-host-terminated").model_copy(
+        update={"stopCode": "UserInitiated", "stoppedReason": "Host EC2 (instance i-0fedcba9876543210) stopped."}
+    )
+    # Then it is the host, retryable, whatever the stop code says
+    verdict = judge(task, APP_ONLY, [0])
+    assert verdict.error == ErrorName.TASK_STOPPED
+    assert verdict.retryable is True
+    assert "instance i-0fedcba9876543210, was stopped" in verdict.reason
+
+
+def test_host_stopped_wins_over_successful_exit_codes() -> None:
+    task = with_containers(sample_task("stopped-host-terminated"), TaskContainer(name="app", exitCode=0))
+    assert judge(task, APP_ONLY, [0]).error == ErrorName.TASK_STOPPED
+
+
+@pytest.mark.parametrize(
+    ("stop_code", "retryable"),
+    [
+        ("SpotInterruption", True),
+        ("TerminationNotice", True),
+        ("UserInitiated", False),
+        ("ServiceSchedulerInitiated", False),
+    ],
+)
+def test_external_stop_codes_are_task_stopped_and_retryable_only_when_the_capacity_went(
+    stop_code: str, retryable: bool
+) -> None:
+    # Given a task stopped from outside with this stop code
+    task = sample_task("stopped-spot").model_copy(update={"stopCode": stop_code, "stoppedReason": "stopped"})
+    # When it is judged
+    verdict = judge(task, APP_ONLY, [0, 143])
+    # Then it is TaskStopped, retryable as the stop code says, and the reason names the stop code
+    assert verdict.error == ErrorName.TASK_STOPPED
+    assert verdict.retryable is retryable
+    assert stop_code in verdict.reason
+
+
+def test_external_stop_with_an_empty_reason_has_no_dangling_colon() -> None:
+    task = sample_task("stopped-user-initiated").model_copy(update={"stoppedReason": ""})
+    assert (
+        judge(task, APP_ONLY, [0]).reason
+        == "task was stopped before it finished (UserInitiated, stopped by a StopTask call)"
+    )
+
+
+# ---- exit codes ----
+
+
+def test_oom_killed_essential_container_fails_with_a_memory_reason() -> None:
+    # Given an app the kernel killed for using too much memory (exit 137, OutOfMemoryError)
+    verdict = judge(sample_task("stopped-oom"), APP_ONLY, [0])
+    # Then it is a container failure that says so, and it is not retryable
+    assert verdict.error == ErrorName.CONTAINER_EXITED_NON_ZERO
+    assert verdict.failingContainer == "app"
+    assert verdict.retryable is False
+    assert verdict.reason == (
+        "essential container 'app' was killed for using too much memory "
+        "(OutOfMemoryError: Container killed due to memory usage); exit code 137"
+    )
+
+
+def test_oom_reason_without_an_exit_code_is_still_a_memory_failure() -> None:
+    task = with_containers(
+        sample_task("stopped-oom"), TaskContainer(name="app", exitCode=None, reason="OutOfMemoryError: killed")
+    )
+    verdict = judge(task, APP_ONLY, [0])
+    assert verdict.error == ErrorName.CONTAINER_EXITED_NON_ZERO
+    assert "too much memory (OutOfMemoryError: killed)" in verdict.reason
+    assert "has no exit code" in verdict.reason
+
+
+def test_oom_killed_sidecar_does_not_fail_the_run() -> None:
+    # Given app exited 0 and a non-essential sidecar was OOM-killed
+    task = with_containers(
+        sample_task("stopped-oom"),
+        TaskContainer(name="app", exitCode=0),
+        TaskContainer(name="log-router", exitCode=137, reason="OutOfMemoryError: Container killed due to memory usage"),
+    )
+    # Then the run succeeded
+    assert judge(task, SIDECAR, [0]).succeeded is True
+
+
+def test_exit_137_without_oom_reason_is_described_as_sigkill() -> None:
+    task = with_containers(sample_task("stopped-nonzero"), TaskContainer(name="app", exitCode=137))
+    verdict = judge(task, APP_ONLY, [0])
+    assert verdict.reason == "essential container 'app' exited with code 137 (killed: SIGKILL)"
+    assert verdict.retryable is False
+
+
+@pytest.mark.parametrize(
+    ("code", "description"),
+    [
+        (139, "(segmentation fault: SIGSEGV)"),
+        (143, "(terminated: SIGTERM)"),
+        (134, "(aborted: SIGABRT)"),
+        (162, "(killed by signal 34)"),
+    ],
+)
+def test_exit_codes_above_128_are_described_as_signal_deaths(code: int, description: str) -> None:
+    task = with_containers(sample_task("stopped-nonzero"), TaskContainer(name="app", exitCode=code))
+    assert judge(task, APP_ONLY, [0]).reason == f"essential container 'app' exited with code {code} {description}"
+
+
+def test_exit_codes_beyond_any_signal_are_not_described_as_signals() -> None:
+    task = with_containers(sample_task("stopped-nonzero"), TaskContainer(name="app", exitCode=255))
+    assert judge(task, APP_ONLY, [0]).reason == "essential container 'app' exited with code 255"
+
+
+def test_signal_and_container_reason_are_both_given_on_one_line() -> None:
+    task = with_containers(
+        sample_task("stopped-nonzero"), TaskContainer(name="app", exitCode=137, reason="Task was\nstopped")
+    )
+    reason = judge(task, APP_ONLY, [0]).reason
+    assert reason == "essential container 'app' exited with code 137 (killed: SIGKILL; Task was stopped)"
+
+
+def test_an_empty_container_reason_is_missing() -> None:
+    task = with_containers(sample_task("stopped-nonzero"), TaskContainer(name="app", exitCode=1, reason=""))
+    assert judge(task, APP_ONLY, [0]).reason == "essential container 'app' exited with code 1"
+
+
+def test_missing_exit_code_reason_quotes_the_container_reason() -> None:
+    task = with_containers(
+        sample_task("stopped-success"), TaskContainer(name="app", exitCode=None, reason="DockerTimeoutError: stop")
+    )
+    verdict = judge(task, APP_ONLY, [0])
+    assert verdict.reason == "essential container 'app' has no exit code (DockerTimeoutError: stop)"
+    assert verdict.retryable is False
+
+
+def test_container_exit_failures_are_not_retryable() -> None:
+    assert judge(sample_task("stopped-nonzero"), APP_ONLY, [0]).retryable is False

@@ -2,26 +2,51 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ecsrun.errors import EcsrunError
+from ecsrun.errors import EcsrunError, ErrorName
+
+DESCRIBE_TASKS_BATCH = 100  # DescribeTasks takes at most 100 tasks a call
 
 
 class RunTaskRefused(EcsrunError):
     """RunTask raised an API error or answered with `failures`; no task is running."""
 
-    def __init__(self, message: str, *, code: str | None = None, failures: list[dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        failures: list[dict[str, Any]] | None = None,
+        error: ErrorName = ErrorName.RUN_TASK_FAILED,
+    ):
         super().__init__(message)
         self.code = code
         self.failures = failures or []
+        self.error = error
+
+    @property
+    def retryable(self) -> bool:
+        return self.error != ErrorName.RUN_TASK_FAILED
+
+
+# RunTask `failures` reasons that mean "not now" rather than "never": no room, or no agent, at the moment.
+CAPACITY_REASONS = re.compile(r"^(RESOURCE:|AGENT)|capacity is unavailable", re.IGNORECASE)
+THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
 
 
 def _api_error(action: str, exc: ClientError) -> RunTaskRefused:
     error = exc.response.get("Error", {})
     code = error.get("Code", "Unknown")
-    return RunTaskRefused(f"{action} failed: {code}: {error.get('Message', str(exc))}", code=code)
+    message = f"{action} failed: {code}: {error.get('Message', str(exc))}"
+    if code in THROTTLING_CODES:
+        return RunTaskRefused(message, code=code, error=ErrorName.THROTTLED)
+    if CAPACITY_REASONS.search(error.get("Message", "")):
+        return RunTaskRefused(message, code=code, error=ErrorName.CAPACITY_UNAVAILABLE)
+    return RunTaskRefused(message, code=code)
 
 
 class Ecs:
@@ -46,7 +71,9 @@ class Ecs:
             text = "; ".join(
                 f"{f.get('reason', '?')}" + (f" ({f['detail']})" if f.get("detail") else "") for f in failures
             )
-            raise RunTaskRefused(f"RunTask returned failures: {text or 'no task'}", failures=failures)
+            transient = bool(failures) and all(CAPACITY_REASONS.search(f.get("reason", "")) for f in failures)
+            error = ErrorName.CAPACITY_UNAVAILABLE if transient else ErrorName.RUN_TASK_FAILED
+            raise RunTaskRefused(f"RunTask returned failures: {text or 'no task'}", failures=failures, error=error)
         return dict(tasks[0])
 
     def stop_task(self, cluster: str | None, task_arn: str, reason: str) -> bool:
@@ -61,3 +88,27 @@ class Ecs:
                 return False
             raise
         return True
+
+    def tasks_started_by(self, cluster: str | None, started_by: str) -> list[str]:
+        """Task ARNs with this startedBy, running or stopped (ECS lists stopped tasks for about an hour)."""
+        found: list[str] = []
+        for status in ("RUNNING", "STOPPED"):
+            kwargs: dict[str, Any] = {"startedBy": started_by, "desiredStatus": status}
+            if cluster:
+                kwargs["cluster"] = cluster
+            for page in self._ecs.get_paginator("list_tasks").paginate(**kwargs):
+                found.extend(arn for arn in page.get("taskArns", []) if arn not in found)
+        return found
+
+    def describe_tasks(self, cluster: str | None, task_arns: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+        """(tasks ECS knows, ARNs ECS reports MISSING), in calls of at most 100 tasks."""
+        tasks: list[dict[str, Any]] = []
+        missing: list[str] = []
+        for start in range(0, len(task_arns), DESCRIBE_TASKS_BATCH):
+            kwargs: dict[str, Any] = {"tasks": task_arns[start : start + DESCRIBE_TASKS_BATCH]}
+            if cluster:
+                kwargs["cluster"] = cluster
+            response = self._ecs.describe_tasks(**kwargs)
+            tasks.extend(response.get("tasks", []))
+            missing.extend(f["arn"] for f in response.get("failures", []) if f.get("reason") == "MISSING")
+        return tasks, missing

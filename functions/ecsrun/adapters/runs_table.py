@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,12 +13,12 @@ from botocore.exceptions import ClientError
 
 from ecsrun.errors import EcsrunError, StaleRecord
 from ecsrun.models.ecs import EcsTask
-from ecsrun.models.record import WAITING, RunRecord, RunStatus
+from ecsrun.models.record import WAITING, WAITING_INDEX, WAITING_MARK, RunRecord, RunStatus
 from ecsrun.models.run import ContainerSpec
 from ecsrun.verdict import Verdict
 
 # Attributes kept as JSON text: nested, float-free and read whole.
-_JSON_ATTRS = ("run", "containers", "task", "verdict", "outcome")
+_JSON_ATTRS = ("run", "containers", "task", "verdict", "outcome", "attempts")
 
 
 class RunExists(EcsrunError):
@@ -28,8 +29,12 @@ class RunExists(EcsrunError):
         self.existing = existing
 
 
+def iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(datetime.now(UTC))
 
 
 def _is_conditional_failure(exc: ClientError) -> bool:
@@ -60,7 +65,7 @@ class RunsTable:
         for attr in _JSON_ATTRS:
             if isinstance(data.get(attr), str):
                 data[attr] = json.loads(data[attr])
-        for key in ("attempt", "expiresAt"):
+        for key in ("attempt", "expiresAt", "taskVersion"):
             if key in data:
                 data[key] = int(data[key])
         return RunRecord.model_validate(data)
@@ -81,14 +86,25 @@ class RunsTable:
             raise RunExists(existing) from exc
         return record
 
-    def _update(self, run_id: str, sets: dict[str, Any], condition: str, values: dict[str, Any]) -> None:
+    def _update(
+        self,
+        run_id: str,
+        sets: dict[str, Any],
+        condition: str,
+        values: dict[str, Any],
+        removes: tuple[str, ...] = (),
+    ) -> None:
         sets = {**sets, "updatedAt": now_iso()}
-        names = {f"#{k}": k for k in sets}
+        names = {f"#{k}": k for k in (*sets, *removes)}
         expression = "SET " + ", ".join(f"#{k} = :{k}" for k in sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
         attr_values = {f":{k}": (_dump(v) if k in _JSON_ATTRS else v) for k, v in sets.items()}
         attr_values.update(values)
         if "#status" in condition:
             names["#status"] = "status"
+        if "#taskToken" in condition:
+            names["#taskToken"] = "taskToken"
         try:
             self._table.update_item(
                 Key={"runId": run_id},
@@ -102,14 +118,17 @@ class RunsTable:
                 raise StaleRecord(run_id) from exc
             raise
 
-    def set_token(self, run_id: str, token: str) -> None:
+    def _from_state(self, read: RunRecord) -> tuple[str, dict[str, Any]]:
+        """A condition that holds only while the record is as `read` saw it (same status, same token)."""
+        return "#status = :read_status AND #taskToken = :read_token", {
+            ":read_status": read.status.value,
+            ":read_token": read.taskToken,
+        }
+
+    def set_token(self, read: RunRecord, token: str) -> None:
         """A retried start state brings a new token; the task, if any, stays the same."""
-        self._update(
-            run_id,
-            {"taskToken": token},
-            "#status IN (:starting, :running)",
-            {":starting": RunStatus.STARTING.value, ":running": RunStatus.RUNNING.value},
-        )
+        condition, values = self._from_state(read)
+        self._update(read.runId, {"taskToken": token}, condition, values)
 
     def set_containers(self, run_id: str, containers: list[ContainerSpec]) -> None:
         self._update(run_id, {"containers": containers}, "attribute_exists(runId)", {})
@@ -130,39 +149,108 @@ class RunsTable:
             {"status": RunStatus.START_FAILED.value, "verdict": verdict},
             "#status = :s",
             {":s": RunStatus.STARTING.value},
+            removes=("waiting",),
         )
 
-    def settle(self, read: RunRecord, task: EcsTask, verdict: Verdict) -> None:
+    def settle(self, read: RunRecord, task: EcsTask, verdict: Verdict, settled_by: str) -> None:
         """Record the STOPPED task once: only from the status and token that were read."""
+        condition, values = self._from_state(read)
+        sets: dict[str, Any] = {
+            "status": RunStatus.STOPPED.value,
+            "task": task,
+            "verdict": verdict,
+            "taskArn": task.taskArn,
+            "clusterArn": task.clusterArn or read.clusterArn or "",
+            "settledBy": settled_by,
+        }
+        if task.version is not None:
+            sets["taskVersion"] = task.version
+        self._update(read.runId, sets, condition, values, removes=("waiting",))
+
+    def record_task(self, read: RunRecord, task: EcsTask, verdict: Verdict) -> None:
+        """The stopped task of a run nobody waits for any more: kept, once, for the manifest."""
+        self._update(
+            read.runId,
+            {"task": task, "verdict": verdict, "taskArn": task.taskArn, "clusterArn": task.clusterArn or ""},
+            "#status = :read_status AND attribute_not_exists(task)",
+            {":read_status": read.status.value},
+        )
+
+    def begin_attempt(self, read: RunRecord, attempt: int, token: str) -> None:
+        """The failed attempt joins the history; the record starts over for the next one."""
+        verdict = read.verdict
+        earlier = {
+            "attempt": read.attempt,
+            "taskArn": read.taskArn,
+            "error": verdict.error.value if verdict and verdict.error else None,
+            "reason": verdict.reason if verdict else None,
+        }
         self._update(
             read.runId,
             {
-                "status": RunStatus.STOPPED.value,
-                "task": task,
-                "verdict": verdict,
-                "taskArn": task.taskArn,
-                "clusterArn": task.clusterArn or read.clusterArn or "",
+                "status": RunStatus.STARTING.value,
+                "attempt": attempt,
+                "clientToken": token,
+                "attempts": [*read.attempts, earlier],
+                "waiting": WAITING_MARK,
             },
-            "#status = :s AND taskToken = :t",
-            {":s": read.status.value, ":t": read.taskToken},
+            "#status = :read_status AND attempt = :read_attempt",
+            {":read_status": read.status.value, ":read_attempt": read.attempt},
+            removes=("taskArn", "clusterArn", "task", "verdict", "taskVersion", "settledBy"),
         )
+
+    def mark_callback_closed(self, run_id: str) -> None:
+        self._update(run_id, {"callbackClosed": True}, "attribute_exists(runId)", {})
 
     def begin_stop(self, read: RunRecord, token: str, reason: str) -> None:
         """A timed-out run: the stop state's token replaces the start state's."""
+        condition, values = self._from_state(read)
         self._update(
             read.runId,
             {"status": RunStatus.STOPPING.value, "taskToken": token, "timedOut": True, "stopReason": reason},
-            "#status = :s AND taskToken = :t",
-            {":s": read.status.value, ":t": read.taskToken},
+            condition,
+            values,
         )
 
     def mark_timed_out(self, run_id: str, reason: str) -> None:
         """The run timed out but its task had already stopped (or never started)."""
         self._update(run_id, {"timedOut": True, "stopReason": reason}, "attribute_exists(runId)", {})
 
-    def finish(self, run_id: str, outcome: dict[str, Any]) -> None:
+    def mark_aborted(self, read: RunRecord, reason: str) -> None:
+        """The execution ended first: nobody waits for this run any more."""
+        condition, values = self._from_state(read)
+        self._update(
+            read.runId,
+            {"status": RunStatus.ABORTED.value, "stopReason": reason},
+            condition,
+            values,
+            removes=("waiting",),
+        )
+
+    def finish(self, run_id: str, outcome: dict[str, Any], *, aborted: bool = False) -> None:
         status = RunStatus.SUCCEEDED if outcome.get("status") == "SUCCEEDED" else RunStatus.FAILED
-        self._update(run_id, {"status": status.value, "outcome": outcome}, "attribute_exists(runId)", {})
+        if aborted:
+            status = RunStatus.ABORTED
+        self._update(
+            run_id, {"status": status.value, "outcome": outcome}, "attribute_exists(runId)", {}, removes=("waiting",)
+        )
+
+    def waiting_since(self, before: str) -> Iterator[RunRecord]:
+        """Runs still waiting whose record has not changed since `before` (ISO time), oldest first."""
+        kwargs: dict[str, Any] = {
+            "IndexName": WAITING_INDEX,
+            "KeyConditionExpression": "waiting = :w AND updatedAt < :before",
+            "ExpressionAttributeValues": {":w": WAITING_MARK, ":before": before},
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                record = self.get(item["runId"])  # the index is eventually consistent; the table is not
+                if record is not None and record.status in WAITING:
+                    yield record
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def new_record(**fields: Any) -> RunRecord:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
@@ -10,12 +9,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from ecsrun.adapters import clients, wiring
-from ecsrun.adapters.runs_table import now_iso
 from ecsrun.errors import RunNotFound
-from ecsrun.logcopy import copy_run_logs, manifest_key
+from ecsrun.finish import finish_run
 from ecsrun.models.run import Run
 from ecsrun.observability import instrumented, logger, metrics
-from ecsrun.outcome import compose, duplicate
+from ecsrun.outcome import duplicate
 from ecsrun.settings import Settings
 
 
@@ -39,31 +37,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # The runId belongs to another execution: its logs and manifest are not this execution's to write.
         return duplicate(record, payload.executionArn)
 
-    s3 = clients.client("s3")
-    entries, tails = copy_run_logs(
+    outcome, entries = finish_run(
         record,
-        s3=s3,
+        store=store,
+        s3=clients.client("s3"),
         bucket=settings.logs_bucket,
         logs_client=lambda region: clients.client("logs", region),
         tail_lines=settings.log_tail_lines,
+        caught=payload.failure,
     )
-    manifest = manifest_key(run_id)
-    outcome = compose(record, entries, tails, bucket=settings.logs_bucket, manifest=manifest, caught=payload.failure)
-    summary = outcome["output"] if outcome["status"] == "SUCCEEDED" else json.loads(outcome["cause"])
-    document = {
-        **summary,
-        "logs": {**summary["logs"], "containers": [e.model_dump(mode="json") for e in entries]},
-        "executionArn": record.executionArn,
-        "createdAt": record.createdAt,
-        "finishedAt": now_iso(),
-    }
-    s3.put_object(
-        Bucket=settings.logs_bucket,
-        Key=manifest,
-        Body=json.dumps(document, indent=2).encode(),
-        ContentType="application/json",
-    )
-    store.finish(run_id, {k: v for k, v in outcome.items() if k != "cause"} | {"manifestKey": manifest})
     metrics.add_metric(name="LogEventsCopied", unit="Count", value=sum(e.events for e in entries))
     metrics.add_metric(
         name="RunsSucceeded" if outcome["status"] == "SUCCEEDED" else "RunsFailed", unit="Count", value=1

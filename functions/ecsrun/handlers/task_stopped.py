@@ -8,9 +8,11 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ecsrun import runs
-from ecsrun.adapters import wiring
+from ecsrun.adapters import clients, wiring
+from ecsrun.finish import finish_run
 from ecsrun.models.ecs import TaskStateChangeEvent
 from ecsrun.observability import instrumented, logger, metrics
+from ecsrun.runtask import run_id_from_started_by
 from ecsrun.settings import Settings
 
 
@@ -25,6 +27,24 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         callbacks=wiring.callbacks(),
         settings=settings,
     )
+    if result == runs.ABORTED_TASK_STOPPED:
+        _copy_logs_of_aborted_run(settings, task.startedBy)
     logger.info("task state change handled", extra={"result": result, "version": task.version})
     metrics.add_metric(name="RunsSettled" if result.startswith("settled") else "EventsIgnored", unit="Count", value=1)
     return {"result": result, "taskArn": task.taskArn}
+
+
+def _copy_logs_of_aborted_run(settings: Settings, started_by: str | None) -> None:
+    """The execution is gone, so its CopyLogs state never runs: keep the logs from here."""
+    run_id = run_id_from_started_by(settings.started_by_prefix, started_by)
+    store = wiring.runs_table(settings)
+    record = store.get(run_id) if run_id else None
+    if record is not None:
+        finish_run(
+            record,
+            store=store,
+            s3=clients.client("s3"),
+            bucket=settings.logs_bucket,
+            logs_client=lambda region: clients.client("logs", region),
+            tail_lines=settings.log_tail_lines,
+        )

@@ -89,7 +89,7 @@ class LocalEcsAgent:
         region: str,
         account: str,
         deliver: Callable[[dict[str, Any]], None],
-        on_stopped: Callable[[TaskRun], None] = lambda task: None,
+        on_stopped: Callable[[TaskRun, dict[str, Any]], None] = lambda task, detail: None,
     ):
         self._on_stopped = on_stopped
         self._ecs = ecs
@@ -153,8 +153,9 @@ class LocalEcsAgent:
                     reader.join(timeout=10)
             task.stopped_at = _now_iso()
             task.version += 1
-            self._on_stopped(task)
-            self._emit(task, "STOPPED")
+            stopped = self.state_change_event(task, "STOPPED")
+            self._on_stopped(task, stopped["detail"])
+            self._deliver(stopped)
             task.done.set()
 
     def _load_definition(self, task: TaskRun) -> None:

@@ -88,7 +88,8 @@ def run_local(
             described = sfn.describe_execution(executionArn=arn)
             break
         time.sleep(0.05)
-    aws.agent.wait_all(timeout=10)
+    aws.execution_ended(described)
+    aws.agent.wait_all(timeout=60)
     output = described.get("output")
     return LocalResult(
         execution_arn=arn,

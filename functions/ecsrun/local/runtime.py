@@ -18,7 +18,9 @@ import traceback
 import uuid
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +104,8 @@ class LocalAws:
         self.function_arns: dict[str, str] = {}
         self.state_machine_arn = ""
         self.delivered_events: list[dict[str, Any]] = []
+        # Fault injection for tests: what EventBridge delivers for each event (default: the event, once).
+        self.event_faults: Callable[[dict[str, Any]], list[dict[str, Any]]] = lambda event: [event]
         self.agent: LocalEcsAgent
 
     # ---- lifecycle ----
@@ -153,11 +157,11 @@ class LocalAws:
         iam = self.client("iam")
         trust = json.dumps({"Version": "2012-10-17", "Statement": []})
         role = iam.create_role(RoleName="ecsrun-local", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        table = self.template.resources["RunsTable"]["Properties"]
         self.client("dynamodb").create_table(
             TableName=TABLE,
-            KeySchema=[{"AttributeName": "runId", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "runId", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
+            **{k: table[k] for k in ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes") if k in table},
         )
         self.client("s3").create_bucket(Bucket=BUCKET)
         self._create_cluster("default")
@@ -185,8 +189,9 @@ class LocalAws:
             name="ecsrun-local", definition=definition, roleArn=role, type="STANDARD"
         )["stateMachineArn"]
 
-        self._pattern = self.template.event_pattern("aws.ecs", {"StartedByPrefix": STARTED_BY_PREFIX})
-        self.task_stopped_function = self._function_for_pattern()
+        self.rules = self.template.event_rules(
+            {"StartedByPrefix": STARTED_BY_PREFIX, "RunStateMachine": self.state_machine_arn}
+        )
         ec2 = self.client("ec2")
         self._subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
         self._security_group = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
@@ -195,11 +200,12 @@ class LocalAws:
             logs=self.client("logs"),
             region=REGION,
             account=ACCOUNT,
-            deliver=self.deliver_event,
+            deliver=lambda event: self.deliver_event(event),
             on_stopped=_record_stop,
         )
         self._route_lambda()
         self._route_ecs()
+        self._abort_promptly()
 
     def _create_cluster(self, name: str) -> None:
         """A cluster whose one container instance is this machine, so EC2 and EXTERNAL tasks can be placed."""
@@ -218,21 +224,6 @@ class LocalAws:
         if isinstance(value, (str, int)):
             return str(value)
         raise ValueError(f"the local engine cannot resolve DefinitionSubstitution {value!r}")
-
-    def _function_for_pattern(self) -> str:
-        """The function whose EventBridge rule carries the aws.ecs pattern."""
-        for logical_id, resource in self.template.resources.items():
-            if logical_id in self.handlers and "aws.ecs" in json.dumps(
-                resource.get("Properties", {}).get("Events", {})
-            ):
-                return logical_id
-        for resource in self.template.resources.values():
-            if resource.get("Type") == "AWS::Events::Rule" and "aws.ecs" in json.dumps(resource):
-                for target in resource["Properties"].get("Targets", []):
-                    arn = target.get("Arn", {})
-                    if isinstance(arn, dict) and "Fn::GetAtt" in arn:
-                        return str(arn["Fn::GetAtt"][0])
-        raise LookupError("no function in template.yaml receives the aws.ecs events")
 
     # ---- Lambda: invocations run the real handlers in this process ----
 
@@ -342,23 +333,84 @@ class LocalAws:
         self._patch(EC2ContainerServiceBackend, "run_task", run_task)
         self._patch(EC2ContainerServiceBackend, "stop_task", stop_task)
 
+    def _abort_promptly(self) -> None:
+        """StopExecution ends a Standard execution at once, even one waiting for a callback. moto marks it
+        stopped but lets the callback wait run out its timeout, so wake the waits."""
+        from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+        from moto.stepfunctions.parser.backend.execution import Execution
+
+        original = Execution.stop
+
+        def stop(execution: Any, *args: Any, **kwargs: Any) -> None:
+            worker = execution.exec_worker
+            if worker is None:
+                return original(execution, *args, **kwargs)
+            env = worker.env
+            set_error = env.set_error
+
+            def keep_stopped(error: Any) -> None:  # the woken state unwinding must not turn ABORTED into FAILED
+                if not isinstance(env.program_state(), ProgramStopped):
+                    set_error(error)
+
+            env.set_error = keep_stopped
+            original(execution, *args, **kwargs)
+            for endpoint in list(env.callback_pool_manager._pool.values()):
+                endpoint.interrupt_all()
+            return None
+
+        self._patch(Execution, "stop", stop)
+
     # ---- EventBridge: deliver what matches the template's rule ----
 
     def deliver_event(self, event: dict[str, Any]) -> None:
+        """Deliver to every function whose rule matches, retrying a failed invocation as EventBridge does."""
         # moto's EventBridge matcher (it implements rule matching but not the TestEventPattern API).
         from moto.events.models import EventPattern
 
-        if not EventPattern.load(json.dumps(self._pattern)).matches_event(event):  # type: ignore[arg-type]
-            return
-        self.delivered_events.append(event)
+        for delivered in self.event_faults(event):
+            for pattern, function in self.rules:
+                if EventPattern.load(json.dumps(pattern)).matches_event(delivered):  # type: ignore[arg-type]
+                    self.delivered_events.append(delivered)
+                    self._invoke_async(function, delivered)
+
+    def _invoke_async(self, function: str, event: dict[str, Any]) -> None:
         lam = self.client("lambda")
         for attempt in range(EVENT_DELIVERY_ATTEMPTS):
-            response = lam.invoke(
-                FunctionName=self.task_stopped_function, InvocationType="Event", Payload=json.dumps(event)
-            )
+            response = lam.invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(event))
             if "FunctionError" not in response:
                 return
             time.sleep(0.1 * 2**attempt)
+
+    def invoke_function(self, logical_id: str, event: Any) -> Any:
+        """Invoke a function as its trigger would (a schedule, say); raises if the handler failed."""
+        result, failed = self.invoke_handler(logical_id, self.function_arns[logical_id], event)
+        if failed:
+            raise RuntimeError(f"{logical_id} failed: {result['errorType']}: {result['errorMessage']}")
+        return result
+
+    def execution_ended(self, execution: dict[str, Any]) -> None:
+        """Step Functions tells EventBridge an execution ended; moto does not, so the runtime does."""
+        detail = {
+            key: execution.get(key)
+            for key in ("executionArn", "stateMachineArn", "name", "status", "input", "output", "error", "cause")
+        }
+        for key in ("startDate", "stopDate"):
+            moment = execution.get(key)
+            detail[key] = int(moment.timestamp() * 1000) if isinstance(moment, datetime) else None
+        detail["inputDetails"] = {"included": True}
+        self.deliver_event(
+            {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Step Functions Execution Status Change",
+                "source": "aws.states",
+                "account": ACCOUNT,
+                "time": datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": REGION,
+                "resources": [execution["executionArn"]],
+                "detail": detail,
+            }
+        )
 
     # ---- helpers for runs ----
 
@@ -402,7 +454,7 @@ def registration_input(document: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in document.items() if k not in _DESCRIBE_ONLY}
 
 
-def _record_stop(run: TaskRun) -> None:
+def _record_stop(run: TaskRun, stopped: dict[str, Any]) -> None:
     """ECS's control plane learns the task stopped, so ListTasks and DescribeTasks say so too."""
     from moto.ecs.models import ecs_backends
 
@@ -413,6 +465,22 @@ def _record_stop(run: TaskRun) -> None:
         task.last_status = "STOPPED"
         task.desired_status = "STOPPED"
         task.stopped_reason = run.stopped_reason or ""
+        # moto serializes whatever the task carries: DescribeTasks then reports what the agent saw.
+        vars(task).update(
+            {
+                "containers": stopped["containers"],
+                "stop_code": run.stop_code,
+                "version": run.version,
+                **{key: _epoch(stopped.get(field)) for key, field in _TIMES.items() if stopped.get(field)},
+            }
+        )
+
+
+_TIMES = {"started_at": "startedAt", "stopping_at": "stoppingAt", "stopped_at": "stoppedAt"}
+
+
+def _epoch(iso: Any) -> float:
+    return datetime.fromisoformat(str(iso).replace("Z", "+00:00")).timestamp()
 
 
 def _quiet_logging() -> None:

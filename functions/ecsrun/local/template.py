@@ -59,6 +59,17 @@ class Template:
                 return (self.root / props["DefinitionUri"]).read_text(), dict(props.get("DefinitionSubstitutions", {}))
         raise LookupError("template.yaml has no AWS::Serverless::StateMachine")
 
+    def event_rules(self, references: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+        """(pattern, function logical id) for every function with an EventBridge rule, !Refs resolved."""
+        rules = []
+        for logical_id, resource in self.resources.items():
+            if resource.get("Type") != "AWS::Serverless::Function":
+                continue
+            for event in (resource["Properties"].get("Events") or {}).values():
+                if event.get("Type") == "EventBridgeRule":
+                    rules.append((_resolve(event["Properties"]["Pattern"], references), logical_id))
+        return rules
+
     def event_pattern(self, source: str, parameters: dict[str, Any]) -> dict[str, Any]:
         """The first event pattern in the template that matches `source`, with !Ref parameters resolved."""
         for pattern in _patterns(self.doc):

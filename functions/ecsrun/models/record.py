@@ -20,10 +20,14 @@ class RunStatus(StrEnum):
     STOPPED = "STOPPED"  # STOPPED event recorded and judged
     SUCCEEDED = "SUCCEEDED"  # logs copied, run succeeded
     FAILED = "FAILED"  # logs copied, run failed
+    ABORTED = "ABORTED"  # the execution ended (aborted, failed, timed out) before the run did
 
 
 # A run in one of these states still has a task token waiting for the task to stop.
 WAITING = (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.STOPPING)
+# The sparse index the reconciler reads: only waiting runs carry the attribute.
+WAITING_INDEX = "waiting"
+WAITING_MARK = "W"
 
 
 class RunRecord(BaseModel):
@@ -34,6 +38,7 @@ class RunRecord(BaseModel):
     startedBy: str
     clientToken: str
     attempt: int = 1
+    attempts: list[dict[str, Any]] = []  # earlier attempts of this run: attempt, taskArn, error, reason
     run: Run
     containers: list[ContainerSpec] = []
     taskArn: str | None = None
@@ -42,6 +47,10 @@ class RunRecord(BaseModel):
     verdict: Verdict | None = None
     timedOut: bool = False
     stopReason: str | None = None
+    waiting: str | None = WAITING_MARK
+    taskVersion: int | None = None  # detail.version of the ECS event (or DescribeTasks task) that settled it
+    settledBy: str | None = None  # "event" or "reconciler"
+    callbackClosed: bool = False  # the execution had moved on when the task stopped
     outcome: dict[str, Any] | None = None
     createdAt: str
     updatedAt: str

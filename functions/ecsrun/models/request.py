@@ -102,6 +102,14 @@ class VolumeConfiguration(_Strict):
     managedEBSVolume: dict[str, Any] | None = None
 
 
+class RetryPolicy(_Strict):
+    """How often a retryable failure (no capacity, throttling, a transient failed start) is tried again."""
+
+    maxAttempts: Annotated[int, Field(ge=1, le=10)] = 3
+    intervalSeconds: Annotated[int, Field(ge=1, le=3600)] = 10
+    backoffRate: Annotated[float, Field(ge=1.0, le=10.0)] = 2.0
+
+
 class RunRequest(_Strict):
     """What a user sends: the same fields they would give `aws ecs run-task`."""
 
@@ -127,9 +135,10 @@ class RunRequest(_Strict):
     runId: Annotated[str, StringConstraints(pattern=RUN_ID_PATTERN)] | None = None
     timeoutSeconds: Annotated[int, Field(ge=1, le=MAX_TIMEOUT_SECONDS)] | None = None
     successExitCodes: Annotated[list[Annotated[int, Field(ge=0, le=255)]], Field(min_length=1)] | None = None
+    retry: RetryPolicy | None = None
 
 
-RUNNER_FIELDS = frozenset({"runId", "timeoutSeconds", "successExitCodes"})
+RUNNER_FIELDS = frozenset({"runId", "timeoutSeconds", "successExitCodes", "retry"})
 # RunTask fields ecsrun sets itself; a request that sets them would break idempotency or lookup.
 RESERVED_FIELDS = {
     "startedBy": "set by ecsrun to find the run from ECS events; remove it",

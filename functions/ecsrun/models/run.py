@@ -28,4 +28,5 @@ class Run(BaseModel):
     runId: str
     timeoutSeconds: int
     successExitCodes: list[int]
+    retry: dict[str, Any] = {"maxAttempts": 3, "intervalSeconds": 10, "backoffRate": 2.0}
     request: dict[str, Any]  # the RunTask fields, exactly as the user gave them

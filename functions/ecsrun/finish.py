@@ -1,0 +1,41 @@
+"""Finish a run: copy its logs, write its manifest, record its outcome."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ecsrun.adapters.runs_table import RunsTable, now_iso
+from ecsrun.logcopy import ContainerLog, copy_run_logs, manifest_key
+from ecsrun.models.record import RunRecord, RunStatus
+from ecsrun.outcome import compose
+
+
+def finish_run(
+    record: RunRecord,
+    *,
+    store: RunsTable,
+    s3: Any,
+    bucket: str,
+    logs_client: Callable[[str | None], Any],
+    tail_lines: int,
+    caught: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], list[ContainerLog]]:
+    """Copy the logs, write the manifest, record the outcome. Safe to repeat: every write is deterministic."""
+    entries, tails = copy_run_logs(record, s3=s3, bucket=bucket, logs_client=logs_client, tail_lines=tail_lines)
+    manifest = manifest_key(record.runId)
+    outcome = compose(record, entries, tails, bucket=bucket, manifest=manifest, caught=caught)
+    summary = outcome["output"] if outcome["status"] == "SUCCEEDED" else json.loads(outcome["cause"])
+    document = {
+        **summary,
+        "logs": {**summary["logs"], "containers": [e.model_dump(mode="json") for e in entries]},
+        "executionArn": record.executionArn,
+        "createdAt": record.createdAt,
+        "finishedAt": now_iso(),
+    }
+    body = json.dumps(document, indent=2).encode()
+    s3.put_object(Bucket=bucket, Key=manifest, Body=body, ContentType="application/json")
+    summary_only = {k: v for k, v in outcome.items() if k != "cause"} | {"manifestKey": manifest}
+    store.finish(record.runId, summary_only, aborted=record.status == RunStatus.ABORTED)
+    return outcome, entries

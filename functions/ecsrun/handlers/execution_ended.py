@@ -1,0 +1,54 @@
+"""EventBridge target for this state machine's `Step Functions Execution Status Change` (ABORTED, FAILED,
+TIMED_OUT): a run whose execution ended must not leave its task running."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict
+
+from ecsrun import runs
+from ecsrun.adapters import clients, wiring
+from ecsrun.observability import instrumented, logger, metrics
+from ecsrun.runtask import run_id_for_execution
+from ecsrun.settings import Settings
+
+
+class ExecutionStatus(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    executionArn: str
+    name: str
+    status: str
+    input: str | None = None  # left out when larger than EventBridge carries
+
+
+class ExecutionStatusChangeEvent(EventBridgeModel):
+    detail: ExecutionStatus
+
+
+@instrumented
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    execution = parse(event=event, model=ExecutionStatusChangeEvent).detail
+    settings = Settings.from_env()
+    raw_input = execution.input
+    if raw_input is None:
+        raw_input = clients.client("stepfunctions").describe_execution(executionArn=execution.executionArn)["input"]
+    try:
+        request = json.loads(raw_input or "null")
+    except json.JSONDecodeError:
+        request = None
+    run_id = run_id_for_execution(request, execution.name)
+    if run_id is None:
+        return {"result": "ignored: the execution named no valid runId"}
+    result = runs.abort_run(
+        run_id, execution.executionArn, execution.status, store=wiring.runs_table(settings), ecs=wiring.ecs()
+    )
+    logger.info("execution ended", extra={"status": execution.status, **result})
+    if result["result"] == "aborted":
+        metrics.add_metric(name="RunsAborted", unit="Count", value=1)
+    return result

@@ -1,0 +1,29 @@
+"""After a failed attempt, decide whether the run tries again (the ASL's retry loop asks this)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from ecsrun import runs
+from ecsrun.adapters import wiring
+from ecsrun.observability import instrumented, logger, metrics
+from ecsrun.settings import Settings
+
+
+class PlanInput(BaseModel):
+    runId: str
+    executionArn: str
+
+
+@instrumented
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    payload = parse(event=event, model=PlanInput)
+    logger.append_keys(runId=payload.runId)
+    plan = runs.plan_retry(payload.runId, payload.executionArn, store=wiring.runs_table(Settings.from_env()))
+    if plan["retry"]:
+        metrics.add_metric(name="AttemptsRetried", unit="Count", value=1)
+    return plan

@@ -1,0 +1,28 @@
+"""Scheduled: settle runs whose STOPPED event was missed. A non-zero RunsReconciled metric means events were lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ecsrun import runs
+from ecsrun.adapters import wiring
+from ecsrun.observability import instrumented, logger, metrics
+from ecsrun.settings import Settings
+
+
+@instrumented
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    settings = Settings.from_env()
+    counts = runs.reconcile(
+        store=wiring.runs_table(settings),
+        ecs=wiring.ecs(),
+        callbacks=wiring.callbacks(),
+        settings=settings,
+        grace_seconds=settings.reconcile_grace_seconds,
+    )
+    metrics.add_metric(name="RunsReconciled", unit="Count", value=counts["settled"])
+    metrics.add_metric(name="TasksLost", unit="Count", value=counts["lost"])
+    logger.info("reconciled", extra=counts)
+    return counts

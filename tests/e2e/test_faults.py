@@ -1,0 +1,245 @@
+"""Fault injection on the local engine: each fault, then the invariants that must hold after it.
+
+Invariants: at most one task per attempt; the run ends in a terminal state recorded in the table;
+logs are copied whenever the task ran; no token is left waiting (the execution has ended).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.config import Config
+from ecsrun.adapters import clients
+from ecsrun.adapters.runs_table import RunsTable
+from ecsrun.local.engine import LocalResult, run_local
+from ecsrun.local.runtime import BUCKET, TABLE, LocalAws
+from moto.core.exceptions import JsonRESTError
+
+from tests.conftest import EVENTS
+
+TERMINAL = {"SUCCEEDED", "FAILED", "ABORTED"}
+
+
+def _request(name: str = "hello", **changes: Any) -> dict[str, Any]:
+    return json.loads((EVENTS / "requests" / f"{name}.json").read_text()) | changes
+
+
+def _definition(name: str = "hello") -> dict[str, Any]:
+    return json.loads((EVENTS / "task-definitions" / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def aws() -> Iterator[LocalAws]:
+    with LocalAws() as local:
+        yield local
+
+
+def _record(aws: LocalAws, run_id: str) -> dict[str, Any]:
+    return aws.client("dynamodb").get_item(TableName=TABLE, Key={"runId": {"S": run_id}}, ConsistentRead=True)["Item"]
+
+
+def _tasks(aws: LocalAws, run_id: str) -> list[str]:
+    ecs = aws.client("ecs")
+    found: list[str] = []
+    for status in ("RUNNING", "STOPPED"):
+        found += ecs.list_tasks(cluster="default", startedBy=f"ecsrun/{run_id}", desiredStatus=status)["taskArns"]
+    return found
+
+
+def assert_invariants(aws: LocalAws, result: LocalResult, run_id: str, attempts: int = 1) -> dict[str, Any]:
+    record = _record(aws, run_id)
+    # the run ends in a terminal state recorded in the table, and nothing waits any more
+    assert record["status"]["S"] in TERMINAL, record["status"]
+    assert "waiting" not in record
+    assert result.status != "RUNNING"
+    # at most one task per attempt
+    assert len(_tasks(aws, run_id)) <= attempts
+    # logs copied whenever the task ran
+    if "task" in record and json.loads(record["task"]["S"]).get("startedAt"):
+        manifest = json.loads(aws.objects(f"runs/{run_id}/manifest.json")[f"runs/{run_id}/manifest.json"])
+        for entry in manifest["logs"]["containers"]:
+            assert entry["copied"] or entry["note"], entry
+    return record
+
+
+def test_duplicate_events_settle_once(aws: LocalAws) -> None:
+    # Given EventBridge delivers every event three times
+    aws.event_faults = lambda event: [event, copy.deepcopy(event), copy.deepcopy(event)]
+    result = run_local(_request(), [_definition()], aws=aws)
+    # Then the run succeeds once, settled by the first delivery
+    assert result.status == "SUCCEEDED"
+    record = assert_invariants(aws, result, "hello-demo")
+    assert record["settledBy"]["S"] == "event"
+
+
+def test_an_older_event_after_a_newer_one_is_ignored(aws: LocalAws) -> None:
+    # Given each event is followed by a stale copy of itself (an older version, delivered late)
+    def stale_after(event: dict[str, Any]) -> list[dict[str, Any]]:
+        if event.get("source") != "aws.ecs":
+            return [event]
+        older = copy.deepcopy(event)
+        older["detail"]["version"] -= 1
+        return [event, older]
+
+    aws.event_faults = stale_after
+    result = run_local(_request(), [_definition()], aws=aws)
+    assert result.status == "SUCCEEDED"
+    record = assert_invariants(aws, result, "hello-demo")
+    stopped = [e for e in aws.delivered_events if e["detail"]["lastStatus"] == "STOPPED"]
+    assert int(record["taskVersion"]["N"]) == stopped[0]["detail"]["version"]
+
+
+def test_a_dropped_stopped_event_is_settled_by_the_reconciler(aws: LocalAws) -> None:
+    # Given the task's STOPPED event is lost
+    aws.event_faults = lambda event: [] if event.get("source") == "aws.ecs" else [event]
+    os.environ["RECONCILE_GRACE_SECONDS"] = "0"
+    outcome: dict[str, LocalResult] = {}
+    runner = threading.Thread(target=lambda: outcome.update(r=run_local(_request(), [_definition()], aws=aws)))
+    runner.start()
+    # When the task has stopped and the scheduled reconciler runs
+    _wait_for(lambda: _stopped_locally(aws))
+    counts = aws.invoke_function("ReconcileFunction", {})
+    runner.join(timeout=60)
+    # Then it settles the run through the same path, and counts it as a missed event
+    assert counts["settled"] == 1
+    assert outcome["r"].status == "SUCCEEDED"
+    record = assert_invariants(aws, outcome["r"], "hello-demo")
+    assert record["settledBy"]["S"] == "reconciler"
+
+
+def test_a_start_that_crashes_after_run_task_never_starts_a_second_task(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the start function dies once between RunTask and recording the task
+    original = RunsTable.mark_started
+    crashes = iter([True])
+
+    def crash_once(self: RunsTable, *args: Any) -> None:
+        if next(crashes, False):
+            raise ConnectionError("the function died here")
+        original(self, *args)
+
+    monkeypatch.setattr(RunsTable, "mark_started", crash_once)
+    result = run_local(_request(), [_definition()], aws=aws)
+    # Then the retried start adopts the task it finds by startedBy, and the run succeeds with one task
+    assert result.status == "SUCCEEDED"
+    assert_invariants(aws, result, "hello-demo")
+    assert len(_tasks(aws, "hello-demo")) == 1
+
+
+def _fail_run_task(monkeypatch: pytest.MonkeyPatch, error: Exception, times: int = 1) -> None:
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    # The local runtime wraps RunTask when it starts; wrap that, so the fault is ECS's answer.
+    original = EC2ContainerServiceBackend.run_task
+    failures = iter([error] * times)
+
+    def refuse_once(*args: Any, **kwargs: Any) -> Any:
+        fault = next(failures, None)
+        if fault is not None:
+            raise fault
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(EC2ContainerServiceBackend, "run_task", refuse_once)
+
+
+def test_run_task_throttling_is_retried_with_a_new_attempt(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given RunTask throttles and the SDK gives up at once (its own retries are exercised by the log-copy test)
+    monkeypatch.setattr(clients, "_CONFIG", Config(retries={"mode": "standard", "total_max_attempts": 1}))
+    _fail_run_task(monkeypatch, JsonRESTError("ThrottlingException", "Rate exceeded"))
+    result = run_local(
+        _request(retry={"maxAttempts": 3, "intervalSeconds": 1, "backoffRate": 1.0}), [_definition()], aws=aws
+    )
+    assert result.status == "SUCCEEDED", result.cause
+    record = assert_invariants(aws, result, "hello-demo", attempts=2)
+    assert int(record["attempt"]["N"]) == 2
+    assert [a["error"] for a in result.output["attempts"]] == ["ECS.Throttled", None]
+
+
+def test_no_capacity_fails_with_its_name_once_retries_run_out(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fail_run_task(monkeypatch, JsonRESTError("ClientException", "Capacity is unavailable at this time."))
+    result = run_local(_request(retry={"maxAttempts": 1}), [_definition()], aws=aws)
+    assert result.error == "ECS.CapacityUnavailable"
+    assert_invariants(aws, result, "hello-demo")
+    assert _tasks(aws, "hello-demo") == []
+
+
+def test_a_task_that_never_starts_is_not_retried_when_the_cause_is_permanent(aws: LocalAws) -> None:
+    definition = _definition() | {"family": "never-starts"}
+    definition["containerDefinitions"] = [dict(definition["containerDefinitions"][0], command=["/no/such/binary"])]
+    result = run_local(_request(taskDefinition="never-starts"), [definition], aws=aws)
+    assert result.error == "ECS.TaskFailedToStart"
+    record = assert_invariants(aws, result, "hello-demo")
+    assert int(record["attempt"]["N"]) == 1
+
+
+def test_throttled_log_reads_and_writes_still_copy_every_line(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given CloudWatch Logs and S3 each throttle the copy once
+    from moto.logs.models import LogsBackend
+    from moto.s3.models import S3Backend
+
+    for owner, name, fault in (
+        (LogsBackend, "get_log_events", JsonRESTError("ThrottlingException", "Rate exceeded")),
+        (S3Backend, "put_object", JsonRESTError("SlowDown", "Please reduce your request rate.")),
+    ):
+        original = getattr(owner, name)
+        faults = iter([fault])
+
+        def flaky(*args: Any, _original: Any = original, _faults: Any = faults, **kwargs: Any) -> Any:
+            fault = next(_faults, None)
+            if fault is not None:
+                raise fault
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, flaky)
+    # When the run completes, Then the adaptive retries carried the copy through: all 7 lines are there
+    result = run_local(_request(), [_definition()], aws=aws)
+    assert result.status == "SUCCEEDED", result.cause
+    assert_invariants(aws, result, "hello-demo")
+    assert result.output["logs"]["containers"][0]["events"] == 7
+
+
+def test_an_aborted_execution_stops_its_task_and_keeps_its_logs(aws: LocalAws) -> None:
+    # Given a long task
+    outcome: dict[str, LocalResult] = {}
+    request = _request("timeout", timeoutSeconds=300)
+    runner = threading.Thread(target=lambda: outcome.update(r=run_local(request, [_definition("slow")], aws=aws)))
+    runner.start()
+    # When the execution is stopped from the console while the task runs
+    _wait_for(lambda: _running_locally(aws))
+    execution = aws.client("stepfunctions").list_executions(stateMachineArn=aws.state_machine_arn)["executions"][0]
+    aws.client("stepfunctions").stop_execution(executionArn=execution["executionArn"], cause="operator")
+    runner.join(timeout=60)
+    # Then the task is stopped, the record says ABORTED, and the logs written so far are in S3
+    assert outcome["r"].status == "ABORTED"
+    record = assert_invariants(aws, outcome["r"], "timeout-demo")
+    assert record["status"]["S"] == "ABORTED"
+    assert all(t.done.is_set() for t in aws.agent._tasks.values())
+    manifest = json.loads(aws.objects("runs/timeout-demo/manifest.json")["runs/timeout-demo/manifest.json"])
+    assert manifest["error"] == "Run.Aborted"
+    assert manifest["logs"]["containers"][0]["events"] == 1  # "starting"
+
+
+def _running_locally(aws: LocalAws) -> bool:
+    return any(t.started_at and not t.done.is_set() for t in aws.agent._tasks.values())
+
+
+def _stopped_locally(aws: LocalAws) -> bool:
+    return bool(aws.agent._tasks) and all(t.done.is_set() for t in aws.agent._tasks.values())
+
+
+def _wait_for(condition: Any, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+__all__ = ["BUCKET"]
