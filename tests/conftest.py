@@ -14,6 +14,7 @@ import pytest
 from botocore.stub import Stubber
 from ecsrun.adapters import clients
 from ecsrun.local.runtime import LocalContext
+from ecsrun.local.template import Template
 from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,12 +95,11 @@ class Stack:
 def stack(env: None) -> Iterator[Stack]:
     with mock_aws():
         clients.reset()
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
+        table = Template(ROOT / "template.yaml").resources["RunsTable"]["Properties"]
+        boto3.client("dynamodb", region_name=REGION).create_table(
             TableName=TABLE,
-            KeySchema=[{"AttributeName": "runId", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "runId", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
+            **{k: table[k] for k in ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes") if k in table},
         )
         boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
         boto3.client("ecs", region_name=REGION).create_cluster(clusterName="default")

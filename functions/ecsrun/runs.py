@@ -89,14 +89,18 @@ def start_run(
     except Exception as exc:
         # The record exists and a task may too: the retried start (see _resume) sorts out which.
         raise StartInterrupted(f"start of run {run.runId} interrupted: {exc!r}") from exc
-    _record_started(store, run.runId, task["taskArn"], task.get("clusterArn"))
+    if not _record_started(store, run.runId, task["taskArn"], task.get("clusterArn")):
+        now = store.get(run.runId)
+        if now is not None and now.status == RunStatus.ABORTED:
+            # The execution ended while RunTask was in flight: nobody will wait for this task.
+            ecs.stop_task(task.get("clusterArn"), task["taskArn"], now.stopReason or "ecsrun: execution ended")
     logger.info("task started", extra={"runId": run.runId, "taskArn": task["taskArn"]})
     return {"runId": run.runId, "started": True, "taskArn": task["taskArn"]}
 
 
-def _record_started(store: RunsTable, run_id: str, task_arn: str, cluster_arn: str | None) -> None:
+def _record_started(store: RunsTable, run_id: str, task_arn: str, cluster_arn: str | None) -> bool:
     try:
-        store.mark_started(run_id, task_arn, cluster_arn)
+        return store.mark_started(run_id, task_arn, cluster_arn)
     except Exception as exc:
         raise StartInterrupted(f"task {task_arn} of run {run_id} started but not recorded: {exc!r}") from exc
 

@@ -381,3 +381,36 @@ def test_default_run_id_always_matches_the_run_id_pattern(name: str) -> None:
     assert re.fullmatch(RUN_ID_PATTERN, run_id)
     _, problems = validate_request(minimal(runId=run_id))
     assert problems == []
+
+
+@pytest.mark.parametrize(
+    "retry",
+    [
+        {"maxAttempts": 0},
+        {"maxAttempts": 11},
+        {"maxAttempts": "3"},
+        {"intervalSeconds": 0},
+        {"intervalSeconds": 3601},
+        {"backoffRate": 0.5},
+        {"backoffRate": 11},
+        {"jitter": True},
+        [3],
+    ],
+)
+def test_retry_policy_outside_its_bounds_is_rejected(retry: object) -> None:
+    # Given a retry policy that breaks a bound, a type or names an unknown field
+    _, problems = validate_request({"taskDefinition": "td", "retry": retry})
+    # Then it is rejected, and the problem points into retry
+    assert problems
+    assert all(p.field.startswith("retry") for p in problems)
+
+
+def test_retry_policy_defaults_fill_what_is_left_out() -> None:
+    from ecsrun.runtask import resolve_run
+
+    request, problems = validate_request({"taskDefinition": "td", "retry": {"maxAttempts": 5}})
+    assert problems == []
+    assert request is not None
+    run = resolve_run(request, "x", 60)
+    assert run.retry == {"maxAttempts": 5, "intervalSeconds": 10, "backoffRate": 2.0}
+    assert "retry" not in run.request

@@ -133,8 +133,9 @@ class RunsTable:
     def set_containers(self, run_id: str, containers: list[ContainerSpec]) -> None:
         self._update(run_id, {"containers": containers}, "attribute_exists(runId)", {})
 
-    def mark_started(self, run_id: str, task_arn: str, cluster_arn: str | None) -> None:
-        """STARTING → RUNNING. If the STOPPED event won the race, only the task's identity is added."""
+    def mark_started(self, run_id: str, task_arn: str, cluster_arn: str | None) -> bool:
+        """STARTING → RUNNING. If something else won the race (the STOPPED event, an abort), only the task's
+        identity is added, and False says the run is no longer starting."""
         sets: dict[str, Any] = {"taskArn": task_arn, "clusterArn": cluster_arn or ""}
         try:
             self._update(
@@ -142,6 +143,8 @@ class RunsTable:
             )
         except StaleRecord:
             self._update(run_id, sets, "attribute_exists(runId)", {})
+            return False
+        return True
 
     def mark_start_failed(self, run_id: str, verdict: Verdict) -> None:
         self._update(
