@@ -131,6 +131,7 @@ def compose(
         "error": error.value,
         "message": message,
         "failingContainer": failing,
+        "retryable": bool(record.verdict and record.verdict.retryable) and error != ErrorName.TIMED_OUT,
         "lastLogLines": {"container": tail_from, "lines": lines},
     }
     text = json.dumps(cause)

@@ -207,7 +207,7 @@ def test_failure_cause_carries_the_success_fields_plus_failure_details() -> None
     cause = cause_of(run_compose(record, entries, {"app": lines}))
     # Then the cause has the same run, task and logs fields as a success output, and says what failed
     success_shape = run_compose(stopped_record("stopped-success", [spec("app")]), entries, {})["output"]
-    assert set(cause) == set(success_shape) | {"error", "message", "failingContainer", "lastLogLines"}
+    assert set(cause) == set(success_shape) | {"error", "message", "failingContainer", "retryable", "lastLogLines"}
     assert cause["runId"] == "demo-run"
     assert cause["status"] == "FAILED"
     assert cause["error"] == "ECS.ContainerExitedNonZero"
@@ -392,3 +392,12 @@ def test_verdict_model_round_trips_through_the_record() -> None:
     assert isinstance(rebuilt.verdict, Verdict)
     tails = {"app": tail("app")}
     assert run_compose(rebuilt, [], tails) == run_compose(record, [], tails)
+
+
+def test_failure_cause_says_whether_a_retry_may_help() -> None:
+    # Given a Spot interruption (transient) and a non-zero exit (the program's own failure)
+    spot = stopped_record("stopped-spot", [spec("app")])
+    nonzero = stopped_record("stopped-nonzero", [spec("app")])
+    # When each outcome is composed, Then only the transient one is marked retryable
+    assert json.loads(run_compose(spot, [], {})["cause"])["retryable"] is True
+    assert json.loads(run_compose(nonzero, [], {})["cause"])["retryable"] is False
