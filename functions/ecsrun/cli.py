@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -81,6 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated exit codes (0-255) counted as success for essential containers (default: 0)",
     )
     explain.add_argument("--output", choices=["text", "json"], default="text", help="json: one JSON object on stdout")
+    logs = commands.add_parser(
+        "logs",
+        help="print a run's logs from S3 by run id (needs only read access to the logs bucket)",
+    )
+    logs.add_argument("run_id", metavar="RUN_ID")
+    logs.add_argument("--container", metavar="NAME", help="only this container's log")
+    logs.add_argument("--url", action="store_true", help="print presigned URLs instead of the logs")
+    source = logs.add_mutually_exclusive_group()
+    source.add_argument("--stack-name", metavar="NAME", help="find the logs bucket from this stack's outputs")
+    source.add_argument(
+        "--local", metavar="DIR", help="read an artifacts directory from `ecsrun local run --artifacts`"
+    )
     return parser
 
 
@@ -92,11 +105,78 @@ def main(argv: list[str] | None = None) -> int:
             return _local_run(args)
         if args.command == "explain":
             return _explain(args)
+        if args.command == "logs":
+            return _logs(args)
     except UsageError as exc:
         print(f"ecsrun: {exc}", file=sys.stderr)
         return EXIT_USAGE
     parser.error("unknown command")
     return EXIT_USAGE
+
+
+LOGS_BUCKET_ENV = "ECSRUN_LOGS_BUCKET"
+STACK_NAME_ENV = "ECSRUN_STACK_NAME"
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from ecsrun.logread import LogsNotFound, containers, lines, read_manifest
+
+    source = _log_source(args)
+    try:
+        manifest = read_manifest(source, args.run_id)
+        chosen = containers(manifest, args.container)
+    except LogsNotFound as missing:
+        print(f"ecsrun: no logs for run {args.run_id}: {missing}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.url:
+        print(f"manifest  {source.url(f'runs/{args.run_id}/manifest.json')}")
+        for entry in chosen:
+            print(f"{entry['name']}  {source.url(entry['key'])}" if entry.get("key") else f"{entry['name']}  (no logs)")
+        return EXIT_OK
+    headers = len(chosen) > 1
+    for entry in chosen:
+        if headers:
+            print(f"==> {entry['name']} <==")
+        if not entry.get("key"):
+            print(f"ecsrun: container {entry['name']} has no logs: {entry.get('note')}", file=sys.stderr)
+            continue
+        for line in lines(source, entry["key"]):
+            sys.stdout.write(line)
+    return EXIT_OK
+
+
+def _log_source(args: argparse.Namespace) -> Any:
+    from ecsrun.logread import BucketSource, DirectorySource
+
+    if args.local:
+        if not Path(args.local).is_dir():
+            raise UsageError(f"--local {args.local} is not a directory")
+        return DirectorySource(Path(args.local))
+    import boto3
+
+    bucket = os.environ.get(LOGS_BUCKET_ENV)
+    stack = args.stack_name or (None if bucket else os.environ.get(STACK_NAME_ENV))
+    if stack:
+        bucket = _stack_output(boto3.client("cloudformation"), stack, "LogsBucketName")
+    if not bucket:
+        raise UsageError(f"which logs bucket? give --stack-name, or set {LOGS_BUCKET_ENV} or {STACK_NAME_ENV}")
+    from botocore.config import Config
+
+    # SigV4: presigned URLs must work for KMS-encrypted objects and in every region.
+    return BucketSource(boto3.client("s3", config=Config(signature_version="s3v4")), bucket)
+
+
+def _stack_output(cloudformation: Any, stack: str, name: str) -> str:
+    from botocore.exceptions import ClientError
+
+    try:
+        outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    except ClientError as exc:
+        raise UsageError(f"stack {stack}: {exc.response.get('Error', {}).get('Message', exc)}") from exc
+    for output in outputs:
+        if output["OutputKey"] == name:
+            return str(output["OutputValue"])
+    raise UsageError(f"stack {stack} has no output {name}: is it an ecsrun stack?")
 
 
 def _local_run(args: argparse.Namespace) -> int:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from ecsrun.adapters.runs_table import RunsTable, now_iso
-from ecsrun.logcopy import ContainerLog, copy_run_logs, manifest_key
+from ecsrun.logcopy import ContainerLog, copy_run_logs, manifest_key, settle_delay
 from ecsrun.models.record import RunRecord, RunStatus
 from ecsrun.outcome import compose
 
@@ -20,9 +22,11 @@ def finish_run(
     bucket: str,
     logs_client: Callable[[str | None], Any],
     tail_lines: int,
+    settle_seconds: float = 0,
     caught: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[ContainerLog]]:
     """Copy the logs, write the manifest, record the outcome. Safe to repeat: every write is deterministic."""
+    time.sleep(settle_delay(record.task.stoppedAt if record.task else None, datetime.now(UTC), settle_seconds))
     entries, tails = copy_run_logs(record, s3=s3, bucket=bucket, logs_client=logs_client, tail_lines=tail_lines)
     manifest = manifest_key(record.runId)
     outcome = compose(record, entries, tails, bucket=bucket, manifest=manifest, caught=caught)

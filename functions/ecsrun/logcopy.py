@@ -7,6 +7,7 @@ import hashlib
 import io
 from collections import deque
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import IO, Any
 
 from pydantic import BaseModel
@@ -18,6 +19,15 @@ from ecsrun.models.record import RunRecord
 from ecsrun.runtask import log_stream_name
 
 
+def settle_delay(stopped_at: str | None, now: datetime, settle_seconds: float) -> float:
+    """Seconds to wait before copying: CloudWatch ingestion lags a container's exit, so the last lines
+    written before exit arrive only after it. Bounded by `settle_seconds`; none once that has passed."""
+    if not stopped_at or settle_seconds <= 0:
+        return 0.0
+    stopped = datetime.fromisoformat(stopped_at.replace("Z", "+00:00"))
+    return min(float(settle_seconds), max(0.0, settle_seconds - (now - stopped).total_seconds()))
+
+
 def log_key(run_id: str, container: str) -> str:
     return f"runs/{run_id}/logs/{container}.log.gz"
 
@@ -27,10 +37,12 @@ def manifest_key(run_id: str) -> str:
 
 
 class ContainerLog(BaseModel):
-    """One container's entry in the manifest; `copied` False means it had no logs to copy, and `note` says why."""
+    """One container's entry in the manifest; `copied` False means it had no logs to copy, and `note` says why.
+    `complete` means the stream was read to its true end (the forward token repeated)."""
 
     name: str
     copied: bool
+    complete: bool = False
     logGroup: str | None = None
     logStream: str | None = None
     region: str | None = None
@@ -135,6 +147,7 @@ def copy_run_logs(
             base.model_copy(
                 update={
                     "key": key,
+                    "complete": True,
                     "events": written.events,
                     "bytes": written.bytes,
                     "sha256": written.sha256,

@@ -20,6 +20,7 @@ class Settings(BaseModel):
     default_timeout_seconds: Annotated[int, Field(alias="DEFAULT_TIMEOUT_SECONDS", ge=1)] = 3600
     run_record_ttl_days: Annotated[int, Field(alias="RUN_RECORD_TTL_DAYS", ge=1)] = 90
     log_tail_lines: Annotated[int, Field(alias="LOG_TAIL_LINES", ge=0, le=200)] = 20
+    log_settle_seconds: Annotated[int, Field(alias="LOG_SETTLE_SECONDS", ge=0, le=120)] = 10
     reconcile_grace_seconds: Annotated[int, Field(alias="RECONCILE_GRACE_SECONDS", ge=0)] = 300
 
     @classmethod

@@ -87,6 +87,7 @@ def test_success_copies_logs_and_writes_the_manifest(stack: Stack, sfn: Stubber)
     # And the manifest records the sha256 of the uncompressed text
     manifest = json.loads(_object(stack, "runs/hello-demo/manifest.json"))
     assert manifest["logs"]["containers"][0]["sha256"] == hashlib.sha256(text.encode()).hexdigest()
+    assert manifest["logs"]["containers"][0]["complete"] is True
     assert manifest["status"] == "SUCCEEDED"
     record = stack.table.get_item(Key={"runId": "hello-demo"})["Item"]
     assert record["status"] == "SUCCEEDED"
@@ -154,6 +155,7 @@ def test_a_run_whose_task_never_started_still_gets_a_manifest(stack: Stack, sfn:
         {
             "name": "app",
             "copied": False,
+            "complete": False,
             "logGroup": None,
             "logStream": None,
             "region": None,

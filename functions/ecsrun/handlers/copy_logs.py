@@ -44,6 +44,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         bucket=settings.logs_bucket,
         logs_client=lambda region: clients.client("logs", region),
         tail_lines=settings.log_tail_lines,
+        settle_seconds=settings.log_settle_seconds,
         caught=payload.failure,
     )
     metrics.add_metric(name="LogEventsCopied", unit="Count", value=sum(e.events for e in entries))

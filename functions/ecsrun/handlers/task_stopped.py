@@ -47,4 +47,5 @@ def _copy_logs_of_aborted_run(settings: Settings, started_by: str | None) -> Non
             bucket=settings.logs_bucket,
             logs_client=lambda region: clients.client("logs", region),
             tail_lines=settings.log_tail_lines,
+            settle_seconds=settings.log_settle_seconds,
         )

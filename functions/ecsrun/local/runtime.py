@@ -49,6 +49,8 @@ ENVIRONMENT = {
     "LOGS_BUCKET": BUCKET,
     "STARTED_BY_PREFIX": STARTED_BY_PREFIX,
     "LOG_TAIL_LINES": "20",
+    # The local agent writes every line before it reports the task STOPPED: nothing lags.
+    "LOG_SETTLE_SECONDS": "0",
     "POWERTOOLS_SERVICE_NAME": "ecsrun",
     "POWERTOOLS_METRICS_NAMESPACE": "ecsrun",
     "POWERTOOLS_TRACE_DISABLED": "true",
