@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup demo test lint typecheck pytest sam clean
+.PHONY: setup demo test lint typecheck pytest sam bench clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,10 @@ pytest:
 sam:
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
 	$(BIN)/sam build --template template.yaml --build-dir .aws-sam/build
+
+## bench: measure the log copy pipeline; records the table in docs/benchmarks.md
+bench: setup
+	$(BIN)/python bench/copy_bench.py --write docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) .aws-sam artifacts .pytest_cache .ruff_cache .mypy_cache

@@ -618,3 +618,14 @@ def test_terminal_states_do_not_move_on():
 
     # Then none has a Next (Step Functions rejects it)
     assert moving == {}
+
+
+def test_copy_logs_waits_its_turn_when_copies_are_at_their_concurrency_limit() -> None:
+    # Given CopyLogs' retriers
+    retriers = _states()["CopyLogs"]["Retry"]
+    # When the first one matching Lambda throttling is found (Step Functions uses the first match)
+    first = next(r for r in retriers if "Lambda.TooManyRequestsException" in r["ErrorEquals"])
+    # Then it is patient: many attempts, capped delay, jitter, so a burst of finishing runs drains instead of failing
+    assert first["MaxAttempts"] >= 10
+    assert first["MaxDelaySeconds"] <= 300
+    assert first["JitterStrategy"] == "FULL"

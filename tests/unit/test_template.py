@@ -799,3 +799,9 @@ def test_pass_role_is_never_granted_on_any_resource():
     # When they are checked for Resource "*"
     # Then none lets the runner pass any role in the account
     assert statements == []
+
+
+def test_concurrent_log_copies_are_bounded_by_a_parameter():
+    copy_logs = _doc()["Resources"]["CopyLogsFunction"]["Properties"]
+    assert copy_logs["ReservedConcurrentExecutions"] == {"Ref": "CopyConcurrency"}
+    assert _doc()["Parameters"]["CopyConcurrency"]["MinValue"] >= 1
