@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ecsrun.adapters import clients
 from ecsrun.adapters.callbacks import Callbacks
 from ecsrun.adapters.ecs import Ecs
 from ecsrun.adapters.runs_table import RunsTable
+from ecsrun.models.record import RunRecord
 from ecsrun.settings import Settings
 
 
@@ -19,3 +22,21 @@ def ecs() -> Ecs:
 
 def callbacks() -> Callbacks:
     return Callbacks(clients.client("stepfunctions"))
+
+
+def finish(
+    record: RunRecord, settings: Settings, caught: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], list[Any]]:
+    """Copy the run's logs, write its manifest and record its outcome, with this process's clients."""
+    from ecsrun.finish import finish_run
+
+    return finish_run(
+        record,
+        store=runs_table(settings),
+        s3=clients.client("s3"),
+        bucket=settings.logs_bucket,
+        logs_client=lambda region: clients.client("logs", region),
+        tail_lines=settings.log_tail_lines,
+        settle_seconds=settings.log_settle_seconds,
+        caught=caught,
+    )

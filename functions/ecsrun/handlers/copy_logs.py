@@ -8,9 +8,8 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from ecsrun.adapters import clients, wiring
+from ecsrun.adapters import wiring
 from ecsrun.errors import RunNotFound
-from ecsrun.finish import finish_run
 from ecsrun.models.run import Run
 from ecsrun.observability import instrumented, logger, metrics
 from ecsrun.outcome import duplicate
@@ -37,16 +36,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # The runId belongs to another execution: its logs and manifest are not this execution's to write.
         return duplicate(record, payload.executionArn)
 
-    outcome, entries = finish_run(
-        record,
-        store=store,
-        s3=clients.client("s3"),
-        bucket=settings.logs_bucket,
-        logs_client=lambda region: clients.client("logs", region),
-        tail_lines=settings.log_tail_lines,
-        settle_seconds=settings.log_settle_seconds,
-        caught=payload.failure,
-    )
+    outcome, entries = wiring.finish(record, settings, caught=payload.failure)
     metrics.add_metric(name="LogEventsCopied", unit="Count", value=sum(e.events for e in entries))
     metrics.add_metric(
         name="RunsSucceeded" if outcome["status"] == "SUCCEEDED" else "RunsFailed", unit="Count", value=1

@@ -8,8 +8,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ecsrun import runs
-from ecsrun.adapters import clients, wiring
-from ecsrun.finish import finish_run
+from ecsrun.adapters import wiring
 from ecsrun.models.ecs import TaskStateChangeEvent
 from ecsrun.observability import instrumented, logger, metrics
 from ecsrun.runtask import run_id_from_started_by
@@ -40,12 +39,4 @@ def _copy_logs_of_aborted_run(settings: Settings, started_by: str | None) -> Non
     store = wiring.runs_table(settings)
     record = store.get(run_id) if run_id else None
     if record is not None:
-        finish_run(
-            record,
-            store=store,
-            s3=clients.client("s3"),
-            bucket=settings.logs_bucket,
-            logs_client=lambda region: clients.client("logs", region),
-            tail_lines=settings.log_tail_lines,
-            settle_seconds=settings.log_settle_seconds,
-        )
+        wiring.finish(record, settings)
