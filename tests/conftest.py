@@ -95,12 +95,8 @@ class Stack:
 def stack(env: None) -> Iterator[Stack]:
     with mock_aws():
         clients.reset()
-        table = Template(ROOT / "template.yaml").resources["RunsTable"]["Properties"]
-        boto3.client("dynamodb", region_name=REGION).create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            **{k: table[k] for k in ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes") if k in table},
-        )
+        table = Template(ROOT / "template.yaml").table_definition("RunsTable")
+        boto3.client("dynamodb", region_name=REGION).create_table(TableName=TABLE, **table)
         boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
         boto3.client("ecs", region_name=REGION).create_cluster(clusterName="default")
         ec2 = boto3.client("ec2", region_name=REGION)

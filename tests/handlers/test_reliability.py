@@ -31,8 +31,18 @@ def _described(task_arn: str, **changes: Any) -> dict[str, Any]:
     return task
 
 
-def _reconcile_with(monkeypatch: pytest.MonkeyPatch, ecs: Any, stub: Stubber) -> dict[str, int]:
-    """Run the reconciler with ECS answered by `stub` (Step Functions stays the sfn fixture's)."""
+def _stale_run(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A running run the reconciler looks at at once (no grace period)."""
+    stack.register("hello.json")
+    monkeypatch.setenv("RECONCILE_GRACE_SECONDS", ZERO_GRACE)
+    return start(stack.request())
+
+
+def _reconcile_answering(monkeypatch: pytest.MonkeyPatch, describe_tasks: dict[str, Any]) -> dict[str, int]:
+    """Run the reconciler with ECS answering DescribeTasks so (Step Functions stays the sfn fixture's)."""
+    ecs = boto3.client("ecs", region_name=REGION)
+    stub = Stubber(ecs)
+    stub.add_response("describe_tasks", describe_tasks)
     stepfunctions = clients.client("stepfunctions")
     with monkeypatch.context() as patch, stub:
         patch.setattr(clients, "client", lambda service, region=None: ecs if service == "ecs" else stepfunctions)
@@ -43,15 +53,10 @@ def test_reconciler_settles_a_run_whose_event_was_missed(
     stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a running run whose task stopped, but whose STOPPED event never came
-    stack.register("hello.json")
-    started = start(stack.request())
-    monkeypatch.setenv("RECONCILE_GRACE_SECONDS", ZERO_GRACE)
-    ecs = boto3.client("ecs", region_name=REGION)
-    ecs_stub = Stubber(ecs)
-    ecs_stub.add_response("describe_tasks", {"tasks": [_described(started["taskArn"])], "failures": []})
+    started = _stale_run(stack, monkeypatch)
     sfn.add_response("send_task_success", {}, {"taskToken": "token-start-1", "output": ANY})
     # When the reconciler runs
-    counts = _reconcile_with(monkeypatch, ecs, ecs_stub)
+    counts = _reconcile_answering(monkeypatch, {"tasks": [_described(started["taskArn"])], "failures": []})
     # Then it settled the run through the same path as the event handler, and says so
     assert counts == {"checked": 1, "settled": 1, "lost": 0, "running": 0}
     record = _record(stack)
@@ -63,16 +68,11 @@ def test_reconciler_settles_a_run_whose_event_was_missed(
 def test_reconciler_names_a_task_ecs_forgot_as_lost(
     stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stack.register("hello.json")
-    started = start(stack.request())
-    monkeypatch.setenv("RECONCILE_GRACE_SECONDS", ZERO_GRACE)
-    ecs = boto3.client("ecs", region_name=REGION)
-    ecs_stub = Stubber(ecs)
-    ecs_stub.add_response(
-        "describe_tasks", {"tasks": [], "failures": [{"arn": started["taskArn"], "reason": "MISSING"}]}
-    )
+    started = _stale_run(stack, monkeypatch)
     sfn.add_response("send_task_failure", {}, {"taskToken": "token-start-1", "error": "ECS.TaskLost", "cause": ANY})
-    counts = _reconcile_with(monkeypatch, ecs, ecs_stub)
+    counts = _reconcile_answering(
+        monkeypatch, {"tasks": [], "failures": [{"arn": started["taskArn"], "reason": "MISSING"}]}
+    )
     assert counts["lost"] == 1
     assert json.loads(_record(stack)["verdict"])["error"] == "ECS.TaskLost"
 

@@ -268,4 +268,4 @@ def new_record(**fields: Any) -> RunRecord:
     )
 
 
-__all__ = ["WAITING", "RunExists", "RunsTable", "new_record", "now_iso"]
+__all__ = ["RunExists", "RunsTable", "iso_utc", "new_record", "now_iso"]

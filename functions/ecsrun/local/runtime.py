@@ -159,12 +159,7 @@ class LocalAws:
         iam = self.client("iam")
         trust = json.dumps({"Version": "2012-10-17", "Statement": []})
         role = iam.create_role(RoleName="ecsrun-local", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
-        table = self.template.resources["RunsTable"]["Properties"]
-        self.client("dynamodb").create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            **{k: table[k] for k in ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes") if k in table},
-        )
+        self.client("dynamodb").create_table(TableName=TABLE, **self.template.table_definition("RunsTable"))
         self.client("s3").create_bucket(Bucket=BUCKET)
         self._create_cluster("default")
 

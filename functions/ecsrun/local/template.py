@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,30 +69,24 @@ class Template:
                     rules.append((_resolve(event["Properties"]["Pattern"], references), logical_id))
         return rules
 
-    def event_pattern(self, source: str, parameters: dict[str, Any]) -> dict[str, Any]:
-        """The first event pattern in the template that matches `source`, with !Ref parameters resolved."""
-        for pattern in _patterns(self.doc):
+    def event_pattern(self, source: str, references: dict[str, Any]) -> dict[str, Any]:
+        """The first rule pattern in the template that matches `source`, with !Refs resolved."""
+        for pattern, _ in self.event_rules(references):
             if source in (pattern.get("source") or []):
-                return _resolve(pattern, parameters)
+                return pattern
         raise LookupError(f"template.yaml has no event pattern for source {source!r}")
 
-
-def _patterns(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("EventPattern", "Pattern") and isinstance(value, dict):
-                yield value
-            else:
-                yield from _patterns(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _patterns(item)
+    def table_definition(self, logical_id: str) -> dict[str, Any]:
+        """The CreateTable arguments (keys, attributes, indexes) of a DynamoDB table in the template."""
+        props = self.resources[logical_id]["Properties"]
+        keys = ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes")
+        return {"BillingMode": "PAY_PER_REQUEST", **{k: props[k] for k in keys if k in props}}
 
 
 def _resolve(node: Any, parameters: dict[str, Any]) -> Any:
     if isinstance(node, dict):
         if set(node) == {"Ref"}:
-            return parameters[node["Ref"]]
+            return parameters.get(node["Ref"], node)  # a reference nobody supplied stays a reference
         return {k: _resolve(v, parameters) for k, v in node.items()}
     if isinstance(node, list):
         return [_resolve(v, parameters) for v in node]
