@@ -8,8 +8,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from ecsrun.adapters.copy_checkpoints import CopyCheckpoints
 from ecsrun.adapters.runs_table import RunsTable, now_iso
-from ecsrun.logcopy import ContainerLog, copy_run_logs, manifest_key, settle_delay
+from ecsrun.logcopy import CopyProgress, copy_run_logs, manifest_key, settle_delay
 from ecsrun.models.record import RunRecord, RunStatus
 from ecsrun.outcome import compose
 
@@ -24,16 +25,39 @@ def finish_run(
     tail_lines: int,
     settle_seconds: float = 0,
     caught: dict[str, Any] | None = None,
-) -> tuple[dict[str, Any], list[ContainerLog]]:
-    """Copy the logs, write the manifest, record the outcome. Safe to repeat: every write is deterministic."""
-    time.sleep(settle_delay(record.task.stoppedAt if record.task else None, datetime.now(UTC), settle_seconds))
-    entries, tails = copy_run_logs(record, s3=s3, bucket=bucket, logs_client=logs_client, tail_lines=tail_lines)
+    resume: bool = False,
+    should_pause: Callable[[], bool] | None = None,
+) -> tuple[dict[str, Any] | None, CopyProgress]:
+    """Copy the logs, write the manifest, record the outcome. Safe to repeat: every write is deterministic.
+
+    With `should_pause`, a copy that runs short of time returns no outcome and a checkpoint; `resume`
+    continues from the run's saved checkpoint (the first invocation waits for the logs to settle instead).
+    """
+    checkpoints = CopyCheckpoints(s3, bucket)
+    checkpoint = checkpoints.load(record.runId) if resume else None
+    if checkpoint is None:
+        stopped_at = record.task.stoppedAt if record.task else None
+        time.sleep(settle_delay(stopped_at, datetime.now(UTC), settle_seconds))
+    copied = copy_run_logs(
+        record,
+        s3=s3,
+        bucket=bucket,
+        logs_client=logs_client,
+        tail_lines=tail_lines,
+        checkpoint=checkpoint,
+        should_pause=should_pause,
+    )
+    if not copied.done:
+        return None, copied
+    if checkpoint is not None:
+        checkpoints.save(copied.finished(record.runId, checkpoint.seq + 1))
+        checkpoints.discard_staged(record.runId)
     manifest = manifest_key(record.runId)
-    outcome = compose(record, entries, tails, bucket=bucket, manifest=manifest, caught=caught)
+    outcome = compose(record, copied.entries, copied.tails, bucket=bucket, manifest=manifest, caught=caught)
     summary = outcome["output"] if outcome["status"] == "SUCCEEDED" else json.loads(outcome["cause"])
     document = {
         **summary,
-        "logs": {**summary["logs"], "containers": [e.model_dump(mode="json") for e in entries]},
+        "logs": {**summary["logs"], "containers": [e.model_dump(mode="json") for e in copied.entries]},
         "executionArn": record.executionArn,
         "createdAt": record.createdAt,
         "finishedAt": now_iso(),
@@ -42,4 +66,4 @@ def finish_run(
     s3.put_object(Bucket=bucket, Key=manifest, Body=body, ContentType="application/json")
     summary_only = {k: v for k, v in outcome.items() if k != "cause"} | {"manifestKey": manifest}
     store.finish(record.runId, summary_only, aborted=record.status == RunStatus.ABORTED)
-    return outcome, entries
+    return outcome, copied

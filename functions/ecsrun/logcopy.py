@@ -1,25 +1,26 @@
-"""Copy each container's CloudWatch log stream to S3 as gzip text, streaming, with integrity figures."""
+"""Copy each container's CloudWatch log stream to S3 as gzip text, streaming, with integrity figures;
+a copy that runs short of time pauses at a checkpoint and continues in the next invocation."""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import io
+import zlib
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import IO, Any
 
 from pydantic import BaseModel
 
-from ecsrun.adapters.cloudwatch_logs import LogStreamMissing, iter_log_events
-from ecsrun.adapters.s3_writer import S3StreamWriter
-from ecsrun.logformat import format_event, iso_utc
+from ecsrun.adapters.cloudwatch_logs import LogPage, LogStreamMissing, iter_log_pages
+from ecsrun.adapters.copy_checkpoints import CopyCheckpoints
+from ecsrun.adapters.s3_writer import S3StreamWriter, Suspended
+from ecsrun.logformat import format_event, format_events, iso_utc
+from ecsrun.models.logs import ContainerCopy, ContainerLog, CopyCheckpoint, LogProgress
 from ecsrun.models.record import RunRecord
+from ecsrun.models.run import ContainerSpec
+from ecsrun.resumable import GZIP_HEADER, deflate_segment, gzip_trailer, new_hash
 from ecsrun.runtask import log_stream_name
-
-CHUNK_EVENTS = 1000
-COMPRESS_LEVEL = 6  # zlib's own default: most of level 9's ratio at a fraction of its time
 
 
 def settle_delay(stopped_at: str | None, now: datetime, settle_seconds: float) -> float:
@@ -39,72 +40,98 @@ def manifest_key(run_id: str) -> str:
     return f"runs/{run_id}/manifest.json"
 
 
-class ContainerLog(BaseModel):
-    """One container's entry in the manifest; `copied` False means it had no logs to copy, and `note` says why.
-    `complete` means the stream was read to its true end (the forward token repeated)."""
-
-    name: str
-    copied: bool
-    complete: bool = False
-    logGroup: str | None = None
-    logStream: str | None = None
-    region: str | None = None
-    key: str | None = None
-    events: int = 0
-    bytes: int = 0
-    sha256: str | None = None
-    firstTimestamp: str | None = None
-    lastTimestamp: str | None = None
-    note: str | None = None
+def _format(events: list[dict[str, Any]]) -> list[str]:
+    return [format_event(e["timestamp"], e.get("message", "")) for e in events]
 
 
-class WrittenLog(BaseModel):
-    events: int
-    bytes: int
-    sha256: str
-    firstTimestamp: str | None
-    lastTimestamp: str | None
-    tail: list[str]
+def write_pages(
+    pages: Iterable[LogPage],
+    sink: IO[bytes] | io.RawIOBase,
+    tail_lines: int,
+    progress: LogProgress | None = None,
+    should_pause: Callable[[], bool] | None = None,
+) -> LogProgress:
+    """Write pages of events to `sink` as one gzip member of formatted lines, starting or continuing `progress`.
 
-
-def _chunks(events: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    chunk: list[dict[str, Any]] = []
-    for event in events:
-        chunk.append(event)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def write_log(events: Iterable[dict[str, Any]], sink: IO[bytes] | io.RawIOBase, tail_lines: int) -> WrittenLog:
-    """Format events into gzip text on `sink`. Memory holds one chunk of events and the tail, never the log;
-    each chunk is encoded, hashed and compressed in one call, which keeps per-event overhead small."""
-    digest = hashlib.sha256()
-    tail: deque[str] = deque(maxlen=tail_lines)
-    count = size = 0
-    first = last = None
-    with gzip.GzipFile(fileobj=sink, mode="wb", mtime=0, compresslevel=COMPRESS_LEVEL) as gz:
-        for chunk in _chunks(events, CHUNK_EVENTS):
-            lines = [format_event(e["timestamp"], e.get("message", "")) for e in chunk]
-            data = "".join(lines).encode("utf-8")
-            gz.write(data)
+    Memory holds one page (at most 1 MB of messages) and the tail, never the log. Each page with events is
+    one self-contained deflate segment, so the bytes depend only on the pages, not on where a copy paused:
+    a log copied in ten invocations is byte-identical to one copied in one. After each page that is not the
+    last, `should_pause()` may stop the copy; the progress returned then says where to continue.
+    """
+    fresh = progress is None
+    state = LogProgress() if progress is None else progress.model_copy(deep=True)
+    digest = new_hash(state.hashState)
+    pausable = should_pause is not None and digest.resumable
+    tail: deque[str] = deque(state.tail, maxlen=tail_lines)
+    if fresh:
+        sink.write(GZIP_HEADER)
+    for page in pages:
+        if page.events:
+            data = format_events(page.events).encode("utf-8")
+            sink.write(deflate_segment(data))
             digest.update(data)
-            count += len(chunk)
-            size += len(data)
-            first = chunk[0]["timestamp"] if first is None else first
-            last = chunk[-1]["timestamp"]
+            state.crc32 = zlib.crc32(data, state.crc32)
+            state.events += len(page.events)
+            state.bytes += len(data)
+            state.first = page.events[0]["timestamp"] if state.first is None else state.first
+            state.last = page.events[-1]["timestamp"]
             if tail_lines:
-                tail.extend(line.rstrip("\n") for line in lines[-tail_lines:])
-    return WrittenLog(
-        events=count,
-        bytes=size,
-        sha256=digest.hexdigest(),
-        firstTimestamp=iso_utc(first) if first is not None else None,
-        lastTimestamp=iso_utc(last) if last is not None else None,
-        tail=list(tail),
+                tail.extend(line.rstrip("\n") for line in _format(page.events[-tail_lines:]))
+        state.token = page.next_token or state.token
+        if pausable and page.next_token is not None and should_pause():  # type: ignore[misc]
+            state.hashState, state.tail = digest.state(), list(tail)
+            return state
+    sink.write(gzip_trailer(state.crc32, state.bytes))
+    state.hashState, state.sha256, state.tail = None, digest.hexdigest(), list(tail)
+    return state
+
+
+def _entry(base: ContainerLog, key: str, progress: LogProgress) -> ContainerLog:
+    return base.model_copy(
+        update={
+            "key": key,
+            "complete": True,
+            "events": progress.events,
+            "bytes": progress.bytes,
+            "sha256": progress.sha256,
+            "firstTimestamp": iso_utc(progress.first) if progress.first is not None else None,
+            "lastTimestamp": iso_utc(progress.last) if progress.last is not None else None,
+        }
     )
+
+
+def _not_copyable(spec: ContainerSpec, task_id: str | None) -> ContainerLog | None:
+    """The manifest entry of a container whose logs cannot be read, and why; None when they can."""
+    if task_id is None:
+        return ContainerLog(name=spec.name, copied=False, note="the task never started")
+    if spec.log is None:
+        note = f"log driver {spec.log_driver!r} is not awslogs" if spec.log_driver else "no log configuration"
+        return ContainerLog(name=spec.name, copied=False, note=note)
+    if not spec.log.stream_prefix:
+        return ContainerLog(
+            name=spec.name,
+            copied=False,
+            logGroup=spec.log.group,
+            region=spec.log.region,
+            note="awslogs without awslogs-stream-prefix: the stream name is not knowable",
+        )
+    return None
+
+
+class CopyProgress(BaseModel):
+    """A run's copy: every container's entry once done; otherwise the checkpoint to continue from."""
+
+    entries: list[ContainerLog]
+    tails: dict[str, list[str]]
+    checkpoint: CopyCheckpoint | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.checkpoint is None
+
+    def finished(self, run_id: str, seq: int) -> CopyCheckpoint:
+        """The checkpoint of a finished copy: every entry, nothing in progress."""
+        return CopyCheckpoint(runId=run_id, seq=seq, entries=self.entries, tails=self.tails)
 
 
 def copy_run_logs(
@@ -114,61 +141,75 @@ def copy_run_logs(
     bucket: str,
     logs_client: Callable[[str | None], Any],
     tail_lines: int,
-) -> tuple[list[ContainerLog], dict[str, list[str]]]:
-    """Every container with an awslogs stream, sidecars included. No logs is recorded, not raised."""
+    checkpoint: CopyCheckpoint | None = None,
+    should_pause: Callable[[], bool] | None = None,
+) -> CopyProgress:
+    """Every container with an awslogs stream, sidecars included; no logs is recorded, not raised.
+
+    Continues from `checkpoint` when given. With `should_pause`, the copy may stop after any page or
+    container (never before this invocation has made progress) and return a checkpoint instead of entries:
+    the pending bytes are staged in S3 first, the checkpoint written last.
+    """
+    store = CopyCheckpoints(s3, bucket)
     task_id = record.taskArn.rsplit("/", 1)[-1] if record.taskArn else None
-    entries: list[ContainerLog] = []
-    tails: dict[str, list[str]] = {}
-    for spec in record.containers:
-        if task_id is None:
-            entries.append(ContainerLog(name=spec.name, copied=False, note="the task never started"))
+    entries = list(checkpoint.entries) if checkpoint else []
+    tails = dict(checkpoint.tails) if checkpoint else {}
+    current = checkpoint.current if checkpoint else None
+    seq = checkpoint.seq + 1 if checkpoint else 1
+
+    def paused(copy: ContainerCopy | None) -> CopyProgress:
+        saved = CopyCheckpoint(runId=record.runId, seq=seq, entries=entries, tails=tails, current=copy)
+        store.save(saved)
+        return CopyProgress(entries=entries, tails=tails, checkpoint=saved)
+
+    for spec in record.containers[len(entries) :]:
+        skipped = _not_copyable(spec, task_id)
+        if skipped is not None:
+            entries.append(skipped)
             continue
-        if spec.log is None:
-            note = f"log driver {spec.log_driver!r} is not awslogs" if spec.log_driver else "no log configuration"
-            entries.append(ContainerLog(name=spec.name, copied=False, note=note))
-            continue
-        if not spec.log.stream_prefix:
-            entries.append(
-                ContainerLog(
-                    name=spec.name,
-                    copied=False,
-                    logGroup=spec.log.group,
-                    region=spec.log.region,
-                    note="awslogs without awslogs-stream-prefix: the stream name is not knowable",
-                )
-            )
-            continue
-        stream = log_stream_name(spec.log.stream_prefix, spec.name, task_id)
+        assert spec.log is not None and task_id is not None  # _not_copyable said so
+        stream = log_stream_name(spec.log.stream_prefix or "", spec.name, task_id)
         key = log_key(record.runId, spec.name)
         base = ContainerLog(
             name=spec.name, copied=True, logGroup=spec.log.group, logStream=stream, region=spec.log.region
         )
-        writer = S3StreamWriter(s3, bucket, key, ContentType="text/plain; charset=utf-8", ContentEncoding="gzip")
+        resumed = current if current is not None and current.name == spec.name else None
+        writer = S3StreamWriter(
+            s3,
+            bucket,
+            key,
+            resume_from=Suspended(resumed.uploadId, resumed.parts, store.staged(resumed.pendingKey))
+            if resumed
+            else None,
+            ContentType="text/plain; charset=utf-8",
+            ContentEncoding="gzip",
+        )
+        pages = iter_log_pages(
+            logs_client(spec.log.region), spec.log.group, stream, resumed.progress.token if resumed else None
+        )
         try:
-            written = write_log(
-                iter_log_events(logs_client(spec.log.region), spec.log.group, stream), writer, tail_lines
-            )
+            progress = write_pages(pages, writer, tail_lines, resumed.progress if resumed else None, should_pause)
         except LogStreamMissing as missing:
             writer.abort()
             writer.close()
             entries.append(base.model_copy(update={"copied": False, "note": f"no logs: {missing}"}))
             continue
         except BaseException:
-            writer.abort()
+            if resumed is None:  # a resumed upload belongs to the checkpoint a retry continues from
+                writer.abort()
             raise
-        writer.close()
-        tails[spec.name] = written.tail
-        entries.append(
-            base.model_copy(
-                update={
-                    "key": key,
-                    "complete": True,
-                    "events": written.events,
-                    "bytes": written.bytes,
-                    "sha256": written.sha256,
-                    "firstTimestamp": written.firstTimestamp,
-                    "lastTimestamp": written.lastTimestamp,
-                }
+        if not progress.finished:
+            held = writer.suspend()
+            staged = store.stage(record.runId, spec.name, seq, held.pending)
+            return paused(
+                ContainerCopy(
+                    name=spec.name, progress=progress, uploadId=held.upload_id, parts=held.parts, pendingKey=staged
+                )
             )
-        )
-    return entries, tails
+        writer.close()
+        current = None
+        tails[spec.name] = progress.tail
+        entries.append(_entry(base, key, progress))
+        if should_pause is not None and len(entries) < len(record.containers) and should_pause():
+            return paused(None)
+    return CopyProgress(entries=entries, tails=tails)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,4 +18,14 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 def instrumented(handler: Handler) -> Handler:
     """Every handler's Powertools stack: request context in logs, a trace segment, metrics flushed at the end."""
     traced = tracer.capture_lambda_handler(capture_response=False)(metrics.log_metrics(handler))
-    return logger.inject_lambda_context(traced)  # type: ignore[return-value]
+
+    @functools.wraps(handler)
+    def invoke(event: Any, context: Any) -> Any:
+        try:
+            return traced(event, context)
+        finally:
+            # With POWERTOOLS_METRICS_DISABLED (local runs, tests) log_metrics neither prints nor clears, so a
+            # long-lived process would pile values up until Powertools' 100-value overflow prints them anyway.
+            metrics.clear_metrics()
+
+    return logger.inject_lambda_context(invoke)  # type: ignore[return-value]

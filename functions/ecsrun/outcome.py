@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ecsrun.errors import ErrorName
-from ecsrun.logcopy import ContainerLog
+from ecsrun.models.logs import ContainerLog
 from ecsrun.models.record import RunRecord, RunStatus
 
 MAX_CAUSE = 32768

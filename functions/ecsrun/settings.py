@@ -21,6 +21,9 @@ class Settings(BaseModel):
     run_record_ttl_days: Annotated[int, Field(alias="RUN_RECORD_TTL_DAYS", ge=1)] = 90
     log_tail_lines: Annotated[int, Field(alias="LOG_TAIL_LINES", ge=0, le=200)] = 20
     log_settle_seconds: Annotated[int, Field(alias="LOG_SETTLE_SECONDS", ge=0, le=120)] = 10
+    # A log copy pauses at a checkpoint when less than this much of the invocation's time is left: enough to
+    # finish a page (GetLogEvents retries included), upload a part, and save the checkpoint.
+    copy_reserve_seconds: Annotated[int, Field(alias="COPY_RESERVE_SECONDS", ge=1)] = 120
     reconcile_grace_seconds: Annotated[int, Field(alias="RECONCILE_GRACE_SECONDS", ge=0)] = 300
 
     @classmethod

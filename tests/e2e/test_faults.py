@@ -206,6 +206,23 @@ def test_throttled_log_reads_and_writes_still_copy_every_line(aws: LocalAws, mon
     assert result.output["logs"]["containers"][0]["events"] == 7
 
 
+def test_a_copy_short_of_time_continues_through_the_state_machine_loop(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given every CopyLogs invocation finds its time nearly up, so it pauses at each chance
+    monkeypatch.setenv("COPY_RESERVE_SECONDS", str(10**6))
+    result = run_local(_request("two-containers"), [_definition("two-containers")], aws=aws)
+    # Then the state machine sends the copy back to CopyLogs until it is done (per container: its page, then
+    # the read that finds its end), and the run succeeds with every line of both containers, once each
+    assert result.status == "SUCCEEDED"
+    assert [s.name for s in result.states].count("CopyLogs") == 4
+    assert_invariants(aws, result, "two-containers-demo")
+    lines = {c: result.log_lines(f"runs/two-containers-demo/logs/{c}.log.gz") for c in ("app", "worker")}
+    assert [line.split(" ", 1)[1] for line in lines["app"]] == [f"app line {i}" for i in range(1, 6)]
+    assert [line.split(" ", 1)[1] for line in lines["worker"]] == [f"worker line {i}" for i in range(1, 4)]
+    assert result.output["logs"]["containers"][0]["events"] == 5
+
+
 def test_an_aborted_execution_stops_its_task_and_keeps_its_logs(aws: LocalAws) -> None:
     # Given a long task
     outcome: dict[str, LocalResult] = {}

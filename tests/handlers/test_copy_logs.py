@@ -7,10 +7,11 @@ import gzip
 import hashlib
 import json
 
+import pytest
 from botocore.stub import ANY, Stubber
 from ecsrun.handlers import copy_logs
 
-from tests.conftest import BUCKET, Stack, context, ecs_event
+from tests.conftest import BUCKET, EVENTS, Stack, context, ecs_event
 from tests.handlers.helpers import EXECUTION, deliver, start, validated_run
 
 T0 = 1_795_000_000_000  # 2026-11-18T11:06:40Z, in milliseconds
@@ -43,9 +44,32 @@ def _write_logs(stack: Stack, container: str, task_arn: str, messages: list[str]
     return stream
 
 
+def _payload(request: dict, failure: dict | None = None, execution: str = EXECUTION) -> dict:
+    return {"run": validated_run(request), "executionArn": execution, **({"failure": failure} if failure else {})}
+
+
 def _copy(request: dict, failure: dict | None = None, execution: str = EXECUTION) -> dict:
-    payload = {"run": validated_run(request), "executionArn": execution, **({"failure": failure} if failure else {})}
-    return dict(copy_logs.handler(payload, context()))
+    """One invocation with the whole of Lambda's time: the copy finishes in it."""
+    response = copy_logs.handler(_payload(request, failure, execution), context())
+    assert response["done"] is True and response["checkpoint"] is None, response
+    return dict(response["outcome"])
+
+
+def _copy_in_steps(payload: dict, monkeypatch: pytest.MonkeyPatch, *, repeat_each: int = 1) -> tuple[dict, int]:
+    """Invoke as the state machine does, feeding each result back as $.logCopy, with so little time to spare
+    that every invocation pauses at its first chance. `repeat_each` re-sends each payload, as a retried
+    invocation would after the first attempt had already saved its checkpoint."""
+    monkeypatch.setenv("COPY_RESERVE_SECONDS", str(10**6))
+    invocations = 0
+    while True:
+        for _ in range(repeat_each):
+            response = copy_logs.handler(payload, context())
+            invocations += 1
+        if response["done"]:
+            assert response["checkpoint"] is None
+            return dict(response["outcome"]), invocations
+        assert response["outcome"] is None and response["checkpoint"]["seq"] >= 1
+        payload = {**payload, "logCopy": response}
 
 
 def _object(stack: Stack, key: str) -> bytes:
@@ -183,3 +207,84 @@ def test_a_duplicate_execution_never_touches_the_first_runs_logs(stack: Stack, s
     assert result["error"] == "Run.Duplicate"
     assert json.loads(result["cause"])["firstExecutionArn"] == EXECUTION
     assert _object(stack, "runs/hello-demo/manifest.json") == before
+
+
+# ---- a log too large for one invocation ----
+
+
+def _staged(stack: Stack, run_id: str) -> list[str]:
+    """What a finished copy left under .copy/: only its checkpoint, saved as finished."""
+    listed = stack.s3.list_objects_v2(Bucket=BUCKET, Prefix=f"runs/{run_id}/.copy/")
+    return [item["Key"].rsplit("/", 1)[-1] for item in listed.get("Contents", [])]
+
+
+def test_a_copy_paused_at_every_page_is_byte_identical_to_one_made_in_one_invocation(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a 25,000-event log: three GetLogEvents pages
+    started = _run_to_stop(stack, sfn, "hello.json", "hello.json", "stopped-success.json", "send_task_success")
+    messages = [f"event {i} ünïcödé" for i in range(25_000)]
+    _write_logs(stack, "app", started["taskArn"], messages)
+    key = "runs/hello-demo/logs/app.log.gz"
+    # When it is copied in one invocation, and again with every invocation pausing after its first page
+    whole = _copy(stack.request())
+    whole_bytes = _object(stack, key)
+    stepped, invocations = _copy_in_steps(_payload(stack.request()), monkeypatch)
+    # Then it took one invocation per page, plus one whose read found the end, and the object and its
+    # figures are the same, byte for byte
+    assert invocations == 4
+    assert _object(stack, key) == whole_bytes
+    assert stepped["output"]["logs"] == whole["output"]["logs"]
+    entry = json.loads(_object(stack, "runs/hello-demo/manifest.json"))["logs"]["containers"][0]
+    text = gzip.decompress(whole_bytes)
+    assert entry["events"] == 25_000 and entry["bytes"] == len(text) and entry["complete"] is True
+    assert entry["sha256"] == hashlib.sha256(text).hexdigest()
+    assert [line.split(" ", 1)[1] for line in text.decode().splitlines()] == messages
+    # And no staged bytes are left behind
+    assert _staged(stack, "hello-demo") == ["checkpoint.json"]
+
+
+def test_a_retried_invocation_after_a_saved_checkpoint_loses_and_repeats_nothing(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a multi-page log, and every invocation sent twice (the first attempt saved its checkpoint,
+    # then died before the state machine saw its answer)
+    started = _run_to_stop(stack, sfn, "hello.json", "hello.json", "stopped-success.json", "send_task_success")
+    messages = [f"line {i}" for i in range(21_000)]
+    _write_logs(stack, "app", started["taskArn"], messages)
+    # When the copy is driven to its end
+    outcome, _ = _copy_in_steps(_payload(stack.request()), monkeypatch, repeat_each=2)
+    # Then every line is there exactly once, in order, and the manifest's hash is of that text
+    text = gzip.decompress(_object(stack, "runs/hello-demo/logs/app.log.gz"))
+    assert [line.split(" ", 1)[1] for line in text.decode().splitlines()] == messages
+    manifest = json.loads(_object(stack, "runs/hello-demo/manifest.json"))
+    assert manifest["logs"]["containers"][0]["sha256"] == hashlib.sha256(text).hexdigest()
+    assert outcome["output"]["logs"]["containers"][0]["events"] == 21_000
+    assert _staged(stack, "hello-demo") == ["checkpoint.json"]
+
+
+def test_a_copy_pauses_between_containers_and_keeps_each_ones_tail(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a failed two-container run, each container with one page of logs
+    started = _run_to_stop(
+        stack, sfn, "two-containers.json", "two-containers.json", "stopped-nonzero.json", "send_task_failure"
+    )
+    names = [
+        c["name"]
+        for c in json.loads((EVENTS / "task-definitions/two-containers.json").read_text())["containerDefinitions"]
+    ]
+    for name in names:
+        _write_logs(stack, name, started["taskArn"], [f"{name} {i}" for i in range(30)])
+    # When the copy pauses at every chance
+    outcome, invocations = _copy_in_steps(
+        _payload(stack.request("two-containers.json"), {"Error": "ECS.ContainerExitedNonZero", "Cause": "{}"}),
+        monkeypatch,
+    )
+    # Then it paused after each container's page and between the containers (2 + 2 invocations), copied
+    # both, and the cause still has the failing container's last lines
+    assert invocations == 4
+    cause = json.loads(outcome["cause"])
+    assert [c["events"] for c in cause["logs"]["containers"]] == [30, 30]
+    assert len(cause["lastLogLines"]["lines"]) == 20
+    assert _staged(stack, started["runId"]) == ["checkpoint.json"]

@@ -232,7 +232,7 @@ def test_each_outcome_fail_state_takes_its_cause_from_the_outcome(error: str):
     cause_paths = {name: s.get("CausePath") for name, s in fails.items()}
 
     # Then the cause is the outcome's cause document
-    assert set(cause_paths.values()) == {"$.outcome.cause"}, cause_paths
+    assert set(cause_paths.values()) == {"$.logCopy.outcome.cause"}, cause_paths
 
 
 @pytest.mark.parametrize("error", OUTCOME_NAMES)
@@ -247,7 +247,7 @@ def test_each_outcome_fail_state_is_chosen_by_run_succeeded_on_the_outcome_error
     targets = {
         rule.get("Next")
         for rule in choice["Choices"]
-        if rule.get("Variable") == "$.outcome.error" and rule.get("StringEquals") == error
+        if rule.get("Variable") == "$.logCopy.outcome.error" and rule.get("StringEquals") == error
     }
 
     # Then exactly one such rule exists and it leads to that Fail state
@@ -274,12 +274,28 @@ def test_run_succeeded_choice_sends_a_succeeded_outcome_to_a_succeed_state():
     targets = [
         rule["Next"]
         for rule in choice["Choices"]
-        if rule.get("Variable") == "$.outcome.status" and rule.get("StringEquals") == "SUCCEEDED"
+        if rule.get("Variable") == "$.logCopy.outcome.status" and rule.get("StringEquals") == "SUCCEEDED"
     ]
 
-    # Then it leads to a Succeed state, and it is the first rule (so a success never reads $.outcome.error)
+    # Then it leads to a Succeed state, and it comes right after the copy's own loop rule
+    # (so an unfinished copy never reads an outcome, and a success never reads $.logCopy.outcome.error)
     assert len(targets) == 1 and states[targets[0]]["Type"] == "Succeed"
-    assert choice["Choices"][0].get("Variable") == "$.outcome.status"
+    assert choice["Choices"][1].get("Variable") == "$.logCopy.outcome.status"
+
+
+def test_an_unfinished_log_copy_goes_back_to_copy_logs_before_any_outcome_is_read():
+    # Given the "RunSucceeded?" Choice and the CopyLogs state
+    states = _states()
+    choice, copy = states["RunSucceeded?"], states["CopyLogs"]
+
+    # When the first rule is read
+    first = choice["Choices"][0]
+
+    # Then a copy that is not done returns to CopyLogs, which passes $.logCopy back in its payload
+    assert first == {"Variable": "$.logCopy.done", "BooleanEquals": False, "Next": "CopyLogs"}
+    assert copy["Next"] == "RunSucceeded?" and copy["ResultPath"] == "$.logCopy"
+    assert copy["Parameters"]["Payload.$"] == "$"
+    assert set(copy["ResultSelector"]) == {"done.$", "outcome.$", "checkpoint.$"}
 
 
 def test_invalid_request_fails_with_run_request_invalid_after_is_request_valid():

@@ -100,3 +100,17 @@ def test_literal_backslash_n_in_message_is_kept() -> None:
 
 def test_other_whitespace_is_kept() -> None:
     assert format_event(T, "\tindented  ") == f"{STAMP} \tindented  \n"
+
+
+def test_format_events_is_format_event_line_by_line() -> None:
+    # Given events across second boundaries, repeated milliseconds, line breaks and a missing message
+    from ecsrun.logformat import format_events
+
+    stamps = [1795256127918, 1795256127918, 1795256127999, 1795256128000, 1795256128001, 0, 1795256189123]
+    messages = ["a", "b\n", "multi\r\nline\n", "naïve 🎉", "tab\tand\rreturn", "epoch", "x" * 300]
+    events: list[dict] = [{"timestamp": t, "message": m} for t, m in zip(stamps, messages, strict=True)]
+    events.append({"timestamp": 1795256189124})
+    # When the page is formatted at once, Then it is exactly the lines format_event gives, joined
+    expected = "".join(format_event(e["timestamp"], e.get("message", "")) for e in events)
+    assert format_events(events) == expected
+    assert format_events([]) == ""

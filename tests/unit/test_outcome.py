@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from ecsrun.adapters.runs_table import new_record
-from ecsrun.logcopy import ContainerLog, log_key, manifest_key
+from ecsrun.logcopy import log_key, manifest_key
 from ecsrun.models.ecs import EcsTask, TaskStateChangeEvent
+from ecsrun.models.logs import ContainerLog
 from ecsrun.models.record import RunRecord, RunStatus
 from ecsrun.models.run import ContainerSpec, LogTarget, Run
 from ecsrun.outcome import MAX_CAUSE, MAX_TAIL_LINE, compose

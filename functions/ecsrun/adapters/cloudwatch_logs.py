@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -12,11 +12,15 @@ class LogStreamMissing(Exception):
     """The log group or stream does not exist: the container wrote no logs there."""
 
 
-def iter_log_events(logs: Any, group: str, stream: str) -> Iterator[dict[str, Any]]:
-    """Every event, oldest first. GetLogEvents can return empty pages before the end, so stop only
-    when the forward token comes back unchanged."""
+class LogPage(NamedTuple):
+    events: list[dict[str, Any]]
+    next_token: str | None  # where the next page starts, for a copy that stops here; None on a final page
+
+
+def iter_log_pages(logs: Any, group: str, stream: str, token: str | None = None) -> Iterator[LogPage]:
+    """Every page from `token` (or the first event), oldest first. GetLogEvents can return empty pages
+    before the end, so stop only when the forward token comes back unchanged."""
     kwargs: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "startFromHead": True}
-    token: str | None = None
     while True:
         if token is not None:
             kwargs["nextToken"] = token
@@ -26,8 +30,10 @@ def iter_log_events(logs: Any, group: str, stream: str) -> Iterator[dict[str, An
             if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 raise LogStreamMissing(f"{group}/{stream}: {exc.response['Error'].get('Message', '')}") from exc
             raise
-        yield from page.get("events", [])
-        next_token = page.get("nextForwardToken")
+        events, next_token = page.get("events", []), page.get("nextForwardToken")
         if next_token is None or next_token == token:
-            return
+            if events:
+                yield LogPage(events, None)
+            return  # the end: nothing to resume from here, so a copy never pauses on it
+        yield LogPage(events, next_token)
         token = next_token

@@ -3,26 +3,48 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Any
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum for every part but the last
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 
 
-class S3StreamWriter(io.RawIOBase):
-    """Holds at most one part in memory. Small objects become one PutObject; large ones a multipart upload."""
+@dataclass
+class Suspended:
+    """A write stopped part-way, to be continued by another process: the multipart upload so far (if one
+    was started), its parts, and the bytes short of a full part, which the caller keeps somewhere durable."""
 
-    def __init__(self, s3: Any, bucket: str, key: str, *, part_size: int = DEFAULT_PART_SIZE, **put_args: Any):
+    upload_id: str | None
+    parts: list[dict[str, Any]]
+    pending: bytes
+
+
+class S3StreamWriter(io.RawIOBase):
+    """Holds at most one part in memory. Small objects become one PutObject; large ones a multipart upload.
+    `suspend()` stops without completing, and `resume_from` continues that write in a new writer."""
+
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        key: str,
+        *,
+        part_size: int = DEFAULT_PART_SIZE,
+        resume_from: Suspended | None = None,
+        **put_args: Any,
+    ):
         super().__init__()
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes")
         self._s3, self._bucket, self._key = s3, bucket, key
         self._part_size = part_size
         self._put_args = put_args
-        self._buffer = bytearray()
-        self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
-        self._aborted = False
+        self._buffer = bytearray(resume_from.pending if resume_from else b"")
+        self._upload_id: str | None = resume_from.upload_id if resume_from else None
+        self._parts: list[dict[str, Any]] = list(resume_from.parts) if resume_from else []
+        self._resumed = self._upload_id is not None
+        self._aborted = self._suspended = False
         self.bytes_written = 0
 
     def writable(self) -> bool:
@@ -50,7 +72,7 @@ class S3StreamWriter(io.RawIOBase):
     def close(self) -> None:
         if self.closed:
             return
-        if self._aborted:
+        if self._aborted or self._suspended:
             super().close()
             return
         try:
@@ -67,10 +89,19 @@ class S3StreamWriter(io.RawIOBase):
                 )
             self._buffer.clear()
         except Exception:
-            self.abort()
+            if not self._resumed:  # a resumed upload belongs to a checkpoint that a retry will continue from
+                self.abort()
             raise
         finally:
             super().close()
+
+    def suspend(self) -> Suspended:
+        """Close without completing the object (write() has already uploaded every full part)."""
+        suspended = Suspended(self._upload_id, list(self._parts), bytes(self._buffer))
+        self._suspended = True
+        self._buffer.clear()
+        super().close()
+        return suspended
 
     def abort(self) -> None:
         """Drop an unfinished upload so no partial object or orphaned parts remain; close() then writes nothing."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ecsrun.adapters import clients
 from ecsrun.adapters.callbacks import Callbacks
@@ -10,6 +11,9 @@ from ecsrun.adapters.ecs import Ecs
 from ecsrun.adapters.runs_table import RunsTable
 from ecsrun.models.record import RunRecord
 from ecsrun.settings import Settings
+
+if TYPE_CHECKING:
+    from ecsrun.logcopy import CopyProgress
 
 
 def runs_table(settings: Settings) -> RunsTable:
@@ -25,8 +29,13 @@ def callbacks() -> Callbacks:
 
 
 def finish(
-    record: RunRecord, settings: Settings, caught: dict[str, Any] | None = None
-) -> tuple[dict[str, Any], list[Any]]:
+    record: RunRecord,
+    settings: Settings,
+    caught: dict[str, Any] | None = None,
+    *,
+    resume: bool = False,
+    should_pause: Callable[[], bool] | None = None,
+) -> tuple[dict[str, Any] | None, CopyProgress]:
     """Copy the run's logs, write its manifest and record its outcome, with this process's clients."""
     from ecsrun.finish import finish_run
 
@@ -39,4 +48,6 @@ def finish(
         tail_lines=settings.log_tail_lines,
         settle_seconds=settings.log_settle_seconds,
         caught=caught,
+        resume=resume,
+        should_pause=should_pause,
     )

@@ -1,4 +1,8 @@
-"""Copy every container's logs to S3, write the manifest, and give the run its final outcome."""
+"""Copy every container's logs to S3, write the manifest, and give the run its final outcome.
+
+A log too large for one invocation pauses at a checkpoint before time runs out; the state machine
+invokes this function again with the `logCopy` it returned until that says `done`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from ecsrun import resumable
 from ecsrun.adapters import wiring
 from ecsrun.errors import RunNotFound
 from ecsrun.models.run import Run
@@ -16,10 +21,22 @@ from ecsrun.outcome import duplicate
 from ecsrun.settings import Settings
 
 
+class CopyState(BaseModel):
+    """What the previous invocation returned, passed back by the state machine as `$.logCopy`."""
+
+    done: bool
+    checkpoint: dict[str, Any] | None = None
+
+
 class CopyInput(BaseModel):
     run: Run
     executionArn: str
     failure: dict[str, Any] | None = None  # what a Catch caught, if the wait ended in an error
+    logCopy: CopyState | None = None
+
+
+def _done(outcome: dict[str, Any]) -> dict[str, Any]:
+    return {"done": True, "outcome": outcome, "checkpoint": None}
 
 
 @instrumented
@@ -34,11 +51,29 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         raise RunNotFound(run_id)
     if record.executionArn != payload.executionArn:
         # The runId belongs to another execution: its logs and manifest are not this execution's to write.
-        return duplicate(record, payload.executionArn)
+        return _done(duplicate(record, payload.executionArn))
 
-    outcome, entries = wiring.finish(record, settings, caught=payload.failure)
-    metrics.add_metric(name="LogEventsCopied", unit="Count", value=sum(e.events for e in entries))
+    if not resumable.AVAILABLE:
+        logger.warning("SHA-256 state cannot be saved in this runtime: a log copy cannot pause and continue")
+    reserve_ms = settings.copy_reserve_seconds * 1000
+    outcome, copied = wiring.finish(
+        record,
+        settings,
+        caught=payload.failure,
+        resume=payload.logCopy is not None,
+        should_pause=lambda: context.get_remaining_time_in_millis() < reserve_ms,
+    )
+    if outcome is None:
+        assert copied.checkpoint is not None
+        at = copied.checkpoint.current
+        logger.info(
+            "log copy paused; the state machine continues it",
+            extra={"seq": copied.checkpoint.seq, "container": at.name if at else None},
+        )
+        metrics.add_metric(name="LogCopiesContinued", unit="Count", value=1)
+        return {"done": False, "outcome": None, "checkpoint": {"seq": copied.checkpoint.seq}}
+    metrics.add_metric(name="LogEventsCopied", unit="Count", value=sum(e.events for e in copied.entries))
     metrics.add_metric(
         name="RunsSucceeded" if outcome["status"] == "SUCCEEDED" else "RunsFailed", unit="Count", value=1
     )
-    return outcome
+    return _done(outcome)

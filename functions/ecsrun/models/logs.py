@@ -1,0 +1,66 @@
+"""What a log copy records: the manifest's entry per container, and the checkpoint of a copy that paused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ContainerLog(BaseModel):
+    """One container's entry in the manifest; `copied` False means it had no logs to copy, and `note` says why.
+    `complete` means the stream was read to its true end (the forward token repeated)."""
+
+    name: str
+    copied: bool
+    complete: bool = False
+    logGroup: str | None = None
+    logStream: str | None = None
+    region: str | None = None
+    key: str | None = None
+    events: int = 0
+    bytes: int = 0
+    sha256: str | None = None
+    firstTimestamp: str | None = None
+    lastTimestamp: str | None = None
+    note: str | None = None
+
+
+class LogProgress(BaseModel):
+    """One container's text written so far: enough for another process to continue it exactly.
+    `sha256` is set once the last page is written; until then `hashState` carries the running hash."""
+
+    token: str | None = None  # GetLogEvents' forward token after the last page written
+    events: int = 0
+    bytes: int = 0
+    crc32: int = 0
+    hashState: str | None = None
+    sha256: str | None = None
+    first: int | None = None
+    last: int | None = None
+    tail: list[str] = Field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.sha256 is not None
+
+
+class ContainerCopy(BaseModel):
+    """A container's copy paused mid-stream: its multipart upload, and where the bytes short of a part wait."""
+
+    name: str
+    progress: LogProgress
+    uploadId: str | None = None
+    parts: list[dict[str, Any]] = Field(default_factory=list)
+    pendingKey: str | None = None
+
+
+class CopyCheckpoint(BaseModel):
+    """Where a run's copy paused: the containers finished, and the one in progress. `seq` counts invocations,
+    so each one stages its pending bytes under its own key and a retried invocation never reads half a write."""
+
+    runId: str
+    seq: int
+    entries: list[ContainerLog] = Field(default_factory=list)
+    tails: dict[str, list[str]] = Field(default_factory=dict)
+    current: ContainerCopy | None = None
