@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections.abc import Iterator
@@ -36,22 +37,25 @@ def context(name: str = "test-function") -> LocalContext:
     )
 
 
+TEST_ENV = {
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "RUNS_TABLE": TABLE,
+    "LOGS_BUCKET": BUCKET,
+    "STARTED_BY_PREFIX": PREFIX,
+    "DEFAULT_TIMEOUT_SECONDS": "900",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_SERVICE_NAME": "ecsrun",
+    "POWERTOOLS_METRICS_NAMESPACE": "ecsrun",
+}
+
+
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "RUNS_TABLE": TABLE,
-        "LOGS_BUCKET": BUCKET,
-        "STARTED_BY_PREFIX": PREFIX,
-        "DEFAULT_TIMEOUT_SECONDS": "900",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_SERVICE_NAME": "ecsrun",
-        "POWERTOOLS_METRICS_NAMESPACE": "ecsrun",
-    }.items():
+    for key, value in TEST_ENV.items():
         monkeypatch.setenv(key, value)
 
 
@@ -93,6 +97,22 @@ class Stack:
 
 @pytest.fixture
 def stack(env: None) -> Iterator[Stack]:
+    with moto_stack() as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def module_stack() -> Iterator[Stack]:
+    """One stack for a whole module, for tests that only read it (each builds in about 0.7 s)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in TEST_ENV.items():
+            patch.setenv(key, value)
+        with moto_stack() as made:
+            yield made
+
+
+@contextlib.contextmanager
+def moto_stack() -> Iterator[Stack]:
     with mock_aws():
         clients.reset()
         table = Template(ROOT / "template.yaml").table_definition("RunsTable")

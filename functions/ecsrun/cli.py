@@ -2,6 +2,7 @@
 
 `ecsrun local run`: exit status 0 the run succeeded, 1 the run failed, 2 the request was invalid or the command
 was misused.
+`ecsrun validate`: exit status 0 the request is valid, 2 it is not (or the command was misused).
 `ecsrun explain`: exit status 0 the task's verdict is SUCCEEDED, 1 it is FAILED, 2 the command was misused.
 """
 
@@ -59,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--output", choices=["text", "json"], default="text", help="json: one JSON document on stdout")
     run.add_argument("--artifacts", metavar="DIR", help="write every S3 object the run produced to DIR/<key>")
+    validate = commands.add_parser(
+        "validate",
+        help="check a run request offline, as the ValidateRequest state does (no AWS needed)",
+        description="Check a run request against ECS's API model and ecsrun's rules, offline, and list every "
+        "problem with its field path. Exits 0 when the request is valid, 2 when it is not.",
+    )
+    validate.add_argument("request", metavar="REQUEST.json", help="the run request (the state machine input)")
+    validate.add_argument("--output", choices=["text", "json"], default="text", help="json: one JSON object on stdout")
     explain = commands.add_parser(
         "explain",
         help="judge a stopped task as ecsrun does, and say why",
@@ -103,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "local" and args.local_command == "run":
             return _local_run(args)
+        if args.command == "validate":
+            return _validate(args)
         if args.command == "explain":
             return _explain(args)
         if args.command == "logs":
@@ -177,6 +188,26 @@ def _stack_output(cloudformation: Any, stack: str, name: str) -> str:
         if output["OutputKey"] == name:
             return str(output["OutputValue"])
     raise UsageError(f"stack {stack} has no output {name}: is it an ecsrun stack?")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from ecsrun.models.request import problems_report, validate_request
+
+    request, problems = validate_request(_read_json(args.request, "request"))
+    if args.output == "json":
+        if request is None:
+            report = {"valid": False, "error": ErrorName.REQUEST_INVALID.value, **problems_report(problems)}
+        else:
+            report = {"valid": True, "problems": []}
+        print(json.dumps(report, indent=2))
+    elif request is None:
+        report = problems_report(problems)
+        print(f"{ErrorName.REQUEST_INVALID.value}: {args.request}: {report['message']}")
+        for problem in problems:
+            print(f"  {problem.field}: {problem.message}")
+    else:
+        print(f"{args.request}: a valid run request")
+    return EXIT_OK if request is not None else EXIT_USAGE
 
 
 def _local_run(args: argparse.Namespace) -> int:

@@ -152,7 +152,7 @@ def test_unknown_nested_field_is_reported_with_its_full_path() -> None:
 
 def test_nested_path_uses_the_index_of_the_offending_list_item() -> None:
     # Given a bad value in the second capacity provider
-    raw = minimal(capacityProviderStrategy=[{"capacityProvider": "FARGATE"}, {"capacityProvider": "X", "weight": "1"}])
+    raw = minimal(capacityProviderStrategy=[{"capacityProvider": "asg-a"}, {"capacityProvider": "X", "weight": "1"}])
     # When it is validated
     _, problems = validate_request(raw)
     # Then the path carries index 1
@@ -184,7 +184,7 @@ def test_count_other_than_one_is_rejected(count: int) -> None:
 
 def test_launch_type_with_capacity_provider_strategy_is_rejected() -> None:
     # Given both launchType and capacityProviderStrategy
-    raw = minimal(launchType="FARGATE", capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT"}])
+    raw = minimal(launchType="EC2", capacityProviderStrategy=[{"capacityProvider": "asg-a"}])
     # When it is validated
     request, problems = validate_request(raw)
     # Then the pair is rejected at capacityProviderStrategy
@@ -193,7 +193,10 @@ def test_launch_type_with_capacity_provider_strategy_is_rejected() -> None:
 
 
 def test_capacity_provider_strategy_alone_is_accepted() -> None:
-    raw = minimal(capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT", "weight": 1}])
+    raw = minimal(
+        capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
+        networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-1"]}},
+    )
     request, problems = validate_request(raw)
     assert problems == []
     assert request is not None

@@ -187,11 +187,11 @@ def test_resolve_run_keeps_runner_fields_given() -> None:
 
 def test_resolve_run_strips_runner_fields_and_count_from_request() -> None:
     # Given a request with every runner field and count
-    given = request(cluster="c", count=1, runId="mine", timeoutSeconds=5, successExitCodes=[0], launchType="FARGATE")
+    given = request(cluster="c", count=1, runId="mine", timeoutSeconds=5, successExitCodes=[0], launchType="EC2")
     # When it is resolved
     run = resolve_run(given, "exec", 1800)
     # Then .request holds only RunTask fields ecsrun passes through
-    assert run.request == {"cluster": "c", "taskDefinition": "ecsrun-hello", "launchType": "FARGATE"}
+    assert run.request == {"cluster": "c", "taskDefinition": "ecsrun-hello", "launchType": "EC2"}
 
 
 # ---- container_specs ----

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from ecsrun.errors import ErrorName
-from ecsrun.models.request import validate_request
+from ecsrun.models.request import problems_report, validate_request
 from ecsrun.observability import instrumented, logger, metrics
 from ecsrun.runtask import resolve_run
 from ecsrun.settings import Settings
@@ -23,14 +23,7 @@ class ValidateInput(BaseModel):
 
 
 def invalid_cause(problems: list[Any]) -> str:
-    fields = ", ".join(dict.fromkeys(p.field for p in problems))
-    noun = "problem" if len(problems) == 1 else "problems"
-    return json.dumps(
-        {
-            "message": f"the run request has {len(problems)} {noun} ({fields}); no task was started",
-            "problems": [p.model_dump() for p in problems],
-        }
-    )
+    return json.dumps(problems_report(problems))
 
 
 @instrumented

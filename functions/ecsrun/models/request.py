@@ -6,100 +6,19 @@ Types are strict, as the ECS API defines them: "60" is not an integer, "yes" is 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from ecsrun import request_rules as rules
+from ecsrun.apishape import check, operation_input
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 MAX_TIMEOUT_SECONDS = 365 * 24 * 3600  # a Standard execution lasts at most a year
 
-NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class CapacityProviderStrategyItem(_Strict):
-    capacityProvider: Annotated[str, StringConstraints(min_length=1, max_length=255)]
-    weight: Annotated[int, Field(ge=0, le=1000)] | None = None
-    base: Annotated[int, Field(ge=0, le=100000)] | None = None
-
-
-class AwsVpcConfiguration(_Strict):
-    subnets: list[NonEmptyStr]
-    securityGroups: list[NonEmptyStr] | None = None
-    assignPublicIp: Literal["ENABLED", "DISABLED"] | None = None
-
-
-class NetworkConfiguration(_Strict):
-    awsvpcConfiguration: AwsVpcConfiguration
-
-
-class KeyValuePair(_Strict):
-    name: str
-    value: str
-
-
-class EnvironmentFile(_Strict):
-    value: NonEmptyStr
-    type: Literal["s3"]
-
-
-class ResourceRequirement(_Strict):
-    value: NonEmptyStr
-    type: Literal["GPU", "InferenceAccelerator"]
-
-
-class ContainerOverride(_Strict):
-    name: NonEmptyStr
-    command: list[str] | None = None
-    environment: list[KeyValuePair] | None = None
-    environmentFiles: list[EnvironmentFile] | None = None
-    cpu: int | None = None
-    memory: int | None = None
-    memoryReservation: int | None = None
-    resourceRequirements: list[ResourceRequirement] | None = None
-
-
-class InferenceAcceleratorOverride(_Strict):
-    deviceName: str | None = None
-    deviceType: str | None = None
-
-
-class EphemeralStorage(_Strict):
-    sizeInGiB: Annotated[int, Field(ge=21, le=200)]
-
-
-class TaskOverride(_Strict):
-    containerOverrides: list[ContainerOverride] | None = None
-    cpu: str | None = None
-    memory: str | None = None
-    inferenceAcceleratorOverrides: list[InferenceAcceleratorOverride] | None = None
-    executionRoleArn: str | None = None
-    taskRoleArn: str | None = None
-    ephemeralStorage: EphemeralStorage | None = None
-
-
-class PlacementConstraint(_Strict):
-    type: Literal["distinctInstance", "memberOf"]
-    expression: str | None = None
-
-
-class PlacementStrategy(_Strict):
-    type: Literal["random", "spread", "binpack"]
-    field: str | None = None
-
-
-class Tag(_Strict):
-    key: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    value: Annotated[str, StringConstraints(max_length=256)] | None = None
-
-
-class VolumeConfiguration(_Strict):
-    name: NonEmptyStr
-    # The EBS configuration is passed to ECS as given; ECS validates its inner fields.
-    managedEBSVolume: dict[str, Any] | None = None
 
 
 class RetryPolicy(_Strict):
@@ -110,28 +29,15 @@ class RetryPolicy(_Strict):
     backoffRate: Annotated[float, Field(ge=1.0, le=10.0)] = 2.0
 
 
-class RunRequest(_Strict):
-    """What a user sends: the same fields they would give `aws ecs run-task`."""
+class RunRequest(BaseModel):
+    """What a user sends: the fields they would give `aws ecs run-task`, plus ecsrun's runner fields.
 
-    # RunTask fields
-    cluster: NonEmptyStr | None = None
-    taskDefinition: NonEmptyStr
-    count: int | None = None
-    launchType: Literal["EC2", "FARGATE", "EXTERNAL"] | None = None
-    capacityProviderStrategy: list[CapacityProviderStrategyItem] | None = None
-    networkConfiguration: NetworkConfiguration | None = None
-    overrides: TaskOverride | None = None
-    platformVersion: NonEmptyStr | None = None
-    group: NonEmptyStr | None = None
-    placementConstraints: list[PlacementConstraint] | None = None
-    placementStrategy: list[PlacementStrategy] | None = None
-    propagateTags: Literal["TASK_DEFINITION", "SERVICE", "NONE"] | None = None
-    tags: list[Tag] | None = None
-    enableExecuteCommand: bool | None = None
-    enableECSManagedTags: bool | None = None
-    volumeConfigurations: list[VolumeConfiguration] | None = None
+    The runner fields are typed here; the RunTask fields are checked against ECS's own API model
+    (ecsrun.apishape) and the rules in ecsrun.request_rules, then kept exactly as given.
+    """
 
-    # Runner fields
+    model_config = ConfigDict(extra="allow", strict=True)
+
     runId: Annotated[str, StringConstraints(pattern=RUN_ID_PATTERN)] | None = None
     timeoutSeconds: Annotated[int, Field(ge=1, le=MAX_TIMEOUT_SECONDS)] | None = None
     successExitCodes: Annotated[list[Annotated[int, Field(ge=0, le=255)]], Field(min_length=1)] | None = None
@@ -151,6 +57,16 @@ class Problem(BaseModel):
 
     field: str
     message: str
+
+
+def problems_report(problems: list[Problem]) -> dict[str, Any]:
+    """The RunRequest.Invalid cause: one message naming every field, then each problem."""
+    fields = ", ".join(dict.fromkeys(p.field for p in problems))
+    noun = "problem" if len(problems) == 1 else "problems"
+    return {
+        "message": f"the run request has {len(problems)} {noun} ({fields}); no task was started",
+        "problems": [p.model_dump() for p in problems],
+    }
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
@@ -190,25 +106,19 @@ def validate_request(raw: Any) -> tuple[RunRequest | None, list[Problem]]:
             problems.append(Problem(field=name, message=why))
     cleaned = {k: v for k, v in raw.items() if k not in RESERVED_FIELDS}
 
+    runner = {k: v for k, v in cleaned.items() if k in RUNNER_FIELDS}
     request: RunRequest | None = None
     try:
-        request = RunRequest.model_validate(cleaned)
+        request = RunRequest.model_validate(runner)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             problems.append(Problem(field=field_path(error["loc"]), message=_message(dict(error))))
-
-    count = raw.get("count")
-    if "count" in raw and type(count) is int and count != 1:
-        problems.append(
-            Problem(field="count", message=f"ecsrun runs exactly one task per run: count must be 1; got {count}")
-        )
-    if raw.get("launchType") is not None and raw.get("capacityProviderStrategy") is not None:
-        problems.append(
-            Problem(
-                field="capacityProviderStrategy",
-                message="give launchType or capacityProviderStrategy, not both (ECS rejects the pair)",
-            )
-        )
+    shape = operation_input("ecs", "RunTask")
+    run_task = {k: v for k, v in cleaned.items() if k not in RUNNER_FIELDS}
+    problems += [Problem(field=f, message=m) for f, m in check(shape, run_task, also_known=RUNNER_FIELDS)]
+    problems += [Problem(field=f, message=m) for f, m in rules.problems(run_task)]
+    if request is not None and not problems:
+        request = RunRequest.model_validate({**run_task, **runner})
 
     problems.sort(key=lambda p: p.field)
     return (request if not problems else None), problems
