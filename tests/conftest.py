@@ -118,7 +118,9 @@ def moto_stack() -> Iterator[Stack]:
         table = Template(ROOT / "template.yaml").table_definition("RunsTable")
         boto3.client("dynamodb", region_name=REGION).create_table(TableName=TABLE, **table)
         boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
-        boto3.client("ecs", region_name=REGION).create_cluster(clusterName="default")
+        boto3.client("ecs", region_name=REGION).create_cluster(
+            clusterName="default", capacityProviders=["FARGATE", "FARGATE_SPOT"]
+        )
         ec2 = boto3.client("ec2", region_name=REGION)
         subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
         group = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]

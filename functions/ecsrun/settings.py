@@ -26,6 +26,20 @@ class Settings(BaseModel):
     copy_reserve_seconds: Annotated[int, Field(alias="COPY_RESERVE_SECONDS", ge=1)] = 120
     reconcile_grace_seconds: Annotated[int, Field(alias="RECONCILE_GRACE_SECONDS", ge=0)] = 300
 
+    # The clusters and task definition families this runner may use (patterns, comma-separated), as IAM allows.
+    allowed_clusters: Annotated[str, Field(alias="ALLOWED_CLUSTERS", min_length=1)] = "*"
+    allowed_task_definition_families: Annotated[str, Field(alias="ALLOWED_TASK_DEFINITION_FAMILIES", min_length=1)] = (
+        "*"
+    )
+
+    @property
+    def cluster_patterns(self) -> list[str]:
+        return [p.strip() for p in self.allowed_clusters.split(",") if p.strip()]
+
+    @property
+    def family_patterns(self) -> list[str]:
+        return [p.strip() for p in self.allowed_task_definition_families.split(",") if p.strip()]
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         return cls.model_validate(dict(os.environ if environ is None else environ))

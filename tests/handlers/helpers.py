@@ -23,8 +23,20 @@ def validated_run(request: Any, execution_name: str = "first") -> dict[str, Any]
 
 
 def start(request: Any, *, token: str = "token-start-1", execution: str = EXECUTION) -> dict[str, Any]:
-    run = validated_run(request)
+    return start_run(validated_run(request), token=token, execution=execution)
+
+
+def start_run(run: dict[str, Any], *, token: str = "token-start-1", execution: str = EXECUTION) -> dict[str, Any]:
+    """Start a run that was validated already (what changed in the account since then is the start's to meet)."""
     return dict(start_task.handler({"run": run, "taskToken": token, "executionArn": execution}, context()))
+
+
+def validated_then(request: Any, **request_changes: Any) -> dict[str, Any]:
+    """A run validated against the account as it was, whose RunTask fields then no longer hold: the cluster or
+    task definition was deleted between ValidateRequest and StartTask."""
+    run = validated_run(request)
+    run["request"].update(request_changes)
+    return run
 
 
 def deliver(event: dict[str, Any]) -> dict[str, Any]:

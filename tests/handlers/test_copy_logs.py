@@ -12,7 +12,7 @@ from botocore.stub import ANY, Stubber
 from ecsrun.handlers import copy_logs
 
 from tests.conftest import BUCKET, EVENTS, Stack, context, ecs_event
-from tests.handlers.helpers import EXECUTION, deliver, start, validated_run
+from tests.handlers.helpers import EXECUTION, deliver, start, start_run, validated_run, validated_then
 
 T0 = 1_795_000_000_000  # 2026-11-18T11:06:40Z, in milliseconds
 
@@ -165,14 +165,17 @@ def test_a_log_longer_than_one_page_is_copied_whole(stack: Stack, sfn: Stubber) 
 
 
 def test_a_run_whose_task_never_started_still_gets_a_manifest(stack: Stack, sfn: Stubber) -> None:
-    # Given RunTask was refused
+    # Given RunTask was refused: the cluster was gone by the time the run started
     stack.register("hello.json")
     sfn.add_response(
         "send_task_failure", {}, {"taskToken": "token-start-1", "error": "ECS.RunTaskFailed", "cause": ANY}
     )
-    start(stack.request(cluster="missing"))
+    run = validated_then(stack.request(), cluster="missing")
+    start_run(run)
     # When logs are copied, Then the outcome is ECS.RunTaskFailed and the manifest says the task never started
-    result = _copy(stack.request(cluster="missing"), {"Error": "ECS.RunTaskFailed", "Cause": "{}"})
+    failure = {"Error": "ECS.RunTaskFailed", "Cause": "{}"}
+    response = copy_logs.handler({"run": run, "executionArn": EXECUTION, "failure": failure}, context())
+    result = response["outcome"]
     assert result["error"] == "ECS.RunTaskFailed"
     manifest = json.loads(_object(stack, "runs/hello-demo/manifest.json"))
     assert manifest["logs"]["containers"] == [

@@ -11,7 +11,7 @@ from ecsrun.adapters import clients
 from ecsrun.handlers import start_task
 
 from tests.conftest import REGION, Stack, context
-from tests.handlers.helpers import EXECUTION, start, validated_run
+from tests.handlers.helpers import EXECUTION, start, start_run, validated_run, validated_then
 
 
 def _record(stack: Stack, run_id: str) -> dict:
@@ -57,13 +57,13 @@ def test_run_id_with_dots_is_carried_in_started_by(stack: Stack, sfn: Stubber) -
 
 
 def test_run_task_error_fails_the_wait_with_a_named_error(stack: Stack, sfn: Stubber) -> None:
-    # Given a cluster that does not exist
+    # Given a cluster that no longer exists when the run starts (deleted after validation)
     stack.register("hello.json")
     sfn.add_response(
         "send_task_failure", {}, {"taskToken": "token-start-1", "error": "ECS.RunTaskFailed", "cause": ANY}
     )
     # When the run starts
-    result = start(stack.request(cluster="no-such-cluster"))
+    result = start_run(validated_then(stack.request(), cluster="no-such-cluster"))
     # Then no task exists, the execution is told ECS.RunTaskFailed, and the record says why
     assert result["started"] is False
     sfn.assert_no_pending_responses()
@@ -79,7 +79,8 @@ def test_unknown_task_definition_is_a_run_task_failure(stack: Stack, sfn: Stubbe
     sfn.add_response(
         "send_task_failure", {}, {"taskToken": "token-start-1", "error": "ECS.RunTaskFailed", "cause": ANY}
     )
-    start(stack.request(taskDefinition="does-not-exist"))
+    stack.register("hello.json")
+    start_run(validated_then(stack.request(), taskDefinition="does-not-exist"))
     sfn.assert_no_pending_responses()
     assert "DescribeTaskDefinition failed" in json.loads(_record(stack, "hello-demo")["verdict"])["reason"]
 
@@ -87,7 +88,9 @@ def test_unknown_task_definition_is_a_run_task_failure(stack: Stack, sfn: Stubbe
 def test_no_capacity_in_a_200_response_is_named_and_retryable(
     stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given ECS answers RunTask with a failure (no capacity) instead of a task
+    # Given a validated run, and ECS answering RunTask with a failure (no capacity) instead of a task
+    stack.register("hello.json")
+    run = validated_run(stack.request())
     ecs = boto3.client("ecs", region_name=REGION)
     ecs_stub = Stubber(ecs)
     ecs_stub.add_response(
@@ -103,7 +106,7 @@ def test_no_capacity_in_a_200_response_is_named_and_retryable(
     # When the run starts
     with monkeypatch.context() as patch, ecs_stub:
         patch.setattr(clients, "client", lambda service, region=None: ecs if service == "ecs" else stepfunctions)
-        start(stack.request())
+        start_run(run)
     # Then the execution gets ECS.RunTaskFailed and the cause carries ECS's failures
     sfn.assert_no_pending_responses()
     verdict = json.loads(_record(stack, "hello-demo")["verdict"])

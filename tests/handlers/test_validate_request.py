@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import load_event
+import pytest
+
+from tests.conftest import Stack, load_event
 from tests.handlers.helpers import EXECUTION, validate
 
 
-def test_valid_request_resolves_the_run(env: None) -> None:
-    # Given the console-ready hello request, When validated
+def test_valid_request_resolves_the_run(stack: Stack) -> None:
+    # Given the console-ready hello request and its task definition, When validated
+    stack.register("hello.json")
     result = validate(load_event("requests/hello.json"))
     # Then the run carries its id, timeout and codes, and the request keeps only RunTask fields
     assert result["valid"] is True
@@ -23,9 +26,12 @@ def test_valid_request_resolves_the_run(env: None) -> None:
     assert result["executionArn"] == EXECUTION
 
 
-def test_defaults_come_from_the_execution_and_the_environment(env: None) -> None:
+def test_defaults_come_from_the_execution_and_the_environment(stack: Stack) -> None:
     # Given a request with no runner fields, When validated in execution "nightly:2026-11-21"
-    result = validate({"taskDefinition": "td"}, "nightly:2026-11-21")
+    stack.register("hello.json")
+    network = {"awsvpcConfiguration": {"subnets": [stack.subnet]}}
+    request = {"taskDefinition": "ecsrun-hello", "launchType": "FARGATE", "networkConfiguration": network}
+    result = validate(request, "nightly:2026-11-21")
     # Then the runId is derived from the execution name and the timeout from DEFAULT_TIMEOUT_SECONDS
     assert result["run"]["runId"] == "nightly-2026-11-21"
     assert result["run"]["timeoutSeconds"] == 900
@@ -56,3 +62,92 @@ def test_a_request_that_is_not_an_object_is_rejected(env: None) -> None:
     assert json.loads(result["cause"])["problems"] == [
         {"field": "(request)", "message": "must be a JSON object; got list"}
     ]
+
+
+# ---- the allowlists and the account ----
+
+
+def _problems(result: dict) -> dict[str, str]:
+    assert result["valid"] is False and result["error"] == "RunRequest.Invalid", result
+    return {p["field"]: p["message"] for p in json.loads(result["cause"])["problems"]}
+
+
+def test_a_cluster_outside_the_allowlist_is_refused_before_ecs_is_asked(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a runner allowed only clusters named batch-*
+    monkeypatch.setenv("ALLOWED_CLUSTERS", "batch-*, etl")
+    stack.register("hello.json")
+    # When a request names the default cluster, Then the problem names the cluster and the allowlist
+    problems = _problems(validate(stack.request()))
+    assert problems == {"cluster": "cluster 'default' is not one this runner may use (AllowedClusters: batch-*, etl)"}
+
+
+def test_a_task_definition_family_outside_the_allowlist_is_refused(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALLOWED_TASK_DEFINITION_FAMILIES", "etl-*")
+    stack.register("hello.json")
+    arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/ecsrun-hello:1"
+    problems = _problems(validate(stack.request(taskDefinition=arn)))
+    assert set(problems) == {"taskDefinition"} and "'ecsrun-hello'" in problems["taskDefinition"]
+
+
+def test_allowed_patterns_match_names_and_arns(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLOWED_CLUSTERS", "def*")
+    monkeypatch.setenv("ALLOWED_TASK_DEFINITION_FAMILIES", "ecsrun-?ello,other")
+    stack.register("hello.json")
+    cluster = "arn:aws:ecs:us-east-1:123456789012:cluster/default"
+    assert validate(stack.request(cluster=cluster, taskDefinition="ecsrun-hello:1"))["valid"] is True
+
+
+def test_a_task_definition_that_does_not_exist_is_a_problem_not_an_exception(stack: Stack) -> None:
+    problems = _problems(validate(stack.request(taskDefinition="ecsrun-nothing")))
+    assert problems == {"taskDefinition": "no task definition 'ecsrun-nothing' in this account and region"}
+
+
+def test_an_inactive_task_definition_is_refused(stack: Stack) -> None:
+    arn = stack.register("hello.json")
+    stack.ecs.deregister_task_definition(taskDefinition=arn)
+    problems = _problems(validate(stack.request(taskDefinition="ecsrun-hello:1")))
+    assert problems["taskDefinition"] == "ecsrun-hello:1 is INACTIVE: ECS runs only ACTIVE task definitions"
+
+
+def test_a_missing_cluster_and_an_unknown_container_are_named_together(stack: Stack) -> None:
+    # Given a request for a cluster that does not exist, overriding a container the definition lacks
+    stack.register("hello.json")
+    overrides = {"containerOverrides": [{"name": "app"}, {"name": "worker", "command": ["true"]}]}
+    problems = _problems(validate(stack.request(cluster="nowhere", overrides=overrides)))
+    # Then both are problems, each at its own field
+    assert problems == {
+        "cluster": "no cluster 'nowhere' in this account and region",
+        "overrides.containerOverrides[1].name": "ecsrun-hello:1 has no container 'worker' (its containers: app)",
+    }
+
+
+def test_a_launch_type_the_definition_is_not_compatible_with_is_refused(stack: Stack) -> None:
+    # Given a definition that requires FARGATE (ECS validates it for EC2 and FARGATE)
+    stack.register("hello.json")
+    request = stack.request(launchType="EXTERNAL")
+    del request["networkConfiguration"]
+    problems = _problems(validate(request))
+    assert problems == {"launchType": "ecsrun-hello:1 is compatible with EC2, FARGATE, not EXTERNAL"}
+
+
+def test_a_capacity_provider_the_cluster_lacks_is_refused(stack: Stack) -> None:
+    stack.register("hello.json")
+    strategy = [{"capacityProvider": "FARGATE"}, {"capacityProvider": "gpu-asg", "weight": 1}]
+    problems = _problems(validate(stack.request("capacity-provider.json", capacityProviderStrategy=strategy)))
+    assert problems == {
+        "capacityProviderStrategy[1].capacityProvider": (
+            "cluster 'default' has no capacity provider 'gpu-asg' (it has: FARGATE, FARGATE_SPOT)"
+        )
+    }
+
+
+def test_an_ec2_task_needs_a_container_instance_in_the_cluster(stack: Stack) -> None:
+    stack.register("hello.json")
+    request = stack.request(launchType="EC2")
+    del request["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"]
+    problems = _problems(validate(request))
+    assert problems == {"launchType": "cluster 'default' has no registered container instances to place an EC2 task on"}

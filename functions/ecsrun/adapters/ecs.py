@@ -59,6 +59,20 @@ class Ecs:
         except ClientError as exc:
             raise _api_error("DescribeTaskDefinition", exc) from exc
 
+    def find_task_definition(self, task_definition: str) -> dict[str, Any] | None:
+        """The task definition, or None when ECS does not know it (it answers ClientException for that)."""
+        try:
+            return dict(self._ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ClientException":
+                return None
+            raise
+
+    def find_cluster(self, name: str) -> dict[str, Any] | None:
+        """The cluster, or None when DescribeClusters reports it MISSING."""
+        clusters = self._ecs.describe_clusters(clusters=[name]).get("clusters", [])
+        return dict(clusters[0]) if clusters else None
+
     def run_task(self, args: dict[str, Any]) -> dict[str, Any]:
         """The started task, or RunTaskRefused. RunTask can answer 200 with a non-empty `failures`."""
         try:

@@ -9,8 +9,10 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from ecsrun.account_checks import account_problems
+from ecsrun.adapters import wiring
 from ecsrun.errors import ErrorName
-from ecsrun.models.request import problems_report, validate_request
+from ecsrun.models.request import Problem, problems_report, validate_request
 from ecsrun.observability import instrumented, logger, metrics
 from ecsrun.runtask import resolve_run
 from ecsrun.settings import Settings
@@ -31,9 +33,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=ValidateInput)
     settings = Settings.from_env()
     request, problems = validate_request(payload.request)
-    if request is None:
+    if request is not None:  # valid offline: now against the allowlists and the account
+        fields = request.model_dump(exclude_none=True, mode="json")
+        found = account_problems(fields, settings.cluster_patterns, settings.family_patterns, wiring.ecs())
+        problems = [Problem(field=field, message=message) for field, message in found]
+    if request is None or problems:
         logger.info("run request rejected", extra={"problems": [p.model_dump() for p in problems]})
         metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
         return {"valid": False, "error": ErrorName.REQUEST_INVALID.value, "cause": invalid_cause(problems)}
+    assert request is not None
     run = resolve_run(request, payload.executionName, settings.default_timeout_seconds)
     return {"valid": True, "run": run.model_dump(mode="json"), "executionArn": payload.executionArn}

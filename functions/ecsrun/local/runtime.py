@@ -205,9 +205,10 @@ class LocalAws:
         self._abort_promptly()
 
     def _create_cluster(self, name: str) -> None:
-        """A cluster whose one container instance is this machine, so EC2 and EXTERNAL tasks can be placed."""
+        """A cluster with the Fargate capacity providers and one container instance (this machine), so FARGATE,
+        EC2, EXTERNAL and capacity-provider requests can all be placed."""
         ecs, ec2 = self.client("ecs"), self.client("ec2")
-        ecs.create_cluster(clusterName=name)
+        ecs.create_cluster(clusterName=name, capacityProviders=["FARGATE", "FARGATE_SPOT"])
         image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
         instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="m5.large")["Instances"][0]
         document = {"instanceId": instance["InstanceId"], "region": REGION, "accountId": ACCOUNT}
@@ -418,11 +419,14 @@ class LocalAws:
             arn = str(self.client("ecs").register_task_definition(**document)["taskDefinition"]["taskDefinitionArn"])
         except (ClientError, ParamValidationError) as exc:
             raise TaskDefinitionRejected(f"RegisterTaskDefinition rejected it: {exc}") from exc
+        from moto.ecs.models import ecs_backends
+
+        registered = ecs_backends[ACCOUNT][REGION].describe_task_definition(arn)
         if document.get("networkMode"):
             # moto turns any non-EC2 compatibility (EXTERNAL too) into awsvpc; ECS keeps the mode it was given.
-            from moto.ecs.models import ecs_backends
-
-            ecs_backends[ACCOUNT][REGION].describe_task_definition(arn).network_mode = document["networkMode"]
+            registered.network_mode = document["networkMode"]
+        # moto calls every non-EC2 definition ["EC2", "FARGATE"]; ECS validates it for EC2 plus what it requires.
+        registered.compatibilities = list(dict.fromkeys(["EC2", *document.get("requiresCompatibilities", [])]))
         return arn
 
     def objects(self, prefix: str = "") -> dict[str, bytes]:
