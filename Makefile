@@ -6,7 +6,10 @@ STAMP := $(VENV)/.installed-stamp
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup demo test lint typecheck pytest sam bench clean
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
+
+.PHONY: setup demo test lint typecheck pytest sam checkov bench clean
 
 setup: $(STAMP)
 
@@ -21,8 +24,8 @@ demo: setup
 	$(BIN)/ecsrun local run events/requests/hello.json \
 		--task-definition events/task-definitions/hello.json --artifacts artifacts
 
-## test: lint, type-check, every test, and the SAM template checks
-test: setup lint typecheck pytest sam
+## test: lint, type-check, every test, and the template checks (cfn-lint through sam, and checkov)
+test: setup lint typecheck pytest sam checkov
 
 lint:
 	$(BIN)/ruff check .
@@ -38,9 +41,20 @@ sam:
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
 	$(BIN)/sam build --template template.yaml --build-dir .aws-sam/build
 
+# checkov has its own virtualenv: its pins would fight aws-sam-cli's. Offline: no guideline download, no update check.
+$(CHECKOV_STAMP): constraints-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -c constraints-checkov.txt checkov
+	touch $(CHECKOV_STAMP)
+
+checkov: $(CHECKOV_STAMP)
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -f template.yaml \
+		--framework cloudformation --compact --quiet --skip-download
+
 ## bench: measure the log copy pipeline; records the table in docs/benchmarks.md
 bench: setup
 	$(BIN)/python bench/copy_bench.py --write docs/benchmarks.md
 
 clean:
-	rm -rf $(VENV) .aws-sam artifacts .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam artifacts .pytest_cache .ruff_cache .mypy_cache

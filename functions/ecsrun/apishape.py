@@ -36,7 +36,7 @@ def _type_name(value: Any) -> str:
     )
 
 
-def _show(value: Any) -> str:
+def _quote(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -53,13 +53,28 @@ def _unknown(name: str, known: list[str]) -> str:
     )
 
 
+HIDDEN = "(value hidden: the API marks this field sensitive)"
+
+
 def check(
-    shape: Any, value: Any, path: str = "", *, also_known: frozenset[str] = frozenset()
+    shape: Any,
+    value: Any,
+    path: str = "",
+    *,
+    also_known: frozenset[str] = frozenset(),
+    reveal: bool = False,
+    _secret: bool = False,
 ) -> Iterator[tuple[str, str]]:
     """Every (field path, message) for what is wrong with `value` as `shape`. `also_known` names top-level
-    fields checked elsewhere, offered as suggestions for a misspelt one."""
+    fields checked elsewhere, offered as suggestions for a misspelt one. Values under a member the model marks
+    `sensitive` (container environment variables) are never quoted in a message unless `reveal` is set."""
     kind = shape.type_name
     meta = shape.metadata
+    secret = _secret or (bool(meta.get("sensitive")) and not reveal)
+
+    def _show(item: Any) -> str:
+        return HIDDEN if secret else _quote(item)
+
     if value is None:
         yield path or "(request)", "must not be null; leave the field out instead"
     elif kind == "structure":
@@ -75,7 +90,7 @@ def check(
                 known = sorted(set(shape.members) | also_known)
                 yield _join(path, str(name)), _unknown(str(name), known)
             else:
-                yield from check(member, item, _join(path, name))
+                yield from check(member, item, _join(path, name), reveal=reveal, _secret=secret)
     elif kind == "list":
         if not isinstance(value, list):
             yield path, f"must be a list; got {_type_name(value)} {_show(value)}"
@@ -85,19 +100,19 @@ def check(
         if "max" in meta and len(value) > meta["max"]:
             yield path, f"must have at most {meta['max']} items; got {len(value)}"
         for index, item in enumerate(value):
-            yield from check(shape.member, item, f"{path}[{index}]")
+            yield from check(shape.member, item, f"{path}[{index}]", reveal=reveal, _secret=secret)
     elif kind == "map":
         if not isinstance(value, dict):
             yield path, f"must be an object; got {_type_name(value)} {_show(value)}"
             return
         for key, item in value.items():
-            yield from check(shape.key, key, f"{path}.{key}")
-            yield from check(shape.value, item, f"{path}.{key}")
+            yield from check(shape.key, key, f"{path}.{key}", reveal=reveal, _secret=secret)
+            yield from check(shape.value, item, f"{path}.{key}", reveal=reveal, _secret=secret)
     elif kind == "string":
         if not isinstance(value, str):
             yield path, f"must be a string; got {_type_name(value)} {_show(value)}"
             return
-        if shape.enum and value not in shape.enum:
+        if shape.enum and value not in shape.enum:  # enums are never secret
             yield path, f"must be one of {', '.join(shape.enum)}; got {_show(value)}"
         if "min" in meta and len(value) < meta["min"]:
             yield path, f"must be at least {meta['min']} characters; got {len(value)}"

@@ -32,6 +32,9 @@ class Settings(BaseModel):
         "*"
     )
 
+    # Values of sensitive fields (container environment) are masked in problems, logs and causes.
+    redact_secrets: Annotated[bool, Field(alias="REDACT_SECRETS")] = True
+
     @property
     def cluster_patterns(self) -> list[str]:
         return [p.strip() for p in self.allowed_clusters.split(",") if p.strip()]

@@ -326,3 +326,21 @@ def test_describe_task_definition_output_is_accepted_and_unlogged_containers_are
     assert by_name["app"]["events"] == 1
     assert by_name["quiet"]["key"] is None
     assert by_name["quiet"]["note"] == "no log configuration"
+
+
+@pytest.mark.parametrize("name", ["hello", "failing"])
+def test_environment_override_values_stay_out_of_the_output_cause_and_manifest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
+) -> None:
+    # Given a run (one that succeeds, one that fails) with a secret in its environment overrides
+    secret = "s3cr3t-" + name
+    request = json.loads((EVENTS / "requests" / f"{name}.json").read_text())
+    request["overrides"] = {
+        "containerOverrides": [{"name": "app", "environment": [{"name": "TOKEN", "value": secret}]}]
+    }
+    code, result = _ecsrun(capsys, _write(tmp_path, "request.json", request), *_td(name), "--artifacts", str(tmp_path))
+    # Then the run ends as usual, and neither its output, its cause nor its manifest holds the value
+    assert code == (0 if name == "hello" else 1)
+    assert secret not in json.dumps(result)
+    manifests = list(tmp_path.glob("runs/*/manifest.json"))
+    assert manifests and all(secret not in path.read_text() for path in manifests)

@@ -151,3 +151,37 @@ def test_an_ec2_task_needs_a_container_instance_in_the_cluster(stack: Stack) -> 
     del request["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"]
     problems = _problems(validate(request))
     assert problems == {"launchType": "cluster 'default' has no registered container instances to place an EC2 task on"}
+
+
+# ---- secrets ----
+
+SECRET = "s3cr3t-hunter2"
+
+
+def _with_secret_problem(stack: Stack) -> dict:
+    environment = [{"name": "DB_PASSWORD", "value": SECRET}, {"name": "RETRIES", "value": 3}, SECRET]
+    return stack.request(overrides={"containerOverrides": [{"name": "app", "environment": environment}]})
+
+
+def test_environment_values_are_never_quoted_in_problems_or_logs(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a request whose environment overrides are malformed and hold a secret
+    stack.register("hello.json")
+    result = validate(_with_secret_problem(stack))
+    # Then the problems name the fields but quote no value, and neither the cause nor the function's logs hold it
+    problems = _problems(result)
+    assert set(problems) == {
+        "overrides.containerOverrides[0].environment[1].value",
+        "overrides.containerOverrides[0].environment[2]",
+    }
+    assert all("value hidden" in message for message in problems.values())
+    assert SECRET not in result["cause"] and "'3'" not in result["cause"]
+    assert SECRET not in capsys.readouterr().out
+
+
+def test_redaction_can_be_turned_off_for_a_stack_without_secrets(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDACT_SECRETS", "false")
+    stack.register("hello.json")
+    problems = _problems(validate(_with_secret_problem(stack)))
+    assert problems["overrides.containerOverrides[0].environment[2]"] == f"must be an object; got string '{SECRET}'"

@@ -32,7 +32,7 @@ def invalid_cause(problems: list[Any]) -> str:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=ValidateInput)
     settings = Settings.from_env()
-    request, problems = validate_request(payload.request)
+    request, problems = validate_request(payload.request, reveal_secrets=not settings.redact_secrets)
     if request is not None:  # valid offline: now against the allowlists and the account
         fields = request.model_dump(exclude_none=True, mode="json")
         found = account_problems(fields, settings.cluster_patterns, settings.family_patterns, wiring.ecs())

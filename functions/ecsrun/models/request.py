@@ -95,8 +95,9 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def validate_request(raw: Any) -> tuple[RunRequest | None, list[Problem]]:
-    """Validate a run request completely: every problem at once, none hidden behind another."""
+def validate_request(raw: Any, *, reveal_secrets: bool = False) -> tuple[RunRequest | None, list[Problem]]:
+    """Validate a run request completely: every problem at once, none hidden behind another. Values of
+    fields the API marks sensitive (container environment) are not quoted unless `reveal_secrets`."""
     if not isinstance(raw, dict):
         return None, [Problem(field="(request)", message=f"must be a JSON object; got {type(raw).__name__}")]
 
@@ -115,7 +116,9 @@ def validate_request(raw: Any) -> tuple[RunRequest | None, list[Problem]]:
             problems.append(Problem(field=field_path(error["loc"]), message=_message(dict(error))))
     shape = operation_input("ecs", "RunTask")
     run_task = {k: v for k, v in cleaned.items() if k not in RUNNER_FIELDS}
-    problems += [Problem(field=f, message=m) for f, m in check(shape, run_task, also_known=RUNNER_FIELDS)]
+    problems += [
+        Problem(field=f, message=m) for f, m in check(shape, run_task, also_known=RUNNER_FIELDS, reveal=reveal_secrets)
+    ]
     problems += [Problem(field=f, message=m) for f, m in rules.problems(run_task)]
     if request is not None and not problems:
         request = RunRequest.model_validate({**run_task, **runner})
