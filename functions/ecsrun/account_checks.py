@@ -11,6 +11,8 @@ import fnmatch
 from collections.abc import Iterator
 from typing import Any
 
+from ecsrun.request_rules import CLUSTER, TASK_DEFINITION
+
 Problem = tuple[str, str]
 
 DEFAULT_CLUSTER = "default"
@@ -28,6 +30,16 @@ def task_definition_family(task_definition: str) -> str:
     """The family of 'family', 'family:revision' or a task definition ARN."""
     name = task_definition.rsplit("task-definition/", 1)[-1] if task_definition.startswith("arn:") else task_definition
     return name.split(":", 1)[0]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _providers(request: dict[str, Any]) -> list[Any]:
+    """The strategy's provider names by position (None where an item is malformed)."""
+    items = request.get("capacityProviderStrategy")
+    return [_dict(item).get("capacityProvider") for item in items] if isinstance(items, list) else []
 
 
 def _allowed(name: str, patterns: list[str]) -> bool:
@@ -61,8 +73,8 @@ def task_definition_problems(request: dict[str, Any], definition: dict[str, Any]
         yield "taskDefinition", f"{revision} is {status}: ECS runs only ACTIVE task definitions"
     compatible = definition.get("compatibilities") or definition.get("requiresCompatibilities")
     launch = request.get("launchType")
-    providers = [p.get("capacityProvider") for p in request.get("capacityProviderStrategy") or []]
-    wants_fargate = launch == "FARGATE" or bool({"FARGATE", "FARGATE_SPOT"} & set(providers))
+    providers = _providers(request)
+    wants_fargate = launch == "FARGATE" or any(p in ("FARGATE", "FARGATE_SPOT") for p in providers)
     if compatible and launch and launch not in compatible:
         yield "launchType", f"{revision} is compatible with {', '.join(compatible)}, not {launch}"
     elif compatible and wants_fargate and not launch and "FARGATE" not in compatible:
@@ -70,9 +82,9 @@ def task_definition_problems(request: dict[str, Any], definition: dict[str, Any]
     if wants_fargate and definition.get("networkMode", "awsvpc") != "awsvpc":
         yield "taskDefinition", f"{revision} uses network mode {definition.get('networkMode')}; Fargate needs awsvpc"
     containers = [c.get("name") for c in definition.get("containerDefinitions", [])]
-    overrides = (request.get("overrides") or {}).get("containerOverrides") or []
-    for index, override in enumerate(overrides):
-        if override.get("name") not in containers:
+    overrides = _dict(request.get("overrides")).get("containerOverrides")
+    for index, override in enumerate(overrides if isinstance(overrides, list) else []):
+        if isinstance(override, dict) and isinstance(override.get("name"), str) and override["name"] not in containers:
             yield (
                 f"overrides.containerOverrides[{index}].name",
                 f"{revision} has no container {override.get('name')!r} (its containers: {', '.join(containers)})",
@@ -89,9 +101,8 @@ def cluster_problems(request: dict[str, Any], cluster: dict[str, Any] | None) ->
     if status != RUNNABLE_STATUS:
         yield "cluster", f"cluster {name!r} is {status}: tasks run only on ACTIVE clusters"
     available = cluster.get("capacityProviders") or []
-    for index, item in enumerate(request.get("capacityProviderStrategy") or []):
-        provider = item.get("capacityProvider")
-        if provider not in available:
+    for index, provider in enumerate(_providers(request)):
+        if isinstance(provider, str) and provider not in available:
             listed = ", ".join(available) or "none"
             yield (
                 f"capacityProviderStrategy[{index}].capacityProvider",
@@ -104,10 +115,18 @@ def cluster_problems(request: dict[str, Any], cluster: dict[str, Any] | None) ->
 
 def account_problems(request: dict[str, Any], clusters: list[str], families: list[str], ecs: Any) -> list[Problem]:
     """The allowlists first; then, only for what they allow (IAM lets the runner describe nothing else), ask ECS
-    about the task definition and cluster (two Describe calls) and judge. Sorted by field."""
+    about the task definition and the cluster (one Describe call each) and judge.
+
+    Runs on requests with other problems too, so one answer lists everything; a task definition or cluster
+    whose name is itself malformed is not looked up (that problem is already reported)."""
+    definition_name, cluster = request.get("taskDefinition"), request.get("cluster")
+    definition_ok = isinstance(definition_name, str) and bool(TASK_DEFINITION.match(definition_name))
+    cluster_ok = cluster is None or (isinstance(cluster, str) and bool(CLUSTER.match(cluster)))
+    if not (definition_ok and cluster_ok):
+        return []
     refused = list(allowlist_problems(request, clusters, families))
     if refused:
-        return sorted(refused)
-    definition = ecs.find_task_definition(request["taskDefinition"])
-    cluster = ecs.find_cluster(cluster_name(request.get("cluster")))
-    return sorted([*task_definition_problems(request, definition), *cluster_problems(request, cluster)])
+        return refused
+    definition = ecs.find_task_definition(definition_name)
+    found = ecs.find_cluster(cluster_name(cluster))
+    return [*task_definition_problems(request, definition), *cluster_problems(request, found)]

@@ -94,24 +94,23 @@ def not_fargate(request: dict[str, Any]) -> bool:
     return bool(providers) and not providers & FARGATE_PROVIDERS
 
 
-def parse_cpu(value: str) -> int | None:
-    """Task CPU as ECS accepts it: CPU units ("1024") or vCPUs ("1 vCPU", "0.25 vcpu")."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(vcpu)?\s*", value, re.IGNORECASE)
+def _scaled(value: str, unit: str) -> int | None:
+    """A whole number of base units from "N" (base units) or "N <unit>" (1024 of them), as ECS reads sizes."""
+    match = re.fullmatch(rf"\s*(\d+(?:\.\d+)?)\s*({unit})?\s*", value, re.IGNORECASE)
     if not match:
         return None
-    number = float(match.group(1))
-    units = number * 1024 if match.group(2) else number
-    return int(units) if units == int(units) else None
+    number = float(match.group(1)) * (1024 if match.group(2) else 1)
+    return int(number) if number == int(number) else None
+
+
+def parse_cpu(value: str) -> int | None:
+    """Task CPU as ECS accepts it: CPU units ("1024") or vCPUs ("1 vCPU", "0.25 vcpu")."""
+    return _scaled(value, "vcpu")
 
 
 def parse_memory(value: str) -> int | None:
     """Task memory as ECS accepts it: MiB ("2048") or GB ("2 GB", "0.5GB")."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(gb)?\s*", value, re.IGNORECASE)
-    if not match:
-        return None
-    number = float(match.group(1))
-    mib = number * 1024 if match.group(2) else number
-    return int(mib) if mib == int(mib) else None
+    return _scaled(value, "gb")
 
 
 def _fargate_size(overrides: dict[str, Any]) -> Iterator[Problem]:

@@ -68,8 +68,12 @@ def test_a_request_that_is_not_an_object_is_rejected(env: None) -> None:
 
 
 def _problems(result: dict) -> dict[str, str]:
+    """Field → its messages (joined with " | " when a field has several)."""
     assert result["valid"] is False and result["error"] == "RunRequest.Invalid", result
-    return {p["field"]: p["message"] for p in json.loads(result["cause"])["problems"]}
+    found: dict[str, list[str]] = {}
+    for problem in json.loads(result["cause"])["problems"]:
+        found.setdefault(problem["field"], []).append(problem["message"])
+    return {field: " | ".join(messages) for field, messages in found.items()}
 
 
 def test_a_cluster_outside_the_allowlist_is_refused_before_ecs_is_asked(
@@ -131,7 +135,7 @@ def test_a_launch_type_the_definition_is_not_compatible_with_is_refused(stack: S
     request = stack.request(launchType="EXTERNAL")
     del request["networkConfiguration"]
     problems = _problems(validate(request))
-    assert problems == {"launchType": "ecsrun-hello:1 is compatible with EC2, FARGATE, not EXTERNAL"}
+    assert "ecsrun-hello:1 is compatible with EC2, FARGATE, not EXTERNAL" in problems["launchType"].split(" | ")
 
 
 def test_a_capacity_provider_the_cluster_lacks_is_refused(stack: Stack) -> None:
@@ -185,3 +189,18 @@ def test_redaction_can_be_turned_off_for_a_stack_without_secrets(stack: Stack, m
     stack.register("hello.json")
     problems = _problems(validate(_with_secret_problem(stack)))
     assert problems["overrides.containerOverrides[0].environment[2]"] == f"must be an object; got string '{SECRET}'"
+
+
+def test_offline_and_account_problems_come_in_one_answer(stack: Stack) -> None:
+    # Given a request with a type error and a cluster that does not exist
+    stack.register("hello.json")
+    problems = _problems(validate(stack.request(cluster="nowhere", timeoutSeconds="60")))
+    # Then both are reported together
+    assert set(problems) == {"cluster", "timeoutSeconds"}
+
+
+def test_malformed_names_are_not_looked_up(stack: Stack) -> None:
+    # Given names that are themselves invalid, Then the problems are those, with no lookup errors added
+    problems = _problems(validate(stack.request(taskDefinition="../x", cluster=["default"])))
+    assert set(problems) == {"taskDefinition", "cluster"}
+    assert "no task definition" not in problems["taskDefinition"]

@@ -33,10 +33,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=ValidateInput)
     settings = Settings.from_env()
     request, problems = validate_request(payload.request, reveal_secrets=not settings.redact_secrets)
-    if request is not None:  # valid offline: now against the allowlists and the account
-        fields = request.model_dump(exclude_none=True, mode="json")
-        found = account_problems(fields, settings.cluster_patterns, settings.family_patterns, wiring.ecs())
-        problems = [Problem(field=field, message=message) for field, message in found]
+    if isinstance(payload.request, dict):  # then against the allowlists and the account, for one full answer
+        found = account_problems(payload.request, settings.cluster_patterns, settings.family_patterns, wiring.ecs())
+        problems = sorted([*problems, *(Problem(field=f, message=m) for f, m in found)], key=lambda p: p.field)
     if request is None or problems:
         logger.info("run request rejected", extra={"problems": [p.model_dump() for p in problems]})
         metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
