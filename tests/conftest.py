@@ -150,3 +150,22 @@ def ecs_event(relative: str, **detail: Any) -> dict[str, Any]:
     if "taskArn" in detail:
         event["resources"] = [detail["taskArn"]]
     return event
+
+
+def listen_for_completions(client: Any, bus: str) -> Any:
+    """A rule sending the bus's completion events to a queue; returns a reader of what has arrived so far.
+    `client(service)` makes the clients: LocalAws.client, or boto3's inside a moto stack."""
+    sqs, events = client("sqs"), client("events")
+    queue = sqs.create_queue(QueueName="completions")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {"source": ["ecsrun"], "detail-type": ["ecsrun.RunSucceeded", "ecsrun.RunFailed"]}
+    events.put_rule(Name="completions", EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="completions", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    seen: list[dict[str, Any]] = []
+
+    def read() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        seen.extend(json.loads(m["Body"]) for m in messages)
+        return seen
+
+    return read

@@ -10,6 +10,7 @@ from typing import Any
 
 from ecsrun.adapters.copy_checkpoints import CopyCheckpoints
 from ecsrun.adapters.runs_table import RunsTable, now_iso
+from ecsrun.completion import run_summary
 from ecsrun.logcopy import CopyProgress, copy_run_logs, manifest_key, settle_delay
 from ecsrun.models.record import RunRecord, RunStatus
 from ecsrun.outcome import compose
@@ -27,11 +28,13 @@ def finish_run(
     caught: dict[str, Any] | None = None,
     resume: bool = False,
     should_pause: Callable[[], bool] | None = None,
+    publish: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[dict[str, Any] | None, CopyProgress]:
     """Copy the logs, write the manifest, record the outcome. Safe to repeat: every write is deterministic.
 
     With `should_pause`, a copy that runs short of time returns no outcome and a checkpoint; `resume`
     continues from the run's saved checkpoint (the first invocation waits for the logs to settle instead).
+    `publish` receives the run's completion event once the outcome is recorded.
     """
     checkpoints = CopyCheckpoints(s3, bucket)
     checkpoint = checkpoints.load(record.runId) if resume else None
@@ -66,4 +69,6 @@ def finish_run(
     s3.put_object(Bucket=bucket, Key=manifest, Body=body, ContentType="application/json")
     summary_only = {k: v for k, v in outcome.items() if k != "cause"} | {"manifestKey": manifest}
     store.finish(record.runId, summary_only, aborted=record.status == RunStatus.ABORTED)
+    if publish is not None:
+        publish(run_summary(summary, record.executionArn))
     return outcome, copied

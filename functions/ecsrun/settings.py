@@ -32,6 +32,8 @@ class Settings(BaseModel):
         "*"
     )
 
+    # The stack's bus: runs start from it, and every run's end is put on it (ecsrun.RunSucceeded / RunFailed).
+    event_bus_name: Annotated[str | None, Field(alias="EVENT_BUS_NAME")] = None
     # Values of sensitive fields (container environment) are masked in problems, logs and causes.
     redact_secrets: Annotated[bool, Field(alias="REDACT_SECRETS")] = True
 

@@ -19,10 +19,10 @@ from botocore.config import Config
 from ecsrun.adapters import clients
 from ecsrun.adapters.runs_table import RunsTable
 from ecsrun.local.engine import LocalResult, run_local
-from ecsrun.local.runtime import BUCKET, TABLE, LocalAws
+from ecsrun.local.runtime import BUCKET, BUS, TABLE, LocalAws
 from moto.core.exceptions import JsonRESTError
 
-from tests.conftest import EVENTS
+from tests.conftest import EVENTS, listen_for_completions
 
 TERMINAL = {"SUCCEEDED", "FAILED", "ABORTED"}
 
@@ -224,7 +224,8 @@ def test_a_copy_short_of_time_continues_through_the_state_machine_loop(
 
 
 def test_an_aborted_execution_stops_its_task_and_keeps_its_logs(aws: LocalAws) -> None:
-    # Given a long task
+    # Given a long task, and a queue listening for completion events on the stack's bus
+    completions = listen_for_completions(aws.client, BUS)
     outcome: dict[str, LocalResult] = {}
     request = _request("timeout", timeoutSeconds=300)
     runner = threading.Thread(target=lambda: outcome.update(r=run_local(request, [_definition("slow")], aws=aws)))
@@ -242,6 +243,10 @@ def test_an_aborted_execution_stops_its_task_and_keeps_its_logs(aws: LocalAws) -
     manifest = json.loads(aws.objects("runs/timeout-demo/manifest.json")["runs/timeout-demo/manifest.json"])
     assert manifest["error"] == "Run.Aborted"
     assert manifest["logs"]["containers"][0]["events"] == 1  # "starting"
+    # And the run's end was still announced, as a failure named Run.Aborted
+    _wait_for(lambda: bool(completions()))
+    [event] = completions()
+    assert (event["detail-type"], event["detail"]["error"]) == ("ecsrun.RunFailed", "Run.Aborted")
 
 
 def _running_locally(aws: LocalAws) -> bool:

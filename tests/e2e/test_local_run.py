@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from ecsrun.cli import main
 from ecsrun.local.engine import run_local
-from ecsrun.local.runtime import LocalAws
+from ecsrun.local.runtime import BUS, LocalAws
 
-from tests.conftest import EVENTS, ROOT
+from tests.conftest import EVENTS, ROOT, listen_for_completions
 
 
 def _ecsrun(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
@@ -344,3 +344,18 @@ def test_environment_override_values_stay_out_of_the_output_cause_and_manifest(
     assert secret not in json.dumps(result)
     manifests = list(tmp_path.glob("runs/*/manifest.json"))
     assert manifests and all(secret not in path.read_text() for path in manifests)
+
+
+def test_a_local_run_puts_its_completion_event_on_the_bus() -> None:
+    with LocalAws() as aws:
+        # Given a queue listening for completion events on the stack's bus
+        completions = listen_for_completions(aws.client, BUS)
+        # When the hello run goes through the real state machine
+        request = json.loads((EVENTS / "requests" / "hello.json").read_text())
+        result = run_local(request, [json.loads((EVENTS / "task-definitions" / "hello.json").read_text())], aws=aws)
+        # Then exactly one ecsrun.RunSucceeded names the run and its task
+        events = completions()
+    assert result.status == "SUCCEEDED"
+    [event] = events
+    assert event["detail-type"] == "ecsrun.RunSucceeded"
+    assert event["detail"]["runId"] == "hello-demo" and event["detail"]["taskArn"] == result.output["task"]["taskArn"]

@@ -6,12 +6,14 @@ import contextlib
 import gzip
 import hashlib
 import json
+from typing import Any
 
+import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from ecsrun.handlers import copy_logs
 
-from tests.conftest import BUCKET, EVENTS, Stack, context, ecs_event
+from tests.conftest import BUCKET, EVENTS, REGION, Stack, context, ecs_event, listen_for_completions
 from tests.handlers.helpers import EXECUTION, deliver, start, start_run, validated_run, validated_then
 
 T0 = 1_795_000_000_000  # 2026-11-18T11:06:40Z, in milliseconds
@@ -291,3 +293,60 @@ def test_a_copy_pauses_between_containers_and_keeps_each_ones_tail(
     assert [c["events"] for c in cause["logs"]["containers"]] == [30, 30]
     assert len(cause["lastLogLines"]["lines"]) == 20
     assert _staged(stack, started["runId"]) == ["checkpoint.json"]
+
+
+# ---- completion events ----
+
+
+def _listen(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The stack's bus, with every ecsrun completion event sent to a queue this test reads."""
+    monkeypatch.setenv("EVENT_BUS_NAME", "ecsrun-runs")
+    boto3.client("events", region_name=REGION).create_event_bus(Name="ecsrun-runs")
+    return listen_for_completions(lambda service: boto3.client(service, region_name=REGION), "ecsrun-runs")
+
+
+def test_a_succeeded_run_puts_run_succeeded_on_the_bus(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received = _listen(monkeypatch)
+    started = _run_to_stop(stack, sfn, "hello.json", "hello.json", "stopped-success.json", "send_task_success")
+    _write_logs(stack, "app", started["taskArn"], ["done"])
+    _copy(stack.request())
+    [event] = received()
+    assert (event["source"], event["detail-type"]) == ("ecsrun", "ecsrun.RunSucceeded")
+    detail = event["detail"]
+    assert detail["runId"] == "hello-demo" and detail["status"] == "SUCCEEDED" and detail["error"] is None
+    assert detail["taskArn"] == started["taskArn"] and detail["exitCodes"] == {"app": 0}
+    assert detail["executionArn"] == EXECUTION
+    assert detail["logs"] == {
+        "bucket": BUCKET,
+        "manifestKey": "runs/hello-demo/manifest.json",
+        "keys": {"app": "runs/hello-demo/logs/app.log.gz"},
+    }
+
+
+def test_a_failed_run_puts_run_failed_with_its_error_name(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received = _listen(monkeypatch)
+    started = _run_to_stop(stack, sfn, "failing.json", "failing.json", "stopped-nonzero.json", "send_task_failure")
+    _write_logs(stack, "app", started["taskArn"], ["boom"])
+    _copy(stack.request("failing.json"), {"Error": "ECS.ContainerExitedNonZero", "Cause": "{}"})
+    [event] = received()
+    assert event["detail-type"] == "ecsrun.RunFailed"
+    detail = event["detail"]
+    assert (detail["status"], detail["error"]) == ("FAILED", "ECS.ContainerExitedNonZero")
+    assert detail["message"] == "essential container 'app' exited with code 3"
+    assert detail["exitCodes"] == {"app": 3}
+
+
+def test_an_invalid_request_puts_run_failed_too(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.handlers.helpers import validate
+
+    received = _listen(monkeypatch)
+    validate({"taskDefinition": "x", "count": 2, "runId": "bad-1"})
+    [event] = received()
+    detail = event["detail"]
+    assert event["detail-type"] == "ecsrun.RunFailed"
+    assert (detail["runId"], detail["error"], detail["taskArn"]) == ("bad-1", "RunRequest.Invalid", None)
+    assert detail["message"].startswith("the run request has")

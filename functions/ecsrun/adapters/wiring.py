@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from ecsrun.adapters import clients
 from ecsrun.adapters.callbacks import Callbacks
 from ecsrun.adapters.ecs import Ecs
+from ecsrun.adapters.events import Events
 from ecsrun.adapters.runs_table import RunsTable
+from ecsrun.completion import completion_entry
 from ecsrun.models.record import RunRecord
 from ecsrun.settings import Settings
 
@@ -50,4 +52,14 @@ def finish(
         caught=caught,
         resume=resume,
         should_pause=should_pause,
+        publish=completion_publisher(settings),
     )
+
+
+def completion_publisher(settings: Settings) -> Callable[[dict[str, Any]], None] | None:
+    """Puts a run's completion event (a run_summary) on the stack's bus; None where no bus is configured."""
+    bus = settings.event_bus_name
+    if not bus:
+        return None
+    events = Events(clients.client("events"))
+    return lambda detail: events.put(completion_entry(detail, bus))

@@ -11,10 +11,11 @@ from pydantic import BaseModel
 
 from ecsrun.account_checks import account_problems
 from ecsrun.adapters import wiring
+from ecsrun.completion import run_summary
 from ecsrun.errors import ErrorName
 from ecsrun.models.request import Problem, problems_report, validate_request
 from ecsrun.observability import instrumented, logger, metrics
-from ecsrun.runtask import resolve_run
+from ecsrun.runtask import resolve_run, run_id_for_execution
 from ecsrun.settings import Settings
 
 
@@ -22,10 +23,6 @@ class ValidateInput(BaseModel):
     request: Any = None
     executionName: str
     executionArn: str
-
-
-def invalid_cause(problems: list[Any]) -> str:
-    return json.dumps(problems_report(problems))
 
 
 @instrumented
@@ -39,7 +36,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if request is None or problems:
         logger.info("run request rejected", extra={"problems": [p.model_dump() for p in problems]})
         metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
-        return {"valid": False, "error": ErrorName.REQUEST_INVALID.value, "cause": invalid_cause(problems)}
+        report = problems_report(problems)
+        publish = wiring.completion_publisher(settings)
+        if publish is not None:
+            run_id = run_id_for_execution(payload.request, payload.executionName)
+            failed = {"runId": run_id, "status": "FAILED", "error": ErrorName.REQUEST_INVALID.value, **report}
+            publish(run_summary(failed, payload.executionArn))
+        return {"valid": False, "error": ErrorName.REQUEST_INVALID.value, "cause": json.dumps(report)}
     assert request is not None
     run = resolve_run(request, payload.executionName, settings.default_timeout_seconds)
     return {"valid": True, "run": run.model_dump(mode="json"), "executionArn": payload.executionArn}

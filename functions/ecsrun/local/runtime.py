@@ -36,6 +36,7 @@ ACCOUNT = "123456789012"  # moto's default account
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 TABLE = "ecsrun-local-runs"
 BUCKET = "ecsrun-local-logs"
+BUS = "ecsrun-local-runs"
 STARTED_BY_PREFIX = "ecsrun/"
 EVENT_DELIVERY_ATTEMPTS = 3  # EventBridge retries a failed Lambda target; locally a few tries are enough
 
@@ -47,6 +48,7 @@ ENVIRONMENT = {
     "AWS_SESSION_TOKEN": "local",
     "RUNS_TABLE": TABLE,
     "LOGS_BUCKET": BUCKET,
+    "EVENT_BUS_NAME": BUS,
     "STARTED_BY_PREFIX": STARTED_BY_PREFIX,
     "LOG_TAIL_LINES": "20",
     # The local agent writes every line before it reports the task STOPPED: nothing lags.
@@ -161,6 +163,7 @@ class LocalAws:
         role = iam.create_role(RoleName="ecsrun-local", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
         self.client("dynamodb").create_table(TableName=TABLE, **self.template.table_definition("RunsTable"))
         self.client("s3").create_bucket(Bucket=BUCKET)
+        self.client("events").create_event_bus(Name=BUS)
         self._create_cluster("default")
 
         archive = io.BytesIO()
