@@ -9,6 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ecsrun.errors import ErrorName
+from ecsrun.models.record import RunRecord, RunStatus
+from ecsrun.outcome import task_summary
+
 SOURCE = "ecsrun"
 SUCCEEDED, FAILED = "ecsrun.RunSucceeded", "ecsrun.RunFailed"
 
@@ -45,3 +49,26 @@ def completion_entry(detail: dict[str, Any], bus: str) -> dict[str, Any]:
         "Detail": json.dumps(detail),
         "EventBusName": bus,
     }
+
+
+def unannounced_end(
+    record: RunRecord | None, execution_arn: str, status: str, error: str | None, cause: str | None
+) -> dict[str, Any] | None:
+    """The summary to announce for an execution that ended (FAILED, TIMED_OUT, ABORTED) without its run being
+    announced: CopyLogs itself failed (Logs.CopyFailed), or the run was aborted before any task existed.
+    None when the run's end is, or will be, announced elsewhere (it has an outcome, or an aborted task whose
+    logs TaskStopped copies when it stops), or when the run is not this execution's."""
+    if record is None or record.executionArn != execution_arn or record.outcome is not None:
+        return None
+    if record.status == RunStatus.ABORTED and record.taskArn:
+        return None
+    default = ErrorName.ABORTED if status == "ABORTED" else ErrorName.INTERNAL
+    summary = {
+        "runId": record.runId,
+        "status": "FAILED",
+        "error": error or default.value,
+        "message": f"the execution ended {status}" + (f": {cause[:500]}" if cause else ""),
+        "task": task_summary(record),
+        "attempts": [*record.attempts, {"attempt": record.attempt}],
+    }
+    return run_summary(summary, execution_arn)

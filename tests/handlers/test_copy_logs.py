@@ -350,3 +350,19 @@ def test_an_invalid_request_puts_run_failed_too(stack: Stack, monkeypatch: pytes
     assert event["detail-type"] == "ecsrun.RunFailed"
     assert (detail["runId"], detail["error"], detail["taskArn"]) == ("bad-1", "RunRequest.Invalid", None)
     assert detail["message"].startswith("the run request has")
+
+
+def test_a_duplicate_execution_is_announced_as_run_duplicate(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a finished run, and a second execution with the same runId reaching the copy step
+    started = _run_to_stop(stack, sfn, "hello.json", "hello.json", "stopped-success.json", "send_task_success")
+    _write_logs(stack, "app", started["taskArn"], ["first run"])
+    _copy(stack.request())
+    received = _listen(monkeypatch)
+    other = "arn:aws:states:us-east-1:123456789012:execution:ecsrun:second"
+    _copy(stack.request(), {"Error": "Run.Duplicate", "Cause": None}, execution=other)
+    # Then the second execution's end is announced, naming it, as Run.Duplicate
+    [event] = received()
+    assert (event["detail-type"], event["detail"]["error"]) == ("ecsrun.RunFailed", "Run.Duplicate")
+    assert event["detail"]["executionArn"] == other

@@ -15,7 +15,7 @@ from ecsrun.adapters.ecs import Ecs, RunTaskRefused
 from ecsrun.errors import ErrorName
 from ecsrun.handlers import execution_ended, plan_retry, reconcile
 
-from tests.conftest import REGION, Stack, context, ecs_event, load_event
+from tests.conftest import REGION, Stack, context, ecs_event, listen_for_completions, load_event
 from tests.handlers.helpers import EXECUTION, deliver, start
 
 ZERO_GRACE = "0"
@@ -285,3 +285,55 @@ def test_run_task_failures_are_classified(reasons: list[str], name: ErrorName) -
     with pytest.raises(RunTaskRefused) as refused:
         Ecs(Answering()).run_task({})
     assert refused.value.error == name
+
+
+# ---- the execution's end announces a run nobody else announced ----
+
+
+def _listen(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("EVENT_BUS_NAME", "ecsrun-runs")
+    boto3.client("events", region_name=REGION).create_event_bus(Name="ecsrun-runs")
+    return listen_for_completions(lambda service: boto3.client(service, region_name=REGION), "ecsrun-runs")
+
+
+def _failed_with(error: str, request: Any) -> dict[str, Any]:
+    event = _execution_event("FAILED", request)
+    event["detail"] |= {"error": error, "cause": "CopyLogs: S3 refused the upload"}
+    return event
+
+
+def test_a_run_whose_copy_failed_is_announced_when_its_execution_fails(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a run whose task stopped and was judged, but whose CopyLogs failed (so no outcome was recorded)
+    received = _listen(monkeypatch)
+    stack.register("hello.json")
+    started = start(stack.request())
+    sfn.add_response("send_task_success", {}, {"taskToken": "token-start-1", "output": ANY})
+    deliver(ecs_event("stopped-success.json", taskArn=started["taskArn"], startedBy="ecsrun/hello-demo"))
+    # When its execution fails with Logs.CopyFailed
+    result = execution_ended.handler(_failed_with("Logs.CopyFailed", stack.request()), context())
+    # Then ecsrun.RunFailed names the error, the task and the cause
+    assert result["announced"] == "Logs.CopyFailed"
+    [event] = received()
+    detail = event["detail"]
+    assert (event["detail-type"], detail["error"], detail["taskArn"]) == (
+        "ecsrun.RunFailed",
+        "Logs.CopyFailed",
+        started["taskArn"],
+    )
+    assert detail["message"] == "the execution ended FAILED: CopyLogs: S3 refused the upload"
+
+
+def test_a_run_already_announced_or_still_to_be_is_not_announced_again(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received = _listen(monkeypatch)
+    stack.register("hello.json")
+    start(stack.request())
+    # An aborted run with a task is announced by TaskStopped once its task stops and its logs are copied
+    result = execution_ended.handler(_execution_event("ABORTED", stack.request()), context())
+    assert "announced" not in result and received() == []
+    # An execution that failed on a bad request: ValidateRequest announced it, and there is no run record
+    other = execution_ended.handler(_failed_with("RunRequest.Invalid", {"runId": "never-started"}), context())
+    assert "announced" not in other and received() == []

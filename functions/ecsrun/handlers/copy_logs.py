@@ -6,6 +6,7 @@ invokes this function again with the `logCopy` it returned until that says `done
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 
 from ecsrun import resumable
 from ecsrun.adapters import wiring
+from ecsrun.completion import run_summary
 from ecsrun.errors import RunNotFound
 from ecsrun.models.run import Run
 from ecsrun.observability import instrumented, logger, metrics
@@ -51,7 +53,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         raise RunNotFound(run_id)
     if record.executionArn != payload.executionArn:
         # The runId belongs to another execution: its logs and manifest are not this execution's to write.
-        return _done(duplicate(record, payload.executionArn))
+        refused = duplicate(record, payload.executionArn)
+        publish = wiring.completion_publisher(settings)
+        if publish is not None:
+            publish(run_summary(json.loads(refused["cause"]), payload.executionArn))
+        return _done(refused)
 
     if not resumable.AVAILABLE:
         logger.warning("SHA-256 state cannot be saved in this runtime: a log copy cannot pause and continue")

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ecsrun import runs
 from ecsrun.adapters import clients, wiring
+from ecsrun.completion import unannounced_end
 from ecsrun.observability import instrumented, logger, metrics
 from ecsrun.runtask import run_id_for_execution
 from ecsrun.settings import Settings
@@ -25,6 +26,8 @@ class ExecutionStatus(BaseModel):
     name: str
     status: str
     input: str | None = None  # left out when larger than EventBridge carries
+    error: str | None = None
+    cause: str | None = None
 
 
 class ExecutionStatusChangeEvent(EventBridgeModel):
@@ -45,9 +48,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run_id = run_id_for_execution(request, execution.name)
     if run_id is None:
         return {"result": "ignored: the execution named no valid runId"}
-    result = runs.abort_run(
-        run_id, execution.executionArn, execution.status, store=wiring.runs_table(settings), ecs=wiring.ecs()
-    )
+    store = wiring.runs_table(settings)
+    result = runs.abort_run(run_id, execution.executionArn, execution.status, store=store, ecs=wiring.ecs())
+    publish = wiring.completion_publisher(settings)
+    if publish is not None:
+        record = store.get(run_id)
+        detail = unannounced_end(record, execution.executionArn, execution.status, execution.error, execution.cause)
+        if detail is not None:
+            publish(detail)
+            result["announced"] = detail["error"]
     logger.info("execution ended", extra={"status": execution.status, **result})
     if result["result"] == "aborted":
         metrics.add_metric(name="RunsAborted", unit="Count", value=1)
