@@ -2,6 +2,8 @@
 
 `ecsrun local run`: exit status 0 the run succeeded, 1 the run failed, 2 the request was invalid or the command
 was misused.
+`ecsrun start --wait`: exit status 0 the run succeeded, 1 it failed, 2 the request was invalid or AWS could not
+be reached (one line says why). `ecsrun status`: 0 found, 1 not found.
 `ecsrun validate`: exit status 0 the request is valid, 2 it is not (or the command was misused).
 `ecsrun explain`: exit status 0 the task's verdict is SUCCEEDED, 1 it is FAILED, 2 the command was misused.
 """
@@ -98,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("run_id", metavar="RUN_ID")
     logs.add_argument("--container", metavar="NAME", help="only this container's log")
     logs.add_argument("--url", action="store_true", help="print presigned URLs instead of the logs")
+    from ecsrun import cli_aws
+
+    cli_aws.add_commands(commands)
     source = logs.add_mutually_exclusive_group()
     source.add_argument("--stack-name", metavar="NAME", help="find the logs bucket from this stack's outputs")
     source.add_argument(
@@ -118,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             return _explain(args)
         if args.command == "logs":
             return _logs(args)
+        if args.command in ("start", "status", "list"):
+            return _on_stack(args)
     except UsageError as exc:
         print(f"ecsrun: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -154,6 +161,39 @@ def _logs(args: argparse.Namespace) -> int:
         for line in lines(source, entry["key"]):
             sys.stdout.write(line)
     return EXIT_OK
+
+
+def _on_stack(args: argparse.Namespace) -> int:
+    """start, status and list: the stack found from its outputs; AWS errors as one line, not a traceback."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+    from ecsrun import cli_aws
+    from ecsrun.adapters.runs_table import RunsTable
+
+    stack_name = args.stack_name or os.environ.get(STACK_NAME_ENV)
+    if not stack_name:
+        raise UsageError(f"which stack? give --stack-name or set {STACK_NAME_ENV}")
+    request = _read_json(args.request, "request") if args.command == "start" else None
+    try:
+        cloudformation = boto3.client("cloudformation")
+        stack = cli_aws.stack_resources(lambda name, key: _stack_output(cloudformation, name, key), stack_name)
+        sfn = boto3.client("stepfunctions")
+        table = RunsTable(boto3.resource("dynamodb").Table(stack.runs_table))
+        if args.command == "start":
+            return cli_aws.start(args, request, stack, sfn, table, boto3.client("ecs"))
+        if args.command == "status":
+            return cli_aws.status(args, stack, sfn, table)
+        return cli_aws.list_runs(args, stack, sfn)
+    except NoCredentialsError:
+        raise UsageError("no AWS credentials: set AWS_PROFILE, or run `aws configure` / `aws sso login`") from None
+    except NoRegionError:
+        raise UsageError("no AWS region: set AWS_REGION or AWS_DEFAULT_REGION, or a region in your profile") from None
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise UsageError(f"{exc.operation_name}: {error.get('Code')}: {error.get('Message')}") from None
+    except BotoCoreError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _log_source(args: argparse.Namespace) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from typing import Any
 
 from ecsrun.models.request import RUN_ID_PATTERN, RUNNER_FIELDS, RetryPolicy, RunRequest, default_run_id
@@ -88,3 +89,10 @@ def container_specs(task_definition: dict[str, Any], default_region: str) -> lis
 
 def log_stream_name(stream_prefix: str, container: str, task_id: str) -> str:
     return f"{stream_prefix}/{container}/{task_id}"
+
+
+def execution_name(request: Any) -> str:
+    """A unique execution name for a request: its runId (or "run") and a random suffix; '.' is not allowed."""
+    run_id = request.get("runId") if isinstance(request, dict) else None
+    base = run_id if isinstance(run_id, str) and run_id else "run"
+    return f"{base[:40]}-{uuid.uuid4().hex[:8]}".replace(".", "-")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import gzip
 import json
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ecsrun.local.runtime import LocalAws
+from ecsrun.runtask import execution_name
 
 # Beyond the run's own timeout, the longest the state machine can still take (stop wait + log copy).
 GRACE_SECONDS = 660
@@ -41,12 +41,6 @@ class LocalResult:
 
     def log_lines(self, key: str) -> list[str]:
         return gzip.decompress(self.objects[key]).decode("utf-8").split("\n")[:-1]
-
-
-def execution_name(request: Any) -> str:
-    run_id = request.get("runId") if isinstance(request, dict) else None
-    base = run_id if isinstance(run_id, str) and run_id else "run"
-    return f"{base[:40]}-{uuid.uuid4().hex[:8]}".replace(".", "-")
 
 
 def run_local(
