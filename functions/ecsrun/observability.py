@@ -28,4 +28,5 @@ def instrumented(handler: Handler) -> Handler:
             # long-lived process would pile values up until Powertools' 100-value overflow prints them anyway.
             metrics.clear_metrics()
 
-    return logger.inject_lambda_context(invoke)  # type: ignore[return-value]
+    # clear_state: keys a handler appends (runId, executionArn) belong to one invocation, never the next.
+    return logger.inject_lambda_context(invoke, clear_state=True)  # type: ignore[return-value]

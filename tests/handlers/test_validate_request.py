@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -157,7 +158,25 @@ def test_an_ec2_task_needs_a_container_instance_in_the_cluster(stack: Stack) -> 
     assert problems == {"launchType": "cluster 'default' has no registered container instances to place an EC2 task on"}
 
 
-# ---- secrets ----
+# ---- secrets, and what the logs say ----
+
+
+@pytest.fixture
+def log(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """What the functions' Powertools logger writes (its handler's stream is bound when it is created)."""
+    from ecsrun.observability import logger
+
+    stream = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+    return stream
+
+
+def _drain(stream: io.StringIO) -> str:
+    text = stream.getvalue()
+    stream.seek(0)
+    stream.truncate()
+    return text
+
 
 SECRET = "s3cr3t-hunter2"
 
@@ -167,9 +186,7 @@ def _with_secret_problem(stack: Stack) -> dict:
     return stack.request(overrides={"containerOverrides": [{"name": "app", "environment": environment}]})
 
 
-def test_environment_values_are_never_quoted_in_problems_or_logs(
-    stack: Stack, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_environment_values_are_never_quoted_in_problems_or_logs(stack: Stack, log: io.StringIO) -> None:
     # Given a request whose environment overrides are malformed and hold a secret
     stack.register("hello.json")
     result = validate(_with_secret_problem(stack))
@@ -181,7 +198,9 @@ def test_environment_values_are_never_quoted_in_problems_or_logs(
     }
     assert all("value hidden" in message for message in problems.values())
     assert SECRET not in result["cause"] and "'3'" not in result["cause"]
-    assert SECRET not in capsys.readouterr().out
+    logged = _drain(log)
+    assert "run request rejected" in logged and "environment[1].value" in logged  # the problems were logged
+    assert SECRET not in logged
 
 
 def test_redaction_can_be_turned_off_for_a_stack_without_secrets(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,3 +223,19 @@ def test_malformed_names_are_not_looked_up(stack: Stack) -> None:
     problems = _problems(validate(stack.request(taskDefinition="../x", cluster=["default"])))
     assert set(problems) == {"taskDefinition", "cluster"}
     assert "no task definition" not in problems["taskDefinition"]
+
+
+def _log_lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def test_every_log_line_names_the_run_and_execution_of_its_own_invocation(stack: Stack, log: io.StringIO) -> None:
+    # Given two invocations in the same (warm) process, for two different runs
+    stack.register("hello.json")
+    validate({"taskDefinition": "x", "count": 2, "runId": "first-run"}, execution_arn="arn:exec:first")
+    first = _log_lines(_drain(log))
+    validate({"taskDefinition": "x", "count": 2}, "second-exec", execution_arn="arn:exec:second")
+    second = _log_lines(_drain(log))
+    # Then every line carries its own invocation's runId and execution ARN, never the previous one's
+    assert first and all((e["runId"], e["executionArn"]) == ("first-run", "arn:exec:first") for e in first)
+    assert second and all((e["runId"], e["executionArn"]) == ("second-exec", "arn:exec:second") for e in second)

@@ -46,7 +46,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=CopyInput)
     settings = Settings.from_env()
     run_id = payload.run.runId
-    logger.append_keys(runId=run_id)
+    logger.append_keys(runId=run_id, executionArn=payload.executionArn)
     store = wiring.runs_table(settings)
     record = store.get(run_id)
     if record is None:

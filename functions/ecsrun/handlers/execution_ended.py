@@ -46,6 +46,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except json.JSONDecodeError:
         request = None
     run_id = run_id_for_execution(request, execution.name)
+    logger.append_keys(runId=run_id, executionArn=execution.executionArn)
     if run_id is None:
         return {"result": "ignored: the execution named no valid runId"}
     store = wiring.runs_table(settings)

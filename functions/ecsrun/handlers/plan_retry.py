@@ -22,7 +22,7 @@ class PlanInput(BaseModel):
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=PlanInput)
-    logger.append_keys(runId=payload.runId)
+    logger.append_keys(runId=payload.runId, executionArn=payload.executionArn)
     plan = runs.plan_retry(payload.runId, payload.executionArn, store=wiring.runs_table(Settings.from_env()))
     if plan["retry"]:
         metrics.add_metric(name="AttemptsRetried", unit="Count", value=1)

@@ -26,7 +26,7 @@ class StartInput(BaseModel):
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=StartInput)
     settings = Settings.from_env()
-    logger.append_keys(runId=payload.run.runId)
+    logger.append_keys(runId=payload.run.runId, executionArn=payload.executionArn)
     result = runs.start_run(
         payload.run,
         payload.taskToken,

@@ -29,6 +29,8 @@ class ValidateInput(BaseModel):
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=ValidateInput)
     settings = Settings.from_env()
+    run_id = run_id_for_execution(payload.request, payload.executionName)
+    logger.append_keys(runId=run_id, executionArn=payload.executionArn)
     request, problems = validate_request(payload.request, reveal_secrets=not settings.redact_secrets)
     if isinstance(payload.request, dict):  # then against the allowlists and the account, for one full answer
         found = account_problems(payload.request, settings.cluster_patterns, settings.family_patterns, wiring.ecs())
@@ -39,7 +41,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         report = problems_report(problems)
         publish = wiring.completion_publisher(settings)
         if publish is not None:
-            run_id = run_id_for_execution(payload.request, payload.executionName)
             failed = {"runId": run_id, "status": "FAILED", "error": ErrorName.REQUEST_INVALID.value, **report}
             publish(run_summary(failed, payload.executionArn))
         return {"valid": False, "error": ErrorName.REQUEST_INVALID.value, "cause": json.dumps(report)}
