@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from ecsrun.errors import ErrorName
@@ -25,6 +26,15 @@ def duplicate(first: RunRecord, execution_arn: str) -> dict[str, Any]:
         "executionArn": execution_arn,
     }
     return {"status": "FAILED", "error": ErrorName.DUPLICATE.value, "cause": json.dumps(cause)}
+
+
+def task_run_seconds(record: RunRecord) -> float | None:
+    """How long the task ran, from ECS's startedAt to stoppedAt; None if it never started or never stopped."""
+    task = record.task
+    if task is None or not task.startedAt or not task.stoppedAt:
+        return None
+    started, stopped = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (task.startedAt, task.stoppedAt))
+    return max(0.0, (stopped - started).total_seconds())
 
 
 def task_summary(record: RunRecord) -> dict[str, Any]:

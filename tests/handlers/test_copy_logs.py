@@ -366,3 +366,30 @@ def test_a_duplicate_execution_is_announced_as_run_duplicate(
     [event] = received()
     assert (event["detail-type"], event["detail"]["error"]) == ("ecsrun.RunFailed", "Run.Duplicate")
     assert event["detail"]["executionArn"] == other
+
+
+def test_the_copy_reports_bytes_run_time_and_failures_by_error_name(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ecsrun.observability import metrics
+
+    # Given a failed run whose task ran between the event's startedAt and stoppedAt
+    started = _run_to_stop(stack, sfn, "failing.json", "failing.json", "stopped-nonzero.json", "send_task_failure")
+    _write_logs(stack, "app", started["taskArn"], ["one", "two"])
+    recorded: dict[str, tuple[str, float]] = {}
+    monkeypatch.setattr(metrics, "add_metric", lambda name, unit, value: recorded.update({name: (unit, value)}))
+    # When its logs are copied
+    result = _copy(stack.request("failing.json"), {"Error": "ECS.ContainerExitedNonZero", "Cause": "{}"})
+    # Then the metrics say how much was copied, how long the task ran, and which failure it was
+    event = json.loads((EVENTS / "ecs-events" / "stopped-nonzero.json").read_text())["detail"]
+    ran = (_parse(event["stoppedAt"]) - _parse(event["startedAt"])).total_seconds()
+    assert recorded["LogBytesCopied"] == ("Bytes", json.loads(result["cause"])["logs"]["containers"][0]["bytes"])
+    assert recorded["TaskRunSeconds"] == ("Seconds", ran) and ran > 0
+    assert recorded["RunsFailed"] == recorded["RunsFailed.ECS.ContainerExitedNonZero"] == ("Count", 1)
+    assert "RunsSucceeded" not in recorded
+
+
+def _parse(stamp: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))

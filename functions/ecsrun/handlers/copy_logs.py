@@ -19,7 +19,7 @@ from ecsrun.completion import run_summary
 from ecsrun.errors import RunNotFound
 from ecsrun.models.run import Run
 from ecsrun.observability import instrumented, logger, metrics
-from ecsrun.outcome import duplicate
+from ecsrun.outcome import duplicate, task_run_seconds
 from ecsrun.settings import Settings
 
 
@@ -79,7 +79,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="LogCopiesContinued", unit="Count", value=1)
         return {"done": False, "outcome": None, "checkpoint": {"seq": copied.checkpoint.seq}}
     metrics.add_metric(name="LogEventsCopied", unit="Count", value=sum(e.events for e in copied.entries))
-    metrics.add_metric(
-        name="RunsSucceeded" if outcome["status"] == "SUCCEEDED" else "RunsFailed", unit="Count", value=1
-    )
+    metrics.add_metric(name="LogBytesCopied", unit="Bytes", value=sum(e.bytes for e in copied.entries))
+    seconds = task_run_seconds(record)
+    if seconds is not None:
+        metrics.add_metric(name="TaskRunSeconds", unit="Seconds", value=seconds)
+    if outcome["status"] == "SUCCEEDED":
+        metrics.add_metric(name="RunsSucceeded", unit="Count", value=1)
+    else:  # the total, and one metric per error name, so an alarm can watch a single kind of failure
+        metrics.add_metric(name="RunsFailed", unit="Count", value=1)
+        metrics.add_metric(name=f"RunsFailed.{outcome['error']}", unit="Count", value=1)
     return _done(outcome)
