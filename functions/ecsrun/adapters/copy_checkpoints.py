@@ -33,7 +33,9 @@ class CopyCheckpoints:
         try:
             body = self._s3.get_object(Bucket=self._bucket, Key=checkpoint_key(run_id))["Body"].read()
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            # S3 answers 403 rather than 404 for a missing key unless ListBucket covers it, and the copy's
+            # ListBucket is conditioned on a prefix that a GetObject request does not carry.
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied", "403"):
                 return None
             raise
         return CopyCheckpoint.model_validate_json(body)
