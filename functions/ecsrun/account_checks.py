@@ -11,7 +11,7 @@ import fnmatch
 from collections.abc import Iterator
 from typing import Any
 
-from ecsrun.request_rules import CLUSTER, TASK_DEFINITION
+from ecsrun.request_rules import CLUSTER, TASK_DEFINITION, as_dict, strategy_providers
 
 Problem = tuple[str, str]
 
@@ -30,16 +30,6 @@ def task_definition_family(task_definition: str) -> str:
     """The family of 'family', 'family:revision' or a task definition ARN."""
     name = task_definition.rsplit("task-definition/", 1)[-1] if task_definition.startswith("arn:") else task_definition
     return name.split(":", 1)[0]
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _providers(request: dict[str, Any]) -> list[Any]:
-    """The strategy's provider names by position (None where an item is malformed)."""
-    items = request.get("capacityProviderStrategy")
-    return [_dict(item).get("capacityProvider") for item in items] if isinstance(items, list) else []
 
 
 def _allowed(name: str, patterns: list[str]) -> bool:
@@ -73,7 +63,7 @@ def task_definition_problems(request: dict[str, Any], definition: dict[str, Any]
         yield "taskDefinition", f"{revision} is {status}: ECS runs only ACTIVE task definitions"
     compatible = definition.get("compatibilities") or definition.get("requiresCompatibilities")
     launch = request.get("launchType")
-    providers = _providers(request)
+    providers = strategy_providers(request)
     wants_fargate = launch == "FARGATE" or any(p in ("FARGATE", "FARGATE_SPOT") for p in providers)
     if compatible and launch and launch not in compatible:
         yield "launchType", f"{revision} is compatible with {', '.join(compatible)}, not {launch}"
@@ -82,7 +72,7 @@ def task_definition_problems(request: dict[str, Any], definition: dict[str, Any]
     if wants_fargate and definition.get("networkMode", "awsvpc") != "awsvpc":
         yield "taskDefinition", f"{revision} uses network mode {definition.get('networkMode')}; Fargate needs awsvpc"
     containers = [c.get("name") for c in definition.get("containerDefinitions", [])]
-    overrides = _dict(request.get("overrides")).get("containerOverrides")
+    overrides = as_dict(request.get("overrides")).get("containerOverrides")
     for index, override in enumerate(overrides if isinstance(overrides, list) else []):
         if isinstance(override, dict) and isinstance(override.get("name"), str) and override["name"] not in containers:
             yield (
@@ -101,7 +91,7 @@ def cluster_problems(request: dict[str, Any], cluster: dict[str, Any] | None) ->
     if status != RUNNABLE_STATUS:
         yield "cluster", f"cluster {name!r} is {status}: tasks run only on ACTIVE clusters"
     available = cluster.get("capacityProviders") or []
-    for index, provider in enumerate(_providers(request)):
+    for index, provider in enumerate(strategy_providers(request)):
         if isinstance(provider, str) and provider not in available:
             listed = ", ".join(available) or "none"
             yield (

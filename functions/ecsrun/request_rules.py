@@ -60,14 +60,14 @@ def _names(request: dict[str, Any]) -> Iterator[Problem]:
         )
     if isinstance(cluster, str) and not CLUSTER.match(cluster):
         yield "cluster", f"must be a cluster name (1-255 letters, digits, - and _) or ARN; got {cluster[:80]!r}"
-    containers = _list(_dict(request.get("overrides")).get("containerOverrides"))
+    containers = _list(as_dict(request.get("overrides")).get("containerOverrides"))
     for index, override in enumerate(containers):
-        name = _dict(override).get("name")
+        name = as_dict(override).get("name")
         if isinstance(name, str) and not CONTAINER_NAME.match(name):
             yield f"overrides.containerOverrides[{index}].name", f"is not a container name; got {name[:80]!r}"
 
 
-def _dict(value: Any) -> dict[str, Any]:
+def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
@@ -75,9 +75,13 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def strategy_providers(request: dict[str, Any]) -> list[Any]:
+    """The strategy's provider names by position (None where an item is malformed)."""
+    return [as_dict(item).get("capacityProvider") for item in _list(request.get("capacityProviderStrategy"))]
+
+
 def _providers(request: dict[str, Any]) -> set[str]:
-    items = _list(request.get("capacityProviderStrategy"))
-    return {p for p in (_dict(item).get("capacityProvider") for item in items) if isinstance(p, str)}
+    return {p for p in strategy_providers(request) if isinstance(p, str)}
 
 
 def is_fargate(request: dict[str, Any]) -> bool:
@@ -134,7 +138,7 @@ def _fargate_size(overrides: dict[str, Any]) -> Iterator[Problem]:
 
 
 def _network(request: dict[str, Any]) -> Iterator[Problem]:
-    awsvpc = _dict(_dict(request.get("networkConfiguration")).get("awsvpcConfiguration"))
+    awsvpc = as_dict(as_dict(request.get("networkConfiguration")).get("awsvpcConfiguration"))
     subnets = awsvpc.get("subnets")
     if is_fargate(request) and "subnets" not in awsvpc:
         yield (
@@ -180,11 +184,11 @@ def problems(request: dict[str, Any]) -> Iterator[Problem]:
             yield "overrides", f"at most {MAX_OVERRIDES_CHARS} characters of JSON; got {size}"
         if is_fargate(request):
             yield from _fargate_size(overrides)
-        storage = _dict(overrides.get("ephemeralStorage")).get("sizeInGiB")
+        storage = as_dict(overrides.get("ephemeralStorage")).get("sizeInGiB")
         low, high = EPHEMERAL_GIB
         if type(storage) is int and not low <= storage <= high:
             yield "overrides.ephemeralStorage.sizeInGiB", f"must be {low}-{high} GiB; got {storage}"
     for index, tag in enumerate(_list(request.get("tags"))):
-        key = _dict(tag).get("key")
+        key = as_dict(tag).get("key")
         if isinstance(key, str) and key.lower().startswith("aws:"):
             yield f"tags[{index}].key", f"the aws: prefix is reserved for AWS; got {key!r}"

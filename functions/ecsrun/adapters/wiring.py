@@ -56,10 +56,10 @@ def finish(
     )
 
 
-def completion_publisher(settings: Settings) -> Callable[[dict[str, Any]], None] | None:
-    """Puts a run's completion event (a run_summary) on the stack's bus; None where no bus is configured."""
+def completion_publisher(settings: Settings) -> Callable[[dict[str, Any]], None]:
+    """Puts a run's completion event (a run_summary) on the stack's bus; does nothing where no bus is configured."""
     bus = settings.event_bus_name
     if not bus:
-        return None
+        return lambda detail: None
     events = Events(clients.client("events"))
     return lambda detail: events.put(completion_entry(detail, bus))

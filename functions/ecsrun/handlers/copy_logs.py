@@ -54,9 +54,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if record.executionArn != payload.executionArn:
         # The runId belongs to another execution: its logs and manifest are not this execution's to write.
         refused = duplicate(record, payload.executionArn)
-        publish = wiring.completion_publisher(settings)
-        if publish is not None:
-            publish(run_summary(json.loads(refused["cause"]), payload.executionArn))
+        wiring.completion_publisher(settings)(run_summary(json.loads(refused["cause"]), payload.executionArn))
         return _done(refused)
 
     if not resumable.AVAILABLE:

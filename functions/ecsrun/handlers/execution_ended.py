@@ -51,13 +51,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"result": "ignored: the execution named no valid runId"}
     store = wiring.runs_table(settings)
     result = runs.abort_run(run_id, execution.executionArn, execution.status, store=store, ecs=wiring.ecs())
-    publish = wiring.completion_publisher(settings)
-    if publish is not None:
-        record = store.get(run_id)
-        detail = unannounced_end(record, execution.executionArn, execution.status, execution.error, execution.cause)
-        if detail is not None:
-            publish(detail)
-            result["announced"] = detail["error"]
+    record = store.get(run_id)
+    detail = unannounced_end(record, execution.executionArn, execution.status, execution.error, execution.cause)
+    if detail is not None:
+        wiring.completion_publisher(settings)(detail)
+        result["announced"] = detail["error"]
     logger.info("execution ended", extra={"status": execution.status, **result})
     if result["result"] == "aborted":
         metrics.add_metric(name="RunsAborted", unit="Count", value=1)

@@ -39,10 +39,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.info("run request rejected", extra={"problems": [p.model_dump() for p in problems]})
         metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
         report = problems_report(problems)
-        publish = wiring.completion_publisher(settings)
-        if publish is not None:
-            failed = {"runId": run_id, "status": "FAILED", "error": ErrorName.REQUEST_INVALID.value, **report}
-            publish(run_summary(failed, payload.executionArn))
+        failed = {"runId": run_id, "status": "FAILED", "error": ErrorName.REQUEST_INVALID.value, **report}
+        wiring.completion_publisher(settings)(run_summary(failed, payload.executionArn))
         return {"valid": False, "error": ErrorName.REQUEST_INVALID.value, "cause": json.dumps(report)}
     assert request is not None
     run = resolve_run(request, payload.executionName, settings.default_timeout_seconds)
