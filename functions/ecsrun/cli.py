@@ -43,14 +43,43 @@ def _read_json(path: str, what: str) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ecsrun", description="Run Amazon ECS tasks from Step Functions and keep their logs."
+        prog="ecsrun",
+        description="Run Amazon ECS tasks from Step Functions and keep their logs. `ecsrun local ...` needs no "
+        "AWS account; start, status, list and logs work on a deployed stack.",
+        epilog="examples:\n"
+        "  ecsrun local run events/requests/hello.json --task-definition events/task-definitions/hello.json\n"
+        "  ecsrun validate events/requests/fargate.json\n"
+        "  ecsrun start events/requests/fargate.json --wait\n"
+        "  ecsrun status fargate-example\n"
+        "  ecsrun logs fargate-example --container app\n"
+        "\n"
+        "environment:\n"
+        "  ECSRUN_STACK_NAME    the deployed stack (instead of --stack-name)\n"
+        "  ECSRUN_LOGS_BUCKET   the logs bucket, for `ecsrun logs` without a stack\n"
+        "  AWS_PROFILE, AWS_REGION and the other AWS SDK settings, for commands on a deployed stack\n"
+        "\n"
+        "Each command's --help says what it prints and its exit statuses.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    local = commands.add_parser("local", help="run ecsrun on this machine, with no AWS account")
+    local = commands.add_parser(
+        "local",
+        help="run ecsrun on this machine, with no AWS account",
+        description="Run the real state machine and handlers on moto, in this process; containers run as host "
+        "processes (their images are ignored). No AWS account, no Docker.",
+    )
     local_commands = local.add_subparsers(dest="local_command", required=True)
     run = local_commands.add_parser(
         "run",
         help="run a request through the real state machine and handlers on moto; containers run as host processes",
+        description="Start an execution of the real state machine (statemachine/) with REQUEST.json, on moto, "
+        "with the real handlers; each container's command runs as a host process and its output goes to the "
+        "CloudWatch Logs stream its definition names. Prints each state entered, then the outcome and the first "
+        "and last log lines read back from S3. Exits 0 when the run succeeded, 1 when it failed, 2 when the "
+        "request was invalid or the command was misused.",
+        epilog="example:\n"
+        "  ecsrun local run events/requests/failing.json --task-definition events/task-definitions/failing.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("request", metavar="REQUEST.json", help="the run request (the state machine input)")
     run.add_argument(
@@ -62,6 +91,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--output", choices=["text", "json"], default="text", help="json: one JSON document on stdout")
     run.add_argument("--artifacts", metavar="DIR", help="write every S3 object the run produced to DIR/<key>")
+    event = local_commands.add_parser(
+        "event",
+        help="deliver an event to the local stack's EventBridge rules and follow every run it starts",
+        description="Deliver an EventBridge event to the rules of the local stack (template.yaml), and of any "
+        "--rules template, exactly as EventBridge would: a rule whose pattern matches starts an execution with "
+        "the input its target shapes (InputPath or InputTransformer). Then follow each run to its end. Exits 0 "
+        "when every run succeeded, 1 when one failed, 2 when the event started no run or the input was bad.",
+        epilog="examples:\n"
+        "  ecsrun local event events/requests/eventbridge-put-events.json \\\n"
+        "      --task-definition events/task-definitions/hello.json\n"
+        "  ecsrun local event events/triggers/s3-object-created.json --rules examples/s3-trigger/template.yaml \\\n"
+        "      --parameter BucketName=example-bucket --parameter TaskDefinition=ecsrun-object-processor \\\n"
+        "      --parameter Container=app --parameter Subnets=subnet-0123456789abcdef0 \\\n"
+        "      --parameter SecurityGroups=sg-0123456789abcdef0 \\\n"
+        "      --task-definition events/task-definitions/object-processor.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    event.add_argument(
+        "event",
+        metavar="EVENT.json",
+        help="an event as a rule receives it (source, detail-type, detail ...), or a list of PutEvents entries as "
+        "`aws events put-events --entries` takes them (any bus but 'default' is the stack's bus)",
+    )
+    event.add_argument(
+        "--rules",
+        action="append",
+        default=[],
+        metavar="TEMPLATE",
+        help="a stack template whose EventBridge rules target the ecsrun state machine (repeatable)",
+    )
+    event.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a template parameter's value (repeatable); a list parameter takes comma-separated values",
+    )
+    event.add_argument(
+        "--task-definition",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a RegisterTaskDefinition input to register first (repeatable)",
+    )
+    event.add_argument("--output", choices=["text", "json"], default="text", help="json: one JSON document on stdout")
     validate = commands.add_parser(
         "validate",
         help="check a run request offline, as the ValidateRequest state does (no AWS needed)",
@@ -73,7 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser(
         "explain",
         help="judge a stopped task as ecsrun does, and say why",
-        description="Judge a stopped ECS task exactly as the TaskStopped function does, and say why.",
+        description="Judge a stopped ECS task exactly as the TaskStopped function does, and say why: the "
+        "outcome, the error name, a one-line reason and whether a retry could help. Exits 0 when the outcome is "
+        "SUCCEEDED, 1 when it is FAILED, 2 when the input is bad.",
+        epilog="example:\n  ecsrun explain events/ecs-events/stopped-oom.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     explain.add_argument(
         "file",
@@ -96,10 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
     logs = commands.add_parser(
         "logs",
         help="print a run's logs from S3 by run id (needs only read access to the logs bucket)",
+        description="Print a run's logs from S3, each container's under a '==> name <==' header, decompressed "
+        "as they stream. The bucket comes from --stack-name, $ECSRUN_LOGS_BUCKET or $ECSRUN_STACK_NAME. Exits 0 "
+        "when it printed, 1 when the run or container has no logs, 2 when it does not know which bucket to read.",
+        epilog="examples:\n"
+        "  ecsrun logs fargate-example --stack-name ecsrun\n"
+        "  ecsrun logs hello-demo --local artifacts --container app",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    logs.add_argument("run_id", metavar="RUN_ID")
+    logs.add_argument("run_id", metavar="RUN_ID", help="the run's id (runs/<RUN_ID>/ in the bucket)")
     logs.add_argument("--container", metavar="NAME", help="only this container's log")
-    logs.add_argument("--url", action="store_true", help="print presigned URLs instead of the logs")
+    logs.add_argument("--url", action="store_true", help="print presigned URLs (valid for an hour) instead of the logs")
     from ecsrun import cli_aws
 
     cli_aws.add_commands(commands)
@@ -117,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "local" and args.local_command == "run":
             return _local_run(args)
+        if args.command == "local" and args.local_command == "event":
+            return _local_event(args)
         if args.command == "validate":
             return _validate(args)
         if args.command == "explain":
@@ -250,39 +337,102 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK if request is not None else EXIT_USAGE
 
 
-def _local_run(args: argparse.Namespace) -> int:
-    request = _read_json(args.request, "request")
-    definitions = [_read_json(path, "task definition") for path in args.task_definition]
-    from ecsrun.local.engine import StateEntered, run_local, write_artifacts
-    from ecsrun.local.runtime import LocalAws, TaskDefinitionRejected, registration_input
+def _task_definitions(paths: list[str]) -> list[tuple[str, Any]]:
+    from ecsrun.local.runtime import registration_input
 
-    for path, document in zip(args.task_definition, definitions, strict=True):
+    definitions = [(path, _read_json(path, "task definition")) for path in paths]
+    for path, document in definitions:
         if not isinstance(document, dict) or "family" not in registration_input(document):
             raise UsageError(f"task definition {path} is not a RegisterTaskDefinition input (no 'family')")
+    return definitions
+
+
+def _register(aws: Any, definitions: list[tuple[str, Any]]) -> None:
+    from ecsrun.local.runtime import TaskDefinitionRejected
+
+    for path, document in definitions:
+        try:
+            aws.register_task_definition(document)
+        except TaskDefinitionRejected as rejected:
+            raise UsageError(f"task definition {path}: {rejected}") from rejected
+
+
+def _show_state(state: Any) -> None:
+    print(f"  +{state.elapsed:6.2f}s  {state.name}", flush=True)
+
+
+def _exit_status(result: Any) -> int:
+    if result.status == "SUCCEEDED":
+        return EXIT_OK
+    return EXIT_USAGE if result.error == ErrorName.REQUEST_INVALID.value else EXIT_FAILED
+
+
+def _local_run(args: argparse.Namespace) -> int:
+    request = _read_json(args.request, "request")
+    definitions = _task_definitions(args.task_definition)
+    from ecsrun.local.engine import run_local, write_artifacts
+    from ecsrun.local.runtime import LocalAws
 
     text = args.output == "text"
-
-    def show(state: StateEntered) -> None:
-        print(f"  +{state.elapsed:6.2f}s  {state.name}", flush=True)
-
     with LocalAws() as aws:
-        for path, document in zip(args.task_definition, definitions, strict=True):
-            try:
-                aws.register_task_definition(document)
-            except TaskDefinitionRejected as rejected:
-                raise UsageError(f"task definition {path}: {rejected}") from rejected
+        _register(aws, definitions)
         if text:
             print(f"ecsrun local run {args.request}", flush=True)
-        result = run_local(request, [], on_state=show if text else None, aws=aws)
+        result = run_local(request, [], on_state=_show_state if text else None, aws=aws)
     if args.artifacts:
         write_artifacts(result, Path(args.artifacts))
     if text:
         print(render_text(result))
     else:
         print(json.dumps(result.as_json(), indent=2))
-    if result.status == "SUCCEEDED":
-        return EXIT_OK
-    return EXIT_USAGE if result.error == ErrorName.REQUEST_INVALID.value else EXIT_FAILED
+    return _exit_status(result)
+
+
+def _local_event(args: argparse.Namespace) -> int:
+    event = _read_json(args.event, "event")
+    definitions = _task_definitions(args.task_definition)
+    parameters = {}
+    for item in args.parameter:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--parameter {item!r} is not KEY=VALUE")
+        parameters[key] = value
+    entries = event if isinstance(event, list) else None
+    if entries is not None and not all(
+        isinstance(e, dict) and {"Source", "DetailType", "Detail"} <= set(e) for e in entries
+    ):
+        raise UsageError(f"{args.event}: a list must hold PutEvents entries (Source, DetailType, Detail)")
+    if entries is None and not (isinstance(event, dict) and {"source", "detail-type", "detail"} <= set(event)):
+        raise UsageError(
+            f"{args.event} is not an EventBridge event (source, detail-type, detail) nor PutEvents entries"
+        )
+    from ecsrun.local.engine import follow
+    from ecsrun.local.runtime import LocalAws
+
+    text = args.output == "text"
+    with LocalAws(parameters=parameters) as aws:
+        _register(aws, definitions)
+        for template in args.rules:
+            try:
+                aws.add_triggers(Path(template))
+            except (OSError, LookupError) as exc:
+                raise UsageError(f"--rules {template}: {exc}") from exc
+        started = aws.put_events(entries) if entries is not None else aws.deliver_event(event)
+        if not started:
+            print(f"ecsrun: {args.event} matched no rule that starts a run; nothing started", file=sys.stderr)
+            return EXIT_USAGE
+        results = []
+        for arn in started:
+            if text:
+                print(f"ecsrun local event {args.event}: execution {arn.rsplit(':', 1)[-1]}", flush=True)
+            result = follow(aws, arn, on_state=_show_state if text else None)
+            results.append(result)
+            if text:
+                print(render_text(result))
+    if not text:
+        print(json.dumps([result.as_json() for result in results], indent=2))
+    statuses = [_exit_status(result) for result in results]
+    return max(statuses)
 
 
 def render_text(result: Any) -> str:

@@ -30,8 +30,11 @@ def add_commands(commands: Any) -> None:
         "start",
         help="start a run on a deployed stack; --wait follows it to its end",
         description="Validate REQUEST.json offline, then start an execution of the stack's state machine. "
-        "With --wait, show its progress (state, elapsed time, task status) until it ends, and exit 0 when "
-        "the run succeeded, 1 when it failed, 2 when the request was invalid.",
+        "With --wait, show its progress (state, elapsed time, task status) until it ends. Exits 0 when the run "
+        "succeeded (without --wait: when it started), 1 when it failed, 2 when the request was invalid (nothing "
+        "is started) or AWS could not be reached (one line says why).",
+        epilog="example:\n  ecsrun start events/requests/fargate.json --wait --stack-name ecsrun",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     start.add_argument("request", metavar="REQUEST.json", help="the run request (the state machine input)")
     start.add_argument("--wait", action="store_true", help="follow the run until it ends")
@@ -42,15 +45,17 @@ def add_commands(commands: Any) -> None:
         "status",
         help="a run's state, from the runs table and its execution",
         description="Print a run's state: its record in the runs table (status, task, outcome) and its "
-        "execution's status. Exits 0 when found, 1 when no such run or execution exists.",
+        "execution's status. Exits 0 when found, 1 when no such run or execution exists, 2 when AWS could "
+        "not be reached.",
     )
-    status.add_argument("run", metavar="RUN_ID|EXECUTION_ARN")
+    status.add_argument("run", metavar="RUN_ID|EXECUTION_ARN", help="a runId, or an execution ARN")
     status.add_argument("--stack-name", metavar="NAME", help=stack_help)
-    status.add_argument("--output", choices=["text", "json"], default="text")
+    status.add_argument("--output", choices=["text", "json"], default="text", help="json: one JSON object on stdout")
     listing = commands.add_parser(
         "list",
         help="recent runs (executions of the stack's state machine), newest first",
-        description="List the most recent executions of the stack's state machine, newest first.",
+        description="List the most recent executions of the stack's state machine, newest first: status, "
+        "start time, runId and execution name. Exits 0, or 2 when AWS could not be reached.",
     )
     listing.add_argument("--status", choices=STATUSES, help="only executions with this status")
     listing.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")

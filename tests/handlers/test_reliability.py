@@ -306,15 +306,20 @@ def test_a_run_whose_copy_failed_is_announced_when_its_execution_fails(
     stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a run whose task stopped and was judged, but whose CopyLogs failed (so no outcome was recorded)
+    from ecsrun.observability import metrics
+
     received = _listen(monkeypatch)
     stack.register("hello.json")
     started = start(stack.request())
     sfn.add_response("send_task_success", {}, {"taskToken": "token-start-1", "output": ANY})
     deliver(ecs_event("stopped-success.json", taskArn=started["taskArn"], startedBy="ecsrun/hello-demo"))
+    recorded: dict[str, tuple[str, float]] = {}
+    monkeypatch.setattr(metrics, "add_metric", lambda name, unit, value: recorded.update({name: (unit, value)}))
     # When its execution fails with Logs.CopyFailed
     result = execution_ended.handler(_failed_with("Logs.CopyFailed", stack.request()), context())
-    # Then ecsrun.RunFailed names the error, the task and the cause
+    # Then ecsrun.RunFailed names the error, the task and the cause, and the failure is counted by its name
     assert result["announced"] == "Logs.CopyFailed"
+    assert recorded == {"RunsFailed": ("Count", 1), "RunsFailed.Logs.CopyFailed": ("Count", 1)}
     [event] = received()
     detail = event["detail"]
     assert (event["detail-type"], detail["error"], detail["taskArn"]) == (

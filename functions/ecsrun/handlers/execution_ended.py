@@ -56,6 +56,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if detail is not None:
         wiring.completion_publisher(settings)(detail)
         result["announced"] = detail["error"]
+        # The function that announces a run's end counts it, as CopyLogs does for the ends it announces.
+        metrics.add_metric(name="RunsFailed", unit="Count", value=1)
+        metrics.add_metric(name=f"RunsFailed.{detail['error']}", unit="Count", value=1)
     logger.info("execution ended", extra={"status": execution.status, **result})
     if result["result"] == "aborted":
         metrics.add_metric(name="RunsAborted", unit="Count", value=1)

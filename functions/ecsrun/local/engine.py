@@ -57,12 +57,25 @@ def run_local(
     for document in task_definitions:
         aws.register_task_definition(document)
     sfn = aws.client("stepfunctions")
-    started = time.monotonic()
     arn = sfn.start_execution(
         stateMachineArn=aws.state_machine_arn, name=execution_name(request), input=json.dumps(request)
     )["executionArn"]
     timeout = request.get("timeoutSeconds") if isinstance(request, dict) else None
-    limit = (timeout if isinstance(timeout, int) and not isinstance(timeout, bool) else 3600) + GRACE_SECONDS
+    return follow(aws, arn, timeout_seconds=timeout, on_state=on_state)
+
+
+def follow(
+    aws: LocalAws,
+    arn: str,
+    *,
+    timeout_seconds: Any = None,
+    on_state: Callable[[StateEntered], None] | None = None,
+) -> LocalResult:
+    """Follow an execution's history until it ends, and collect what the run wrote to S3."""
+    sfn = aws.client("stepfunctions")
+    started = time.monotonic()
+    valid = isinstance(timeout_seconds, int) and not isinstance(timeout_seconds, bool)
+    limit = (timeout_seconds if valid else 3600) + GRACE_SECONDS
     seen = 0
     states: list[StateEntered] = []
     while True:

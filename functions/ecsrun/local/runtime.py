@@ -20,7 +20,7 @@ import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from ecsrun.adapters import clients
 from ecsrun.local.agent import LocalEcsAgent, TaskRun
-from ecsrun.local.template import Template
+from ecsrun.local.template import Template, Trigger
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -93,8 +93,11 @@ class LocalAws:
         *,
         default_timeout_seconds: int | None = None,
         log_level: str = "WARNING",
+        parameters: dict[str, Any] | None = None,
     ):
         self.template = Template(template_path or project_root() / "template.yaml")
+        # Template parameters the run needs a value for (a schedule's request, an example stack's settings).
+        self.parameters = dict(parameters or {})
         self._env = {
             **ENVIRONMENT,
             "POWERTOOLS_LOG_LEVEL": log_level,
@@ -108,6 +111,8 @@ class LocalAws:
         self.function_arns: dict[str, str] = {}
         self.state_machine_arn = ""
         self.delivered_events: list[dict[str, Any]] = []
+        self.started_executions: list[str] = []
+        self.triggers: list[Trigger] = []
         # Fault injection for tests: what EventBridge delivers for each event (default: the event, once).
         self.event_faults: Callable[[dict[str, Any]], list[dict[str, Any]]] = lambda event: [event]
         self.agent: LocalEcsAgent
@@ -189,9 +194,18 @@ class LocalAws:
             name="ecsrun-local", definition=definition, roleArn=role, type="STANDARD"
         )["stateMachineArn"]
 
-        self.rules = self.template.event_rules(
-            {"StartedByPrefix": STARTED_BY_PREFIX, "RunStateMachine": self.state_machine_arn}
-        )
+        self.references = {
+            **self.parameters,
+            "StartedByPrefix": STARTED_BY_PREFIX,
+            "RunStateMachine": self.state_machine_arn,
+            "StateMachineArn": self.state_machine_arn,
+            "RunBus": BUS,
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+        }
+        self.rules = self.template.event_rules(self.references)
+        self.triggers = self.template.triggers(self.references, self.state_machine_arn)
         ec2 = self.client("ec2")
         self._subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
         self._security_group = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
@@ -200,7 +214,7 @@ class LocalAws:
             logs=self.client("logs"),
             region=REGION,
             account=ACCOUNT,
-            deliver=lambda event: self.deliver_event(event),
+            deliver=self._deliver_task_event,
             on_stopped=_record_stop,
         )
         self._route_lambda()
@@ -363,16 +377,85 @@ class LocalAws:
 
     # ---- EventBridge: deliver what matches the template's rule ----
 
-    def deliver_event(self, event: dict[str, Any]) -> None:
-        """Deliver to every function whose rule matches, retrying a failed invocation as EventBridge does."""
+    def _deliver_task_event(self, event: dict[str, Any]) -> None:
+        self.deliver_event(event)  # an ECS event on the default bus: it starts no execution
+
+    def add_triggers(self, template_path: Path) -> list[Trigger]:
+        """Also deliver to the rules of another stack (an example trigger) that target this state machine."""
+        added = Template(template_path).triggers(self.references, self.state_machine_arn)
+        if not added:
+            raise LookupError(f"{template_path} has no EventBridge rule that targets the ecsrun state machine")
+        self.triggers += added
+        return added
+
+    def deliver_event(self, event: dict[str, Any], bus: str = "default") -> list[str]:
+        """Deliver to every rule on `bus` that matches: a function target is invoked (retried as EventBridge
+        retries), a state machine target starts an execution with the input the rule's target shapes.
+        Returns the ARNs of the executions started."""
         # moto's EventBridge matcher (it implements rule matching but not the TestEventPattern API).
         from moto.events.models import EventPattern
 
+        def matches(pattern: dict[str, Any], delivered: dict[str, Any]) -> bool:
+            return bool(EventPattern.load(json.dumps(pattern)).matches_event(delivered))  # type: ignore[arg-type]
+
+        started = []
         for delivered in self.event_faults(event):
-            for pattern, function in self.rules:
-                if EventPattern.load(json.dumps(pattern)).matches_event(delivered):  # type: ignore[arg-type]
+            for pattern, function in self.rules if bus == "default" else []:
+                if matches(pattern, delivered):
                     self.delivered_events.append(delivered)
                     self._invoke_async(function, delivered)
+            for trigger in self.triggers:
+                if trigger.bus == bus and matches(trigger.pattern, delivered):
+                    self.delivered_events.append(delivered)
+                    started.append(self.start_execution(target_input(trigger, delivered)))
+        return started
+
+    def put_events(self, entries: list[dict[str, Any]]) -> list[str]:
+        """PutEvents, as `aws events put-events --entries` sends it. Any bus other than the default one is taken
+        to be this stack's bus (its name differs per stack). Returns the ARNs of the executions started."""
+        default_bus = ("default", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default")
+        started = []
+        for entry in entries:
+            bus = "default" if entry.get("EventBusName", "default") in default_bus else BUS
+            event = {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": entry["DetailType"],
+                "source": entry["Source"],
+                "account": ACCOUNT,
+                "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": REGION,
+                "resources": entry.get("Resources", []),
+                "detail": json.loads(entry["Detail"]),
+            }
+            started += self.deliver_event(event, bus=bus)
+        return started
+
+    def fire_schedule(self, logical_id: str, *, scheduled_time: datetime | None = None, attempt: int = 1) -> str:
+        """Invoke a schedule's target as EventBridge Scheduler does: its Input, context attributes filled in."""
+        schedule = next((s for s in self.template.schedules(self.references) if s.name == logical_id), None)
+        if schedule is None:
+            raise LookupError(f"template.yaml has no schedule {logical_id} targeting the state machine")
+        if not isinstance(schedule.input, str):
+            raise ValueError(f"schedule {logical_id}'s input is a parameter with no value: {schedule.input}")
+        attributes = {
+            "aws.scheduler.schedule-arn": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{logical_id}",
+            "aws.scheduler.scheduled-time": (scheduled_time or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws.scheduler.execution-id": uuid.uuid4().hex[:16],
+            "aws.scheduler.attempt-number": str(attempt),
+        }
+        text = schedule.input
+        for name, value in attributes.items():
+            text = text.replace(f"<{name}>", value)
+        return self.start_execution(text)
+
+    def start_execution(self, execution_input: str) -> str:
+        """StartExecution as EventBridge and Scheduler targets call it: a generated execution name."""
+        arn = self.client("stepfunctions").start_execution(
+            stateMachineArn=self.state_machine_arn, name=str(uuid.uuid4()), input=execution_input
+        )["executionArn"]
+        self.started_executions.append(arn)
+        return str(arn)
 
     def _invoke_async(self, function: str, event: dict[str, Any]) -> None:
         lam = self.client("lambda")
@@ -439,6 +522,24 @@ class LocalAws:
             for obj in page.get("Contents", []):
                 found[obj["Key"]] = s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()
         return found
+
+
+def target_input(trigger: Trigger, event: dict[str, Any]) -> str:
+    """The execution input a rule's target makes of an event: InputTransformer, InputPath, or the whole event."""
+    if trigger.input_transformer:
+        from moto.events.utils import EventTemplateParser  # EventBridge's input transformer, as moto implements it
+
+        ingested = {**event, "ingestion-time": event.get("time")}
+        transformer = trigger.input_transformer
+        paths = transformer.get("InputPathsMap", {})
+        shaped = EventTemplateParser.parse(transformer["InputTemplate"], paths, ingested)  # type: ignore[arg-type]
+        return json.dumps(shaped)
+    if trigger.input_path:
+        from jsonpath_ng import parse  # type: ignore[import-untyped]
+
+        found = parse(trigger.input_path).find(event)
+        return json.dumps(found[0].value if found else None)
+    return json.dumps(event)
 
 
 class TaskDefinitionRejected(Exception):

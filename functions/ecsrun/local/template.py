@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,26 @@ def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[st
 
 
 _CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """An EventBridge rule whose target is the state machine, and how the target shapes the execution's input."""
+
+    rule: str
+    pattern: dict[str, Any]
+    bus: str = "default"
+    input_path: str | None = None
+    input_transformer: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """An EventBridge Scheduler schedule whose target is the state machine."""
+
+    name: str
+    expression: str
+    input: str
 
 
 class Template:
@@ -69,6 +91,49 @@ class Template:
                     rules.append((_resolve(event["Properties"]["Pattern"], references), logical_id))
         return rules
 
+    def triggers(self, references: dict[str, Any], state_machine_arn: str) -> list[Trigger]:
+        """Rules that start the state machine: its own EventBridgeRule events (SAM) and any AWS::Events::Rule
+        whose target resolves to `state_machine_arn` (as in an example stack that takes the ARN as a parameter)."""
+        references = self._typed(references)
+        found = []
+        for logical_id, resource in self.resources.items():
+            props = resource.get("Properties") or {}
+            if resource.get("Type") == "AWS::Serverless::StateMachine":
+                for name, event in (props.get("Events") or {}).items():
+                    if event.get("Type") == "EventBridgeRule":
+                        found.append(_trigger(f"{logical_id}{name}", _resolve(event["Properties"], references)))
+            elif resource.get("Type") == "AWS::Events::Rule":
+                resolved = _resolve(props, references)
+                for target in resolved.get("Targets") or []:
+                    if target.get("Arn") == state_machine_arn:
+                        rule = {"Pattern": resolved["EventPattern"], "EventBusName": resolved.get("EventBusName")}
+                        found.append(_trigger(logical_id, {**rule, **target}))
+        return found
+
+    def schedules(self, references: dict[str, Any]) -> list[Schedule]:
+        """Scheduler schedules that target the state machine (`RunStateMachine`), parameters resolved."""
+        references = self._typed(references)
+        found = []
+        for logical_id, resource in self.resources.items():
+            if resource.get("Type") != "AWS::Scheduler::Schedule":
+                continue
+            props = resource["Properties"]
+            if props["Target"]["Arn"] != {"Ref": "RunStateMachine"}:
+                continue
+            resolved = _resolve(props, references)
+            found.append(Schedule(logical_id, resolved["ScheduleExpression"], resolved["Target"]["Input"]))
+        return found
+
+    def _typed(self, references: dict[str, Any]) -> dict[str, Any]:
+        """Parameter defaults, then the given values; a CommaDelimitedList value given as "a,b" becomes a list."""
+        declared = self.doc.get("Parameters") or {}
+        typed = {name: spec["Default"] for name, spec in declared.items() if "Default" in spec}
+        typed.update(references)
+        for name, spec in declared.items():
+            if spec.get("Type") == "CommaDelimitedList" and isinstance(typed.get(name), str):
+                typed[name] = [item.strip() for item in typed[name].split(",")]
+        return typed
+
     def event_pattern(self, source: str, references: dict[str, Any]) -> dict[str, Any]:
         """The first rule pattern in the template that matches `source`, with !Refs resolved."""
         for pattern, _ in self.event_rules(references):
@@ -83,11 +148,41 @@ class Template:
         return {"BillingMode": "PAY_PER_REQUEST", **{k: props[k] for k in keys if k in props}}
 
 
+def _trigger(rule: str, props: dict[str, Any]) -> Trigger:
+    bus = props.get("EventBusName") or "default"
+    return Trigger(rule, props["Pattern"], bus, props.get("InputPath"), props.get("InputTransformer"))
+
+
 def _resolve(node: Any, parameters: dict[str, Any]) -> Any:
+    """Ref, Sub and Join over the given parameters; anything it cannot resolve stays as written."""
     if isinstance(node, dict):
         if set(node) == {"Ref"}:
             return parameters.get(node["Ref"], node)  # a reference nobody supplied stays a reference
+        if set(node) == {"Fn::Sub"}:
+            return _sub(node, parameters)
+        if set(node) == {"Fn::Join"}:
+            delimiter, items = _resolve(node["Fn::Join"], parameters)
+            if isinstance(items, list) and all(isinstance(item, str) for item in items):
+                return delimiter.join(items)
+            return node
         return {k: _resolve(v, parameters) for k, v in node.items()}
     if isinstance(node, list):
         return [_resolve(v, parameters) for v in node]
     return node
+
+
+def _sub(node: dict[str, Any], parameters: dict[str, Any]) -> Any:
+    body = node["Fn::Sub"]
+    text, variables = (body, {}) if isinstance(body, str) else (body[0], _resolve(body[1], parameters))
+    scope = {**parameters, **variables}
+
+    def value(match: re.Match[str]) -> str:
+        found = scope.get(match.group(1))
+        if isinstance(found, list):
+            found = ",".join(found)
+        if isinstance(found, (int, float)) and not isinstance(found, bool):
+            found = str(found)
+        return found if isinstance(found, str) else match.group(0)
+
+    resolved = re.sub(r"\$\{([A-Za-z0-9:._]+)\}", value, text)
+    return resolved if "${" not in resolved else node
