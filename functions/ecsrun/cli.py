@@ -471,11 +471,29 @@ def render_text(result: Any) -> str:
             if read_back:
                 lines.append(f"         first: {read_back[0]}")
                 lines.append(f"         last:  {read_back[-1]}")
+    lines += _array_lines(summary.get("array"))
     tail = (summary.get("lastLogLines") or {}).get("lines") or []
     if tail and result.status != "SUCCEEDED":
         lines.append(f"last lines of {summary['lastLogLines']['container']}:")
         lines.extend(f"  | {line}" for line in tail)
     return "\n".join(lines)
+
+
+def _array_lines(array: dict[str, Any] | None) -> list[str]:
+    """An array run's parent: its children's counts and the first failed ones."""
+    if not array:
+        return []
+    lines = [
+        f"array  {array['size']} children: {array['succeeded']} succeeded, {array['failed']} failed "
+        f"({array['failurePercentage']:g}%; {array['toleratedFailurePercentage']:g}% tolerated)"
+    ]
+    lines += [f"       {outcome}: {count}" for outcome, count in array["byOutcome"].items()]
+    for child in array["failedChildren"][:10]:
+        lines.append(f"       failed {child['runId']}: {child['error']}: {child['message']}")
+    if array["failed"] > 10:
+        lines.append(f"       … and {array['failed'] - 10} more")
+    lines.append(f"       summary s3://{array['bucket']}/{array['summaryKey']}")
+    return lines
 
 
 # ---- ecsrun explain ----

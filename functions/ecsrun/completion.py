@@ -21,7 +21,7 @@ def run_summary(summary: dict[str, Any], execution_arn: str | None) -> dict[str,
     """The event detail, from a run's output (success) or cause document (failure)."""
     task = summary.get("task") or {}
     logs = summary.get("logs") or {}
-    return {
+    detail = {
         "runId": summary.get("runId"),
         "status": summary.get("status", "FAILED"),
         "error": summary.get("error"),
@@ -39,6 +39,9 @@ def run_summary(summary: dict[str, Any], execution_arn: str | None) -> dict[str,
             "keys": {c["name"]: c.get("key") for c in logs.get("containers", [])},
         },
     }
+    if "array" in summary:  # an array run's parent: its children's counts and the first failed ones
+        detail["array"] = summary["array"]
+    return detail
 
 
 def completion_entry(detail: dict[str, Any], bus: str) -> dict[str, Any]:

@@ -23,6 +23,8 @@ class ErrorName(StrEnum):
     # Recorded in the table and manifest only: the execution had already ended (aborted, failed, timed out).
     ABORTED = "Run.Aborted"
     LOG_COPY_FAILED = "Logs.CopyFailed"
+    # An array run's children failed beyond its toleratedFailurePercentage.
+    ARRAY_FAILED = "Run.ArrayFailed"
     # An error ecsrun did not classify (a Lambda crash, a States.* runtime error).
     INTERNAL = "Run.InternalError"
 

@@ -32,6 +32,9 @@ class Settings(BaseModel):
         "*"
     )
 
+    # The most children an array run may have (template parameter MaxArraySize, at most 10,000).
+    max_array_size: Annotated[int, Field(alias="MAX_ARRAY_SIZE", ge=1, le=10_000)] = 10_000
+
     # The stack's bus: runs start from it, and every run's end is put on it (ecsrun.RunSucceeded / RunFailed).
     event_bus_name: Annotated[str | None, Field(alias="EVENT_BUS_NAME")] = None
     # Values of sensitive fields (container environment) are masked in problems, logs and causes.

@@ -3,6 +3,7 @@ events can never move a run backwards or settle it twice."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from ecsrun.models.run import ContainerSpec
 from ecsrun.verdict import Verdict
 
 # Attributes kept as JSON text: nested, float-free and read whole.
-_JSON_ATTRS = ("run", "containers", "task", "verdict", "outcome", "attempts")
+_JSON_ATTRS = ("run", "containers", "task", "verdict", "outcome", "attempts", "array")
 
 
 class RunExists(EcsrunError):
@@ -69,6 +70,35 @@ class RunsTable:
             if key in data:
                 data[key] = int(data[key])
         return RunRecord.model_validate(data)
+
+    def get_many(self, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Records by runId, as plain items (outcome parsed): BatchGetItem, 100 keys a call, unprocessed keys
+        asked again. Only the fields an array's verdict needs are read."""
+        # The table resource's client (de)serializes attribute values, as the table's own methods do.
+        client, name = self._table.meta.client, self._table.name
+        found: dict[str, dict[str, Any]] = {}
+        pending = [{"runId": run_id} for run_id in dict.fromkeys(run_ids)]
+        while pending:
+            batch, pending = pending[:100], pending[100:]
+            request: dict[str, Any] = {
+                name: {
+                    "Keys": batch,
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "runId, executionArn, #s, outcome",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                }
+            }
+            for attempt in itertools.count():
+                if not request:
+                    break
+                time.sleep(min(0.05 * attempt, 1.0))  # unprocessed keys mean throttling: back off a little
+                answer = client.batch_get_item(RequestItems=request)
+                for record in answer.get("Responses", {}).get(name, []):
+                    if isinstance(record.get("outcome"), str):
+                        record["outcome"] = json.loads(record["outcome"])
+                    found[record["runId"]] = record
+                request = answer.get("UnprocessedKeys") or {}
+        return found
 
     def get(self, run_id: str) -> RunRecord | None:
         item = self._table.get_item(Key={"runId": run_id}, ConsistentRead=True).get("Item")

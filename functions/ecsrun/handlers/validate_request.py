@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from ecsrun import array as arrays
 from ecsrun.account_checks import account_problems
 from ecsrun.adapters import wiring
 from ecsrun.completion import run_summary
@@ -31,7 +32,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
     run_id = run_id_for_execution(payload.request, payload.executionName)
     logger.append_keys(runId=run_id, executionArn=payload.executionArn)
-    request, problems = validate_request(payload.request, reveal_secrets=not settings.redact_secrets)
+    request, problems = validate_request(
+        payload.request, reveal_secrets=not settings.redact_secrets, max_array_size=settings.max_array_size
+    )
     if isinstance(payload.request, dict):  # then against the allowlists and the account, for one full answer
         found = account_problems(payload.request, settings.cluster_patterns, settings.family_patterns, wiring.ecs())
         problems = sorted([*problems, *(Problem(field=f, message=m) for f, m in found)], key=lambda p: p.field)
@@ -44,4 +47,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"valid": False, "error": ErrorName.REQUEST_INVALID.value, "cause": json.dumps(report)}
     assert request is not None
     run = resolve_run(request, payload.executionName, settings.default_timeout_seconds)
-    return {"valid": True, "run": run.model_dump(mode="json"), "executionArn": payload.executionArn}
+    answer = {"valid": True, "run": run.model_dump(mode="json"), "executionArn": payload.executionArn}
+    if request.array is not None:  # the state machine fans out; the items stay in the execution's input
+        answer["array"] = {
+            "size": len(arrays.elements(request.array.model_dump(exclude_none=True))),
+            "maxConcurrency": request.maxConcurrency or arrays.DEFAULT_MAX_CONCURRENCY,
+            "toleratedFailurePercentage": request.toleratedFailurePercentage or 0,
+        }
+    return answer

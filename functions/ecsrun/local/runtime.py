@@ -219,6 +219,7 @@ class LocalAws:
         )
         self._route_lambda()
         self._route_ecs()
+        self._route_nested_executions()
         self._abort_promptly()
 
     def _create_cluster(self, name: str) -> None:
@@ -272,6 +273,36 @@ class LocalAws:
                 "requestId": str(uuid.uuid4()),
                 "stackTrace": traceback.format_exception(exc),
             }, True
+
+    # ---- Step Functions: an array's children are executions of the same state machine ----
+
+    def _route_nested_executions(self) -> None:
+        """moto's `states:startExecution.sync` passes the integration's parameters (StateMachineArn, Input,
+        Name) to boto3 unchanged and returns boto3's answer as is; Step Functions maps them to the API's
+        names (stateMachineArn, ...) and back (ExecutionArn, Output, ...). The runtime does that mapping."""
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+            StateTaskServiceSfn,
+        )
+
+        evaluate = StateTaskServiceSfn._eval_service_task
+
+        def pascal(answer: dict[str, Any]) -> dict[str, Any]:
+            return {key[:1].upper() + key[1:]: value for key, value in answer.items()}
+
+        def eval_service_task(
+            task: Any, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any], **kwargs: Any
+        ) -> None:
+            api = {key[:1].lower() + key[1:]: value for key, value in normalised_parameters.items()}
+            evaluate(task, env=env, resource_runtime_part=resource_runtime_part, normalised_parameters=api, **kwargs)
+            env.stack.append(pascal(env.stack.pop()))
+
+        def normalise_response(task: Any, response: Any, *args: Any, **kwargs: Any) -> None:
+            fixed = pascal(response)
+            response.clear()
+            response.update(fixed)
+
+        self._patch(StateTaskServiceSfn, "_eval_service_task", eval_service_task)
+        self._patch(StateTaskServiceSfn, "_normalise_response", normalise_response)
 
     # ---- ECS: tasks run on the local agent ----
 

@@ -52,6 +52,7 @@ class RunRecord(BaseModel):
     settledBy: str | None = None  # "event" or "reconciler"
     callbackClosed: bool = False  # the execution had moved on when the task stopped
     outcome: dict[str, Any] | None = None
+    array: dict[str, Any] | None = None  # an array run's parent: size, maxConcurrency, where its children are
     createdAt: str
     updatedAt: str
     expiresAt: int

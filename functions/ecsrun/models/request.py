@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from ecsrun import array as arrays
 from ecsrun import request_rules as rules
 from ecsrun.apishape import check, operation_input
 
@@ -29,6 +30,19 @@ class RetryPolicy(_Strict):
     backoffRate: Annotated[float, Field(ge=1.0, le=10.0)] = 2.0
 
 
+class ArraySpec(_Strict):
+    """One child run per element: {"size": N} (elements 0..N-1) or {"items": [...]}."""
+
+    size: Annotated[int, Field(ge=1, le=arrays.MAX_ARRAY_SIZE)] | None = None
+    items: Annotated[list[Any], Field(min_length=1, max_length=arrays.MAX_ARRAY_SIZE)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ArraySpec:
+        if (self.size is None) == (self.items is None):
+            raise ValueError('give exactly one of "size" or "items"')
+        return self
+
+
 class RunRequest(BaseModel):
     """What a user sends: the fields they would give `aws ecs run-task`, plus ecsrun's runner fields.
 
@@ -42,9 +56,12 @@ class RunRequest(BaseModel):
     timeoutSeconds: Annotated[int, Field(ge=1, le=MAX_TIMEOUT_SECONDS)] | None = None
     successExitCodes: Annotated[list[Annotated[int, Field(ge=0, le=255)]], Field(min_length=1)] | None = None
     retry: RetryPolicy | None = None
+    array: ArraySpec | None = None
+    maxConcurrency: Annotated[int, Field(ge=1, le=arrays.MAX_ARRAY_SIZE)] | None = None
+    toleratedFailurePercentage: Annotated[float, Field(ge=0, le=100)] | None = None
 
 
-RUNNER_FIELDS = frozenset({"runId", "timeoutSeconds", "successExitCodes", "retry"})
+RUNNER_FIELDS = frozenset({"runId", "timeoutSeconds", "successExitCodes", "retry", *arrays.ARRAY_FIELDS})
 # RunTask fields ecsrun sets itself; a request that sets them would break idempotency or lookup.
 RESERVED_FIELDS = {
     "startedBy": "set by ecsrun to find the run from ECS events; remove it",
@@ -95,7 +112,9 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def validate_request(raw: Any, *, reveal_secrets: bool = False) -> tuple[RunRequest | None, list[Problem]]:
+def validate_request(
+    raw: Any, *, reveal_secrets: bool = False, max_array_size: int = arrays.MAX_ARRAY_SIZE
+) -> tuple[RunRequest | None, list[Problem]]:
     """Validate a run request completely: every problem at once, none hidden behind another. Values of
     fields the API marks sensitive (container environment) are not quoted unless `reveal_secrets`."""
     if not isinstance(raw, dict):
@@ -120,6 +139,7 @@ def validate_request(raw: Any, *, reveal_secrets: bool = False) -> tuple[RunRequ
         Problem(field=f, message=m) for f, m in check(shape, run_task, also_known=RUNNER_FIELDS, reveal=reveal_secrets)
     ]
     problems += [Problem(field=f, message=m) for f, m in rules.problems(run_task)]
+    problems += [Problem(field=f, message=m) for f, m in arrays.problems(runner, max_array_size)]
     if request is not None and not problems:
         request = RunRequest.model_validate({**run_task, **runner})
 

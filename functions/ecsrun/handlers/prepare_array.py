@@ -1,0 +1,52 @@
+"""An array run's first step: claim the parent's runId and lay out one child request per element."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from ecsrun import array_runs
+from ecsrun.adapters import clients, wiring
+from ecsrun.completion import run_summary
+from ecsrun.models.run import Run
+from ecsrun.observability import instrumented, logger, metrics
+from ecsrun.settings import Settings
+
+
+class PrepareInput(BaseModel):
+    run: Run
+    array: dict[str, Any]
+    request: dict[str, Any]  # the execution's input: the items are read from it, not carried in the state
+    executionName: str
+    executionArn: str
+
+
+@instrumented
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    payload = parse(event=event, model=PrepareInput)
+    settings = Settings.from_env()
+    logger.append_keys(runId=payload.run.runId, executionArn=payload.executionArn)
+    definition = wiring.ecs().describe_task_definition(payload.run.request["taskDefinition"])
+    containers = [c["name"] for c in definition.get("containerDefinitions", [])]
+    result = array_runs.prepare(
+        payload.run,
+        payload.request,
+        payload.array,
+        payload.executionName,
+        payload.executionArn,
+        store=wiring.runs_table(settings),
+        containers=containers,
+        put_object=clients.client("s3").put_object,
+        bucket=settings.logs_bucket,
+        ttl_days=settings.run_record_ttl_days,
+    )
+    if not result["prepared"]:
+        wiring.completion_publisher(settings)(run_summary(json.loads(result["cause"]), payload.executionArn))
+        return result
+    logger.info("array laid out", extra={"size": result["size"], "key": result["key"]})
+    metrics.add_metric(name="ArrayChildren", unit="Count", value=result["size"])
+    return result

@@ -1,0 +1,48 @@
+"""An array run's last step: judge the children by their run records and end the parent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from ecsrun import array_runs
+from ecsrun.adapters import clients, wiring
+from ecsrun.completion import run_summary
+from ecsrun.observability import instrumented, logger, metrics
+from ecsrun.settings import Settings
+
+
+class SummarizeInput(BaseModel):
+    runId: str
+    array: dict[str, Any]
+    executionName: str
+    executionArn: str
+
+
+@instrumented
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    payload = parse(event=event, model=SummarizeInput)
+    settings = Settings.from_env()
+    logger.append_keys(runId=payload.runId, executionArn=payload.executionArn)
+    answer, summary = array_runs.summarize(
+        payload.runId,
+        payload.array,
+        payload.executionName,
+        payload.executionArn,
+        store=wiring.runs_table(settings),
+        put_object=clients.client("s3").put_object,
+        bucket=settings.logs_bucket,
+    )
+    wiring.completion_publisher(settings)(run_summary(summary, payload.executionArn))
+    counts = summary["array"]
+    logger.info("array ended", extra={"status": summary["status"], "byOutcome": counts["byOutcome"]})
+    metrics.add_metric(name="ArrayChildrenFailed", unit="Count", value=counts["failed"])
+    if summary["status"] == "SUCCEEDED":
+        metrics.add_metric(name="RunsSucceeded", unit="Count", value=1)
+    else:
+        metrics.add_metric(name="RunsFailed", unit="Count", value=1)
+        metrics.add_metric(name=f"RunsFailed.{summary['error']}", unit="Count", value=1)
+    return answer
