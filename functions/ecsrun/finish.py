@@ -68,6 +68,8 @@ def finish_run(
     body = json.dumps(document, indent=2).encode()
     s3.put_object(Bucket=bucket, Key=manifest, Body=body, ContentType="application/json")
     summary_only = {k: v for k, v in outcome.items() if k != "cause"} | {"manifestKey": manifest}
+    if summary.get("message"):  # the failure in one line, for whoever reads the record (an array's verdict)
+        summary_only["message"] = summary["message"]
     store.finish(record.runId, summary_only, aborted=record.status == RunStatus.ABORTED)
     if publish is not None:
         publish(run_summary(summary, record.executionArn))

@@ -42,7 +42,10 @@ FINAL_NAMES = {
 TASK_VERDICT_NAMES = RETRYABLE_NAMES | FINAL_NAMES
 # Every other name is decided by CopyLogs and raised by a Fail state after the "RunSucceeded?" Choice.
 # Run.Aborted is recorded in the table and manifest only: the execution had already ended.
-NOT_OUTCOMES = (ErrorName.REQUEST_INVALID, ErrorName.LOG_COPY_FAILED, ErrorName.ABORTED)
+# Run.ArrayFailed is decided by SummarizeArray, for an array run's parent.
+NOT_OUTCOMES = (ErrorName.REQUEST_INVALID, ErrorName.LOG_COPY_FAILED, ErrorName.ABORTED, ErrorName.ARRAY_FAILED)
+# The array parent's own Fail states (its runId taken, its children failed beyond tolerance).
+ARRAY_FAIL_STATES = {"ArrayRunDuplicate", "RunArrayFailed"}
 OUTCOME_NAMES = sorted(e.value for e in ErrorName if e not in NOT_OUTCOMES)
 
 
@@ -88,7 +91,12 @@ def _reachable_from(start: str, states: dict[str, dict[str, Any]]) -> set[str]:
 
 
 def _fail_states(error: str) -> dict[str, dict[str, Any]]:
-    return {name: s for name, s in _states().items() if s["Type"] == "Fail" and s.get("Error") == error}
+    """The single run's Fail states raising `error` (the array parent's are tested on their own)."""
+    return {
+        name: s
+        for name, s in _states().items()
+        if s["Type"] == "Fail" and s.get("Error") == error and name not in ARRAY_FAIL_STATES
+    }
 
 
 def _lambda_tasks() -> list[str]:
@@ -645,3 +653,79 @@ def test_copy_logs_waits_its_turn_when_copies_are_at_their_concurrency_limit() -
     assert first["MaxAttempts"] >= 10
     assert first["MaxDelaySeconds"] <= 300
     assert first["JitterStrategy"] == "FULL"
+
+
+# ---------------------------------------------------------------------------
+# Array runs
+# ---------------------------------------------------------------------------
+
+
+def test_a_valid_request_with_an_array_goes_to_prepare_array_and_only_it():
+    choices = _states()["IsRequestValid"]["Choices"]
+    first = choices[0]
+    assert first["Next"] == "PrepareArray"
+    assert first["And"] == [
+        {"Variable": "$.valid", "BooleanEquals": True},
+        {"Variable": "$.array", "IsPresent": True},
+    ]
+    assert choices[1] == {"Variable": "$.valid", "BooleanEquals": True, "Next": "StartTaskAndWait"}
+
+
+def test_an_array_parent_whose_run_id_is_taken_fails_run_duplicate_before_any_child():
+    states = _states()
+    assert states["ArrayPrepared?"]["Choices"] == [
+        {"Variable": "$.children.answer.prepared", "BooleanEquals": True, "Next": "RunChildren"}
+    ]
+    assert states["ArrayPrepared?"]["Default"] == "ArrayRunDuplicate"
+    assert states["ArrayRunDuplicate"] == {
+        "Type": "Fail",
+        "Error": ErrorName.DUPLICATE.value,
+        "CausePath": "$.children.answer.cause",
+    }
+
+
+def test_children_are_a_distributed_map_of_nested_executions_of_this_state_machine():
+    fan_out = _states()["RunChildren"]
+    assert fan_out["Type"] == "Map"
+    assert fan_out["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert fan_out["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+    assert fan_out["ItemReader"]["Parameters"] == {
+        "Bucket.$": "$.children.answer.bucket",
+        "Key.$": "$.children.answer.key",
+    }
+    assert fan_out["MaxConcurrencyPath"] == "$.array.maxConcurrency"
+    assert fan_out["ItemSelector"]["stateMachineArn.$"] == "$$.StateMachine.Id"
+    child = fan_out["ItemProcessor"]["States"]["RunChild"]
+    assert child["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
+    assert child["Parameters"] == {"StateMachineArn.$": "$.stateMachineArn", "Name.$": "$.name", "Input.$": "$.request"}
+
+
+def test_a_failed_child_never_fails_the_map_and_no_child_output_is_kept():
+    fan_out = _states()["RunChildren"]
+    child_states = fan_out["ItemProcessor"]["States"]
+    # Every child ends with an empty output (10,000 children stay far below the 256 KiB state limit) ...
+    assert child_states["RunChild"]["OutputPath"] is None and child_states["ChildEnded"]["OutputPath"] is None
+    assert child_states["RunChild"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "ChildEnded"}
+    ]
+    # ... throttled starts are retried, a child's own failure is not (it had its own retries) ...
+    [retry] = child_states["RunChild"]["Retry"]
+    assert "States.TaskFailed" not in retry["ErrorEquals"] and "States.ALL" not in retry["ErrorEquals"]
+    # ... and the parent is judged from the run records, whatever the map run did
+    assert fan_out["ResultPath"] is None
+    assert fan_out["Next"] == "SummarizeArray"
+    assert fan_out["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.mapFailure", "Next": "SummarizeArray"}]
+
+
+def test_the_parent_ends_as_the_summary_says():
+    states = _states()
+    assert states["ArraySucceeded?"]["Choices"] == [
+        {"Variable": "$.summary.answer.status", "StringEquals": "SUCCEEDED", "Next": "ArrayRunSucceeded"}
+    ]
+    assert states["ArraySucceeded?"]["Default"] == "RunArrayFailed"
+    assert states["ArrayRunSucceeded"] == {"Type": "Succeed", "OutputPath": "$.summary.answer.output"}
+    assert states["RunArrayFailed"] == {
+        "Type": "Fail",
+        "Error": ErrorName.ARRAY_FAILED.value,
+        "CausePath": "$.summary.answer.cause",
+    }
