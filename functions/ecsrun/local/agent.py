@@ -186,10 +186,9 @@ class LocalEcsAgent:
                         "ResourceInitializationError: failed to validate logger args: failed to create Cloudwatch "
                         f"log stream: ResourceNotFoundException: The specified log group does not exist: {group}"
                     )
-                try:
+                # Another task of the same definition may create it first, as the awslogs driver allows.
+                with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
                     self._logs.create_log_group(logGroupName=group)
-                except self._logs.exceptions.ResourceAlreadyExistsException:
-                    pass  # another task of the same definition created it first, as the awslogs driver allows
             stream = (
                 f"{prefix}/{container.name}/{task.task_arn.rsplit('/', 1)[-1]}"
                 if prefix
