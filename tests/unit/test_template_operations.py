@@ -181,3 +181,45 @@ def test_the_dashboard_shows_every_alarm() -> None:
     text, _ = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     for name in _alarms():
         assert "${" + name + ".Arn}" in text
+
+
+# ---- array runs ----
+
+
+def _state_machine_statements() -> dict[str, dict[str, Any]]:
+    policies = RESOURCES["RunStateMachine"]["Properties"]["Policies"]
+    return {
+        s["Sid"]: s for p in policies if isinstance(p, dict) and "Statement" in p for s in p["Statement"] if "Sid" in s
+    }
+
+
+def test_the_state_machine_may_start_only_itself_for_an_arrays_children() -> None:
+    name = RESOURCES["RunStateMachine"]["Properties"]["Name"]
+    assert name == {"Fn::Sub": "${AWS::StackName}-ecsrun"}
+    statements = _state_machine_statements()
+    start = statements["StartChildren"]
+    assert start["Action"] == "states:StartExecution"
+    assert start["Resource"]["Fn::Sub"].endswith(":stateMachine:" + name["Fn::Sub"])
+    follow = statements["FollowChildren"]
+    assert set(follow["Action"]) == {"states:DescribeExecution", "states:StopExecution"}
+    assert follow["Resource"]["Fn::Sub"].endswith(":execution:" + name["Fn::Sub"] + "*")
+    assert statements["ReadChildren"]["Resource"] == {"Fn::Sub": "${LogsBucket.Arn}/runs/*/array/children.json"}
+
+
+def test_the_largest_array_is_a_parameter_capped_at_ten_thousand() -> None:
+    from ecsrun.array import MAX_ARRAY_SIZE
+
+    spec = TEMPLATE.doc["Parameters"]["MaxArraySize"]
+    assert spec["MaxValue"] == spec["Default"] == MAX_ARRAY_SIZE == 10_000
+    variables = TEMPLATE.doc["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["MAX_ARRAY_SIZE"] == {"Ref": "MaxArraySize"}
+
+
+def test_the_array_functions_are_wired_into_the_state_machine() -> None:
+    substitutions = RESOURCES["RunStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    for function, handler in (
+        ("PrepareArrayFunction", "ecsrun.handlers.prepare_array.handler"),
+        ("SummarizeArrayFunction", "ecsrun.handlers.summarize_array.handler"),
+    ):
+        assert RESOURCES[function]["Properties"]["Handler"] == handler
+        assert substitutions[f"{function}Arn"] == {"Fn::GetAtt": [function, "Arn"]}

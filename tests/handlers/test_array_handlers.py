@@ -1,0 +1,140 @@
+"""PrepareArray and SummarizeArray on moto, driven as the state machine drives them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from ecsrun.adapters.runs_table import RunsTable, new_record
+from ecsrun.handlers import prepare_array, summarize_array
+from ecsrun.models.run import Run
+
+from tests.conftest import BUCKET, REGION, TABLE, Stack, context, listen_for_completions
+from tests.handlers.helpers import validate
+
+PARENT_EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:ecsrun:nightly-1a2b"
+
+
+def _listen(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("EVENT_BUS_NAME", "ecsrun-runs")
+    boto3.client("events", region_name=REGION).create_event_bus(Name="ecsrun-runs")
+    return listen_for_completions(lambda service: boto3.client(service, region_name=REGION), "ecsrun-runs")
+
+
+def _validated(stack: Stack, **changes: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    stack.register("two-containers.json")
+    request = stack.request("two-containers.json", runId="nightly", array={"items": ["a", "b", "c"]}, **changes)
+    answer = validate(request, "nightly-1a2b", PARENT_EXECUTION)
+    assert answer["valid"], answer
+    return request, answer
+
+
+def _prepare(request: dict[str, Any], answer: dict[str, Any], execution: str = PARENT_EXECUTION) -> dict[str, Any]:
+    payload = {
+        "run": answer["run"],
+        "array": answer["array"],
+        "request": request,
+        "executionName": execution.rsplit(":", 1)[-1],
+        "executionArn": execution,
+    }
+    return dict(prepare_array.handler(payload, context()))
+
+
+def _children(stack: Stack) -> list[dict[str, Any]]:
+    body = stack.s3.get_object(Bucket=BUCKET, Key="runs/nightly/array/children.json")["Body"].read()
+    return list(json.loads(body))
+
+
+def test_validation_hands_the_state_machine_the_array_not_its_items(stack: Stack) -> None:
+    _, answer = _validated(stack, maxConcurrency=7)
+    assert answer["array"] == {"size": 3, "maxConcurrency": 7, "toleratedFailurePercentage": 0}
+    assert "array" not in answer["run"]["request"]  # the items stay in the execution's input
+
+
+def test_prepare_claims_the_parent_and_writes_every_child_for_every_container(stack: Stack) -> None:
+    request, answer = _validated(stack)
+    result = _prepare(request, answer)
+    assert result == {"prepared": True, "bucket": BUCKET, "key": "runs/nightly/array/children.json", "size": 3}
+    children = _children(stack)
+    assert [c["name"] for c in children] == ["nightly-1a2b-0", "nightly-1a2b-1", "nightly-1a2b-2"]
+    assert [c["request"]["runId"] for c in children] == ["nightly-0", "nightly-1", "nightly-2"]
+    # Both containers of the task definition get the variables
+    overrides = children[1]["request"]["overrides"]["containerOverrides"]
+    assert sorted(o["name"] for o in overrides) == ["app", "worker"]
+    for override in overrides:
+        env = {e["name"]: e["value"] for e in override["environment"]}
+        assert (env["ECSRUN_ARRAY_INDEX"], env["ECSRUN_ARRAY_ITEM"]) == ("1", "b")
+    # The parent's record claims the runId, carries no task and is not waiting for one
+    item = stack.table.get_item(Key={"runId": "nightly"})["Item"]
+    assert (item["status"], item["executionArn"]) == ("RUNNING", PARENT_EXECUTION)
+    assert "waiting" not in item and "taskArn" not in item
+
+
+def test_a_retried_prepare_finds_its_own_claim_and_writes_the_same_children(stack: Stack) -> None:
+    request, answer = _validated(stack)
+    first = _prepare(request, answer)
+    written = _children(stack)
+    assert _prepare(request, answer) == first
+    assert _children(stack) == written
+
+
+def test_another_execution_of_the_same_array_is_refused_and_announced(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read = _listen(monkeypatch)
+    request, answer = _validated(stack)
+    _prepare(request, answer)
+    other = "arn:aws:states:us-east-1:123456789012:execution:ecsrun:nightly-9z9z"
+    result = _prepare(request, answer, execution=other)
+    assert (result["prepared"], result["error"]) == (False, "Run.Duplicate")
+    assert PARENT_EXECUTION in json.loads(result["cause"])["message"]
+    [event] = read()
+    assert (event["detail-type"], event["detail"]["error"]) == ("ecsrun.RunFailed", "Run.Duplicate")
+
+
+def _child_record(store: RunsTable, run_id: str, execution_name: str, outcome: dict[str, Any]) -> None:
+    run = Run(runId=run_id, timeoutSeconds=60, successExitCodes=[0], request={})
+    record = new_record(
+        runId=run_id,
+        executionArn=f"arn:aws:states:us-east-1:123456789012:execution:ecsrun:{execution_name}",
+        startedBy=f"ecsrun/{run_id}",
+        clientToken=run_id,
+        run=run,
+        ttl_days=1,
+    )
+    store.create(record)
+    store.finish(run_id, outcome)
+
+
+def test_summarize_judges_each_child_by_its_record_and_ends_the_parent(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read = _listen(monkeypatch)
+    request, answer = _validated(stack, toleratedFailurePercentage=30)
+    _prepare(request, answer)
+    store = RunsTable(boto3.resource("dynamodb", region_name=REGION).Table(TABLE))
+    _child_record(store, "nightly-0", "nightly-1a2b-0", {"status": "SUCCEEDED"})
+    failure = {"status": "FAILED", "error": "ECS.ContainerExitedNonZero", "message": "essential container exited 3"}
+    _child_record(store, "nightly-1", "nightly-1a2b-1", failure)
+    # nightly-2 left no record (its execution could not start)
+    payload = {
+        "runId": "nightly",
+        "array": answer["array"],
+        "executionName": "nightly-1a2b",
+        "executionArn": PARENT_EXECUTION,
+    }
+    result = summarize_array.handler(payload, context())
+    assert (result["status"], result["error"]) == ("FAILED", "Run.ArrayFailed")
+    cause = json.loads(result["cause"])
+    assert cause["array"]["byOutcome"] == {"ECS.ContainerExitedNonZero": 1, "Run.InternalError": 1, "SUCCEEDED": 1}
+    assert [(c["runId"], c["message"]) for c in cause["array"]["failedChildren"]] == [
+        ("nightly-1", "essential container exited 3"),
+        ("nightly-2", "the child left no run record"),
+    ]
+    assert stack.table.get_item(Key={"runId": "nightly"})["Item"]["status"] == "FAILED"
+    summary = json.loads(stack.s3.get_object(Bucket=BUCKET, Key="runs/nightly/array/summary.json")["Body"].read())
+    assert summary["executionArn"] == PARENT_EXECUTION and len(summary["failedChildren"]) == 2
+    [event] = read()
+    assert event["detail"]["runId"] == "nightly" and event["detail"]["array"]["failed"] == 2
