@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 import zlib
-from pathlib import Path
 from typing import Any
 
 from ecsrun.adapters.cloudwatch_logs import iter_log_pages
@@ -31,6 +30,7 @@ from ecsrun.models.logs import LogProgress
 from ecsrun.models.record import RunRecord, RunStatus
 from ecsrun.models.run import ContainerSpec, LogTarget, Run
 from ecsrun.resumable import COMPRESS_LEVEL
+from record import write_section
 
 MIB = 1024 * 1024
 PAGE_EVENTS = 10_000  # GetLogEvents: at most 10,000 events a page …
@@ -334,11 +334,13 @@ def main() -> int:
     report = "\n".join(table)
     print(report)
     if args.write:
-        Path(args.write).write_text(
-            "# Benchmarks\n\n"
-            "The log copy pipeline, measured by `bench/copy_bench.py` (never by timing assertions in tests).\n"
-            "Log text is generated: templated lines, 1% long JSON lines (4-16 KB), 5% multi-byte text.\n\n"
-            f"Command: `{command}`  \nMachine: {machine}\n\n{report}\n\n{NOTES}"
+        write_section(
+            args.write,
+            "copy",
+            "## Logs: the copy pipeline\n\n"
+            "Measured by `bench/copy_bench.py`. Log text is generated: templated lines, 1% long JSON lines\n"
+            "(4-16 KB), 5% multi-byte text.\n\n"
+            f"Command: `{command}`  \nMachine: {machine}\n\n{report}\n\n{NOTES}",
         )
     return 0
 

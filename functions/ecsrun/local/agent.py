@@ -45,6 +45,8 @@ class ContainerRun:
     exit_code: int | None = None
     reason: str | None = None
     readers: list[threading.Thread] = field(default_factory=list)
+    # One PutLogEvents at a time per container keeps its stdout and stderr lines in the order they were read.
+    log_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def name(self) -> str:
@@ -276,7 +278,7 @@ class LocalEcsAgent:
         stream.close()
 
     def _put(self, container: ContainerRun, batch: list[dict[str, Any]]) -> None:
-        with self._lock:  # one call at a time keeps stdout and stderr lines in the order they were read
+        with container.log_lock:
             self._logs.put_log_events(
                 logGroupName=container.log_group, logStreamName=container.log_stream, logEvents=batch
             )

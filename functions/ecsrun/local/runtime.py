@@ -220,6 +220,7 @@ class LocalAws:
         self._route_lambda()
         self._route_ecs()
         self._route_nested_executions()
+        self._parse_definitions_once()
         self._abort_promptly()
 
     def _create_cluster(self, name: str) -> None:
@@ -303,6 +304,24 @@ class LocalAws:
 
         self._patch(StateTaskServiceSfn, "_eval_service_task", eval_service_task)
         self._patch(StateTaskServiceSfn, "_normalise_response", normalise_response)
+
+    def _parse_definitions_once(self) -> None:
+        """moto parses the ASL (ANTLR, ~50 ms for ecsrun's) at every execution's start; parse each definition
+        once and build fresh evaluation components from the kept tree, so executions share nothing mutable."""
+        from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+        from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+        parse = AmazonStateLanguageParser.parse
+        trees: dict[str, Any] = {}
+
+        def parse_once(definition: str) -> tuple[Any, Any]:
+            tree = trees.get(definition)
+            if tree is None:
+                _, tree = parse(definition)
+                trees[definition] = tree
+            return Preprocessor().visit(tree), tree
+
+        self._patch(AmazonStateLanguageParser, "parse", staticmethod(parse_once))
 
     # ---- ECS: tasks run on the local agent ----
 
