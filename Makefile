@@ -54,8 +54,9 @@ checkov: $(CHECKOV_STAMP)
 		-f examples/s3-trigger/template.yaml \
 		--framework cloudformation --compact --quiet --skip-download
 
-## bench: measure the log copy pipeline; records the table in docs/benchmarks.md
+## bench: measure the pipeline (cost, cold start, 1,000 runs, a 500-item array) and the log copy; tables in docs/benchmarks.md
 bench: setup
+	$(BIN)/python bench/pipeline_bench.py --write docs/benchmarks.md
 	$(BIN)/python bench/copy_bench.py --write docs/benchmarks.md
 
 clean:

@@ -278,6 +278,47 @@ def _import_ms(module: str, environment: dict[str, str]) -> float:
     return float(out)
 
 
+BREAKDOWN = """
+import time
+marks = [time.perf_counter()]
+import boto3
+marks.append(time.perf_counter())
+import pydantic
+class _First(pydantic.BaseModel):
+    x: int
+marks.append(time.perf_counter())
+from aws_lambda_powertools import Logger, Metrics, Tracer
+Logger(); Metrics()
+marks.append(time.perf_counter())
+Tracer(patch_modules=("botocore",))
+marks.append(time.perf_counter())
+import aws_lambda_powertools.utilities.parser
+marks.append(time.perf_counter())
+import ecsrun.adapters.runs_table, ecsrun.adapters.wiring
+marks.append(time.perf_counter())
+print(" ".join(str((b - a) * 1000) for a, b in zip(marks, marks[1:])))
+"""
+BREAKDOWN_PARTS = [
+    "boto3",
+    "pydantic and a first model",
+    "Powertools Logger and Metrics",
+    "Powertools Tracer, botocore patched (the X-Ray SDK's recorder)",
+    "Powertools Parser (its event-source models)",
+    "ecsrun's run record and adapters",
+]
+
+
+def cold_start_breakdown(samples: int) -> list[tuple[str, float]]:
+    """Where a handler's import time goes, step by step after boto3: medians over fresh interpreters."""
+    environment = _lambda_environment()
+    runs = []
+    for _ in range(samples):
+        command = [PYTHON, "-c", BREAKDOWN]
+        out = subprocess.run(command, env=environment, capture_output=True, text=True, check=True).stdout  # noqa: S603
+        runs.append([float(x) for x in out.split()])
+    return [(part, statistics.median(r[i] for r in runs)) for i, part in enumerate(BREAKDOWN_PARTS)]
+
+
 def cold_start(samples: int) -> list[dict[str, Any]]:
     from ecsrun.local.template import Template
 
@@ -455,6 +496,12 @@ def report(args: argparse.Namespace) -> str:
         *[f"| {r['module']} | {r['ms']:.0f} | {r['ratio']:.2f} |" for r in rows],
         "",
         f"Worst ratio {worst:.2f}: target ≤ 1.3: {_met(worst <= 1.3)}.",
+        "",
+        "Where the time goes, step by step in one fresh interpreter (medians):",
+        "",
+        "| step | ms |",
+        "|---|---|",
+        *[f"| {part} | {ms:.0f} |" for part, ms in cold_start_breakdown(args.cold_start_samples)],
         "",
     ]
     conc = concurrency(args.runs)
