@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from botocore.exceptions import ClientError
+
 DEFAULT_STOP_TIMEOUT = 30  # seconds between SIGTERM and SIGKILL, as ECS's default stopTimeout
 LOG_BATCH = 1000
 HOST_ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
@@ -188,9 +190,11 @@ class LocalEcsAgent:
                         "ResourceInitializationError: failed to validate logger args: failed to create Cloudwatch "
                         f"log stream: ResourceNotFoundException: The specified log group does not exist: {group}"
                     )
-                # Another task of the same definition may create it first, as the awslogs driver allows.
-                with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
+                try:
                     self._logs.create_log_group(logGroupName=group)
+                except ClientError as exc:  # another task of the same definition created it first: fine
+                    if exc.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                        raise
             stream = (
                 f"{prefix}/{container.name}/{task.task_arn.rsplit('/', 1)[-1]}"
                 if prefix
