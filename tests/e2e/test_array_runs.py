@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -17,7 +19,7 @@ from botocore.config import Config
 from ecsrun.adapters import clients
 from ecsrun.cli import main
 from ecsrun.local.engine import LocalResult, run_local
-from ecsrun.local.runtime import BUCKET, TABLE, LocalAws
+from ecsrun.local.runtime import BUCKET, BUS, TABLE, LocalAws
 from moto.core.exceptions import JsonRESTError
 
 from tests.conftest import EVENTS
@@ -174,3 +176,33 @@ def test_the_cli_shows_the_array_and_exits_1_when_it_failed(capsys: pytest.Captu
     assert "array  2 children: 1 succeeded, 1 failed" in out
     assert "failed batch-1: ECS.ContainerExitedNonZero" in out
     assert f"summary s3://{BUCKET}/runs/batch/array/summary.json" in out
+
+
+def test_an_aborted_parent_is_recorded_and_announced_as_aborted(aws: LocalAws) -> None:
+    from tests.conftest import listen_for_completions
+
+    completions = listen_for_completions(aws.client, BUS)
+    outcome: dict[str, LocalResult] = {}
+    request = {**REQUEST, "array": {"items": ["slow", "slow"]}, "maxConcurrency": 1}
+    runner = threading.Thread(target=lambda: outcome.update(r=run_local(request, [], aws=aws)))
+    runner.start()
+    # When the parent is stopped while its first child runs
+    _wait_for(lambda: any(t.started_at for t in aws.agent._tasks.values()))
+    sfn = aws.client("stepfunctions")
+    executions = sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]
+    parent = next(e for e in executions if e["name"].count("-") == 1)  # children are named <parent>-<index>
+    sfn.stop_execution(executionArn=parent["executionArn"], cause="operator")
+    runner.join(timeout=60)
+    # Then the parent's record says ABORTED and its end is announced once, as Run.Aborted
+    assert outcome["r"].status == "ABORTED"
+    assert _records(aws)["batch"]["status"]["S"] == "ABORTED"
+    _wait_for(lambda: any(e["detail"]["runId"] == "batch" for e in completions()))
+    parents = [e for e in completions() if e["detail"]["runId"] == "batch"]
+    assert [(e["detail-type"], e["detail"]["error"]) for e in parents] == [("ecsrun.RunFailed", "Run.Aborted")]
+
+
+def _wait_for(condition: Any, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)

@@ -6,7 +6,7 @@ import os
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 from ecsrun.adapters.cloudwatch_logs import LogStreamMissing, iter_log_pages
 from ecsrun.adapters.s3_writer import MIN_PART_SIZE, S3StreamWriter, Suspended
 
@@ -152,3 +152,42 @@ def test_copy_checkpoints_round_trip_and_leave_only_the_checkpoint_when_done(sta
     store.discard_staged("run-1")
     listed = stack.s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/run-1/")
     assert [o["Key"] for o in listed["Contents"]] == [checkpoint_key("run-1")]
+
+
+def test_a_record_without_a_token_is_moved_on_only_while_it_still_has_none(stack: Stack) -> None:
+    """DynamoDB compares a missing attribute with nothing: `#taskToken = :null` would never hold for an array's
+    parent (which has no token), so its condition asks for the attribute's absence instead."""
+    from ecsrun.adapters.runs_table import RunsTable, new_record
+    from ecsrun.models.run import Run
+
+    table = boto3.resource("dynamodb", region_name=REGION).Table("runs-test")
+    store = RunsTable(table)
+    run = Run(runId="parent", timeoutSeconds=60, successExitCodes=[0], request={})
+    record = new_record(runId="parent", executionArn="arn:x", startedBy="", clientToken="", run=run, ttl_days=1)
+    store.create(record)
+    with Stubber(table.meta.client) as stub:
+        stub.add_response(
+            "update_item",
+            {},
+            {
+                "TableName": "runs-test",
+                "Key": {"runId": "parent"},
+                "UpdateExpression": "SET #status = :status, #stopReason = :stopReason, #updatedAt = :updatedAt "
+                "REMOVE #waiting",
+                "ConditionExpression": "#status = :read_status AND attribute_not_exists(#taskToken)",
+                "ExpressionAttributeNames": {
+                    "#status": "status",
+                    "#stopReason": "stopReason",
+                    "#updatedAt": "updatedAt",
+                    "#waiting": "waiting",
+                    "#taskToken": "taskToken",
+                },
+                "ExpressionAttributeValues": {
+                    ":status": "ABORTED",
+                    ":stopReason": "gone",
+                    ":updatedAt": ANY,
+                    ":read_status": "STARTING",
+                },
+            },
+        )
+        store.mark_aborted(record, "gone")

@@ -150,6 +150,8 @@ class RunsTable:
 
     def _from_state(self, read: RunRecord) -> tuple[str, dict[str, Any]]:
         """A condition that holds only while the record is as `read` saw it (same status, same token)."""
+        if read.taskToken is None:  # an array's parent never has one
+            return "#status = :read_status AND attribute_not_exists(#taskToken)", {":read_status": read.status.value}
         return "#status = :read_status AND #taskToken = :read_token", {
             ":read_status": read.status.value,
             ":read_token": read.taskToken,
