@@ -128,6 +128,11 @@ def _result(described: dict[str, Any]) -> int:
     status = described["status"]
     if status == "SUCCEEDED":
         output = json.loads(described.get("output") or "{}")
+        array = output.get("array")
+        if array:  # an array run's parent
+            print(f"SUCCEEDED  {array['succeeded']} of {array['size']} children succeeded  "
+                  f"summary s3://{array['bucket']}/{array['summaryKey']}")  # fmt: skip
+            return EXIT_OK
         codes = {c["name"]: c.get("exitCode") for c in (output.get("task") or {}).get("containers", [])}
         print(f"SUCCEEDED  exit codes {codes}  logs s3://{(output.get('logs') or {}).get('bucket')}/runs/"
               f"{output.get('runId')}/")  # fmt: skip
@@ -173,6 +178,7 @@ def status(args: argparse.Namespace, stack: StackResources, sfn: Any, table: Any
         "taskStatus": record.task.lastStatus if record and record.task else None,
         "error": (record.outcome or {}).get("error") if record else (execution or {}).get("error"),
         "manifestKey": (record.outcome or {}).get("manifestKey") if record else None,
+        "array": _array_counts(record.outcome or {}) if record else None,
     }
     if args.output == "json":
         print(json.dumps(report, indent=2))
@@ -181,6 +187,15 @@ def status(args: argparse.Namespace, stack: StackResources, sfn: Any, table: Any
             if value is not None:
                 print(f"{key:16} {value}")
     return EXIT_OK
+
+
+def _array_counts(outcome: dict[str, Any]) -> dict[str, Any] | None:
+    """An array parent's children, counted (None for a single run, or an array still running)."""
+    array = outcome.get("array")
+    if not array:
+        return None
+    keys = ("size", "succeeded", "failed", "byOutcome", "summaryKey")
+    return {key: array[key] for key in keys if key in array}
 
 
 def list_runs(args: argparse.Namespace, stack: StackResources, sfn: Any) -> int:

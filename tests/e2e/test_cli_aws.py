@@ -159,3 +159,26 @@ def test_missing_credentials_are_one_line_not_a_traceback(
     code, out, err = _cli(capsys, "list", "--stack-name", STACK)
     assert (code, out) == (2, "")
     assert err == "ecsrun: no AWS credentials: set AWS_PROFILE, or run `aws configure` / `aws sso login`\n"
+
+
+def test_start_wait_and_status_report_an_array_by_its_children(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws.register_task_definition(json.loads((EVENTS / "task-definitions" / "array.json").read_text()))
+    code, out, _ = _cli(capsys, "start", _request("array"), "--wait", "--poll-seconds", "0.2")
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        f"SUCCEEDED  4 of 4 children succeeded  summary s3://{BUCKET}/runs/array-demo/array/summary.json"
+    )
+    code, out, _ = _cli(capsys, "status", "array-demo", "--output", "json")
+    report = json.loads(out)
+    assert (code, report["runStatus"], report["taskArn"]) == (0, "SUCCEEDED", None)
+    assert report["array"] == {
+        "size": 4,
+        "succeeded": 4,
+        "failed": 0,
+        "byOutcome": {"SUCCEEDED": 4},
+        "summaryKey": "runs/array-demo/array/summary.json",
+    }
+    code, out, _ = _cli(capsys, "status", "array-demo-2", "--output", "json")
+    assert (code, json.loads(out)["runStatus"]) == (0, "SUCCEEDED")  # each child is a run of its own
