@@ -98,12 +98,21 @@ def with_array_environment(
 
 
 def child_request(
-    parent: dict[str, Any], parent_run_id: str, index: int, item: Any, size: int, containers: list[str]
+    parent: dict[str, Any],
+    parent_run_id: str,
+    index: int,
+    item: Any,
+    size: int,
+    containers: list[str],
+    task_definition_arn: str | None = None,
 ) -> dict[str, Any]:
     """The request of child `index`: the parent's, without the array fields, under its own runId, with the
-    index and item in every container's environment."""
+    index and item in every container's environment. With `task_definition_arn`, every child runs that exact
+    revision, even if a new one is registered while the array runs."""
     request = {k: v for k, v in parent.items() if k not in ARRAY_FIELDS}
     request["runId"] = child_run_id(parent_run_id, index)
+    if task_definition_arn:
+        request["taskDefinition"] = task_definition_arn
     variables = {
         INDEX_ENV: str(index),
         ITEM_ENV: item_text(item),
@@ -115,14 +124,19 @@ def child_request(
 
 
 def children(
-    parent: dict[str, Any], parent_run_id: str, parent_execution_name: str, containers: list[str]
+    parent: dict[str, Any],
+    parent_run_id: str,
+    parent_execution_name: str,
+    containers: list[str],
+    task_definition_arn: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every child as the Distributed Map reads it: its execution name and its request."""
     items = elements(parent["array"])
+    size = len(items)
     return [
         {
-            "name": child_execution_name(parent_execution_name, index, len(items)),
-            "request": child_request(parent, parent_run_id, index, item, len(items), containers),
+            "name": child_execution_name(parent_execution_name, index, size),
+            "request": child_request(parent, parent_run_id, index, item, size, containers, task_definition_arn),
         }
         for index, item in enumerate(items)
     ]

@@ -33,12 +33,14 @@ def prepare(
     *,
     store: RunsTable,
     containers: list[str],
+    task_definition_arn: str,
     put_object: Any,
     bucket: str,
     ttl_days: int,
 ) -> dict[str, Any]:
     """Claim the parent's runId, then write every child's execution name and request where the Distributed
-    Map reads them. Idempotent: a retry finds its own claim and writes the same children again."""
+    Map reads them, each pinned to the task definition revision the parent resolved. Idempotent: a retry finds
+    its own claim and writes the same children again."""
     record = new_record(
         runId=run.runId,
         executionArn=execution_arn,
@@ -60,7 +62,7 @@ def prepare(
                 "existingExecutionArn": exists.existing.executionArn,
             }
             return {"prepared": False, "error": ErrorName.DUPLICATE.value, "cause": json.dumps(cause)}
-    items = arrays.children(request, run.runId, execution_name, containers)
+    items = arrays.children(request, run.runId, execution_name, containers, task_definition_arn)
     key = children_key(run.runId)
     put_object(Bucket=bucket, Key=key, Body=json.dumps(items).encode(), ContentType="application/json")
     return {"prepared": True, "bucket": bucket, "key": key, "size": len(items)}

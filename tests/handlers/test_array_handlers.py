@@ -58,6 +58,10 @@ def test_prepare_claims_the_parent_and_writes_every_child_for_every_container(st
     result = _prepare(request, answer)
     assert result == {"prepared": True, "bucket": BUCKET, "key": "runs/nightly/array/children.json", "size": 3}
     children = _children(stack)
+    # Every child runs the revision the parent resolved, even if a newer one is registered meanwhile
+    revision = stack.ecs.describe_task_definition(taskDefinition="ecsrun-two")["taskDefinition"]["taskDefinitionArn"]
+    stack.register("two-containers.json")
+    assert {c["request"]["taskDefinition"] for c in children} == {revision}
     assert [c["name"] for c in children] == ["nightly-1a2b-0", "nightly-1a2b-1", "nightly-1a2b-2"]
     assert [c["request"]["runId"] for c in children] == ["nightly-0", "nightly-1", "nightly-2"]
     # Both containers of the task definition get the variables

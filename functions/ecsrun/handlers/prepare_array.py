@@ -40,6 +40,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         payload.executionArn,
         store=wiring.runs_table(settings),
         containers=containers,
+        task_definition_arn=definition["taskDefinitionArn"],
         put_object=clients.client("s3").put_object,
         bucket=settings.logs_bucket,
         ttl_days=settings.run_record_ttl_days,
