@@ -41,6 +41,20 @@ def _read_json(path: str, what: str) -> Any:
         raise UsageError(f"{what} {path} is not valid JSON: {exc}") from exc
 
 
+def output_option(parser: argparse.ArgumentParser, shape: str = "object") -> None:
+    parser.add_argument("--output", choices=["text", "json"], default="text", help=f"json: one JSON {shape} on stdout")
+
+
+def task_definitions_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--task-definition",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a RegisterTaskDefinition input to register first (repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecsrun",
@@ -82,14 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("request", metavar="REQUEST.json", help="the run request (the state machine input)")
-    run.add_argument(
-        "--task-definition",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="a RegisterTaskDefinition input to register first (repeatable)",
-    )
-    run.add_argument("--output", choices=["text", "json"], default="text", help="json: one JSON document on stdout")
+    task_definitions_option(run)
+    output_option(run, "document")
     run.add_argument("--artifacts", metavar="DIR", help="write every S3 object the run produced to DIR/<key>")
     event = local_commands.add_parser(
         "event",
@@ -128,14 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a template parameter's value (repeatable); a list parameter takes comma-separated values",
     )
-    event.add_argument(
-        "--task-definition",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="a RegisterTaskDefinition input to register first (repeatable)",
-    )
-    event.add_argument("--output", choices=["text", "json"], default="text", help="json: one JSON document on stdout")
+    task_definitions_option(event)
+    output_option(event, "document")
     validate = commands.add_parser(
         "validate",
         help="check a run request offline, as the ValidateRequest state does (no AWS needed)",
@@ -143,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         "problem with its field path. Exits 0 when the request is valid, 2 when it is not.",
     )
     validate.add_argument("request", metavar="REQUEST.json", help="the run request (the state machine input)")
-    validate.add_argument("--output", choices=["text", "json"], default="text", help="json: one JSON object on stdout")
+    output_option(validate, "object")
     explain = commands.add_parser(
         "explain",
         help="judge a stopped task as ecsrun does, and say why",
@@ -170,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CODES",
         help="comma-separated exit codes (0-255) counted as success for essential containers (default: 0)",
     )
-    explain.add_argument("--output", choices=["text", "json"], default="text", help="json: one JSON object on stdout")
+    output_option(explain, "object")
     logs = commands.add_parser(
         "logs",
         help="print a run's logs from S3 by run id (needs only read access to the logs bucket)",

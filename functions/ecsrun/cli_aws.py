@@ -25,6 +25,8 @@ class StackResources:
 
 
 def add_commands(commands: Any) -> None:
+    from ecsrun.cli import output_option
+
     stack_help = "the ecsrun stack whose outputs name its resources (default: $ECSRUN_STACK_NAME)"
     start = commands.add_parser(
         "start",
@@ -50,7 +52,7 @@ def add_commands(commands: Any) -> None:
     )
     status.add_argument("run", metavar="RUN_ID|EXECUTION_ARN", help="a runId, or an execution ARN")
     status.add_argument("--stack-name", metavar="NAME", help=stack_help)
-    status.add_argument("--output", choices=["text", "json"], default="text", help="json: one JSON object on stdout")
+    output_option(status)
     listing = commands.add_parser(
         "list",
         help="recent runs (executions of the stack's state machine), newest first",
