@@ -467,17 +467,7 @@ class LocalAws:
         started = []
         for entry in entries:
             bus = "default" if entry.get("EventBusName", "default") in default_bus else BUS
-            event = {
-                "version": "0",
-                "id": str(uuid.uuid4()),
-                "detail-type": entry["DetailType"],
-                "source": entry["Source"],
-                "account": ACCOUNT,
-                "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "region": REGION,
-                "resources": entry.get("Resources", []),
-                "detail": json.loads(entry["Detail"]),
-            }
+            event = envelope(entry["Source"], entry["DetailType"], json.loads(entry["Detail"]), entry.get("Resources"))
             started += self.deliver_event(event, bus=bus)
         return started
 
@@ -533,17 +523,7 @@ class LocalAws:
             detail[key] = int(moment.timestamp() * 1000) if isinstance(moment, datetime) else None
         detail["inputDetails"] = {"included": True}
         self.deliver_event(
-            {
-                "version": "0",
-                "id": str(uuid.uuid4()),
-                "detail-type": "Step Functions Execution Status Change",
-                "source": "aws.states",
-                "account": ACCOUNT,
-                "time": datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "region": REGION,
-                "resources": [execution["executionArn"]],
-                "detail": detail,
-            }
+            envelope("aws.states", "Step Functions Execution Status Change", detail, [execution["executionArn"]])
         )
 
     # ---- helpers for runs ----
@@ -572,6 +552,21 @@ class LocalAws:
             for obj in page.get("Contents", []):
                 found[obj["Key"]] = s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()
         return found
+
+
+def envelope(source: str, detail_type: str, detail: Any, resources: list[str] | None = None) -> dict[str, Any]:
+    """An event as EventBridge hands it to a rule's target."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": resources or [],
+        "detail": detail,
+    }
 
 
 def target_input(trigger: Trigger, event: dict[str, Any]) -> str:
