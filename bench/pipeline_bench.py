@@ -113,7 +113,8 @@ class Counting:
         _, service, operation = event_name.split(".", 2)
         self.calls[f"{service}:{operation}"] += 1
 
-    def install(self, aws: Any) -> None:
+    def install(self, aws: Any) -> Any:
+        """Hook the handlers' clients and the runtime's invocations; returns what undoes it."""
         from ecsrun.adapters import clients
 
         real_client, real_table = clients.client, clients.table
@@ -141,6 +142,12 @@ class Counting:
 
         aws.invoke_handler = invoke_handler
 
+        def undo() -> None:
+            clients.client, clients.table = real_client, real_table  # type: ignore[assignment]
+            del aws.invoke_handler
+
+        return undo
+
 
 def _item_size(item: dict[str, Any]) -> int:
     """DynamoDB's item size: attribute names plus values (strings as UTF-8, numbers ~ their digits)."""
@@ -161,12 +168,15 @@ def cost() -> dict[str, Any]:
         )
         follow(aws, arn["executionArn"])
         counting = Counting()
-        counting.install(aws)
+        undo = counting.install(aws)
         request = _request("bench-cost")
         arn = sfn.start_execution(
             stateMachineArn=aws.state_machine_arn, name=execution_name(request), input=json.dumps(request)
         )["executionArn"]
-        result = follow(aws, arn)
+        try:
+            result = follow(aws, arn)
+        finally:
+            undo()  # the later sections measure the pipeline uncounted
         assert result.status == "SUCCEEDED", result.cause
         history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
         states = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]

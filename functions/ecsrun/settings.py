@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ecsrun.array import MAX_ARRAY_SIZE
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -33,7 +35,7 @@ class Settings(BaseModel):
     )
 
     # The most children an array run may have (template parameter MaxArraySize, at most 10,000).
-    max_array_size: Annotated[int, Field(alias="MAX_ARRAY_SIZE", ge=1, le=10_000)] = 10_000
+    max_array_size: Annotated[int, Field(alias="MAX_ARRAY_SIZE", ge=1, le=MAX_ARRAY_SIZE)] = MAX_ARRAY_SIZE
 
     # The stack's bus: runs start from it, and every run's end is put on it (ecsrun.RunSucceeded / RunFailed).
     event_bus_name: Annotated[str | None, Field(alias="EVENT_BUS_NAME")] = None

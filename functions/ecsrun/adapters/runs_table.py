@@ -3,7 +3,6 @@ events can never move a run backwards or settle it twice."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -88,9 +87,8 @@ class RunsTable:
                     "ExpressionAttributeNames": {"#s": "status"},
                 }
             }
-            for attempt in itertools.count():
-                if not request:
-                    break
+            attempt = 0
+            while request:
                 time.sleep(min(0.05 * attempt, 1.0))  # unprocessed keys mean throttling: back off a little
                 answer = client.batch_get_item(RequestItems=request)
                 for record in answer.get("Responses", {}).get(name, []):
@@ -98,6 +96,7 @@ class RunsTable:
                         record["outcome"] = json.loads(record["outcome"])
                     found[record["runId"]] = record
                 request = answer.get("UnprocessedKeys") or {}
+                attempt += 1
         return found
 
     def get(self, run_id: str) -> RunRecord | None:

@@ -50,7 +50,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     answer = {"valid": True, "run": run.model_dump(mode="json"), "executionArn": payload.executionArn}
     if request.array is not None:  # the state machine fans out; the items stay in the execution's input
         answer["array"] = {
-            "size": len(arrays.elements(request.array.model_dump(exclude_none=True))),
+            "size": request.array.size or len(request.array.items or []),
             "maxConcurrency": request.maxConcurrency or arrays.DEFAULT_MAX_CONCURRENCY,
             "toleratedFailurePercentage": request.toleratedFailurePercentage or 0,
         }
