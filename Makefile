@@ -24,12 +24,13 @@ demo: setup
 	$(BIN)/ecsrun local run events/requests/hello.json \
 		--task-definition events/task-definitions/hello.json --artifacts artifacts
 
-## test: lint, type-check, every test, and the template checks (cfn-lint through sam, and checkov)
+## test: lint (ruff, and the layering with import-linter), type-check, every test, and the template checks (cfn-lint through sam, and checkov)
 test: setup lint typecheck pytest sam checkov
 
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck:
 	$(BIN)/mypy

@@ -22,14 +22,14 @@ import zlib
 from typing import Any
 
 from ecsrun.adapters.cloudwatch_logs import iter_log_pages
-from ecsrun.adapters.copy_checkpoints import CopyCheckpoints
-from ecsrun.adapters.s3_writer import S3StreamWriter
-from ecsrun.logcopy import copy_run_logs, write_pages
-from ecsrun.logformat import format_event
-from ecsrun.models.logs import LogProgress
-from ecsrun.models.record import RunRecord, RunStatus
-from ecsrun.models.run import ContainerSpec, LogTarget, Run
-from ecsrun.resumable import COMPRESS_LEVEL
+from ecsrun.adapters.s3.checkpoints import CopyCheckpoints
+from ecsrun.adapters.s3.writer import S3StreamWriter
+from ecsrun.domain.logformat import format_event
+from ecsrun.domain.models.logs import LogProgress
+from ecsrun.domain.models.record import RunRecord, RunStatus
+from ecsrun.domain.models.run import ContainerSpec, LogTarget, Run
+from ecsrun.domain.resumable import COMPRESS_LEVEL
+from ecsrun.steps.copy_logs import copy_run_logs, write_pages
 from record import write_section
 
 MIB = 1024 * 1024

@@ -155,9 +155,9 @@ def _item_size(item: dict[str, Any]) -> int:
 
 
 def cost() -> dict[str, Any]:
+    from ecsrun.domain.runtask import execution_name
     from ecsrun.local.engine import follow
     from ecsrun.local.runtime import TABLE, LocalAws
-    from ecsrun.runtask import execution_name
 
     with LocalAws() as aws:
         aws.register_task_definition(TINY_DEFINITION)
@@ -304,7 +304,7 @@ Tracer(patch_modules=("botocore",))
 marks.append(time.perf_counter())
 import aws_lambda_powertools.utilities.parser
 marks.append(time.perf_counter())
-import ecsrun.adapters.runs_table, ecsrun.adapters.wiring
+import ecsrun.adapters.dynamodb, ecsrun.handlers.wiring
 marks.append(time.perf_counter())
 print(" ".join(str((b - a) * 1000) for a, b in zip(marks, marks[1:])))
 """
@@ -396,8 +396,8 @@ def _invariants(aws: Any, expected_tasks: int) -> dict[str, Any]:
 
 
 def concurrency(runs: int) -> dict[str, Any]:
+    from ecsrun.domain.runtask import execution_name
     from ecsrun.local.runtime import LocalAws
-    from ecsrun.runtask import execution_name
 
     with LocalAws() as aws:
         aws.register_task_definition(TINY_DEFINITION)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from botocore.config import Config
 from ecsrun.adapters import clients
-from ecsrun.adapters.runs_table import RunsTable
+from ecsrun.adapters.dynamodb import RunsTable
 from ecsrun.local.engine import LocalResult, run_local
 from ecsrun.local.runtime import BUCKET, BUS, TABLE, LocalAws
 from moto.core.exceptions import JsonRESTError

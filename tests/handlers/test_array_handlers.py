@@ -7,9 +7,9 @@ from typing import Any
 
 import boto3
 import pytest
-from ecsrun.adapters.runs_table import RunsTable, new_record
+from ecsrun.adapters.dynamodb import RunsTable, new_record
+from ecsrun.domain.models.run import Run
 from ecsrun.handlers import prepare_array, summarize_array
-from ecsrun.models.run import Run
 
 from tests.conftest import BUCKET, REGION, TABLE, Stack, context, listen_for_completions
 from tests.handlers.helpers import validate

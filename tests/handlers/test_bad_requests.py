@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
-from ecsrun.errors import ErrorName
+from ecsrun.domain.errors import ErrorName
 from ecsrun.local.engine import run_local
 from ecsrun.local.runtime import TABLE, LocalAws
 

@@ -371,7 +371,7 @@ def test_a_duplicate_execution_is_announced_as_run_duplicate(
 def test_the_copy_reports_bytes_run_time_and_failures_by_error_name(
     stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ecsrun.observability import metrics
+    from ecsrun.plumbing.observability import metrics
 
     # Given a failed run whose task ran between the event's startedAt and stoppedAt
     started = _run_to_stop(stack, sfn, "failing.json", "failing.json", "stopped-nonzero.json", "send_task_failure")

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from ecsrun.adapters import clients
 from ecsrun.adapters.ecs import Ecs, RunTaskRefused
-from ecsrun.errors import ErrorName
+from ecsrun.domain.errors import ErrorName
 from ecsrun.handlers import execution_ended, plan_retry, reconcile
 
 from tests.conftest import REGION, Stack, context, ecs_event, listen_for_completions, load_event
@@ -306,7 +306,7 @@ def test_a_run_whose_copy_failed_is_announced_when_its_execution_fails(
     stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a run whose task stopped and was judged, but whose CopyLogs failed (so no outcome was recorded)
-    from ecsrun.observability import metrics
+    from ecsrun.plumbing.observability import metrics
 
     received = _listen(monkeypatch)
     stack.register("hello.json")

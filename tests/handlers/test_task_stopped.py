@@ -6,7 +6,7 @@ import json
 
 from botocore.stub import ANY, Stubber
 from ecsrun.adapters import clients
-from ecsrun.adapters.runs_table import RunsTable
+from ecsrun.adapters.dynamodb import RunsTable
 
 from tests.conftest import TABLE, Stack, ecs_event
 from tests.handlers.helpers import deliver, start

@@ -164,7 +164,7 @@ def test_an_ec2_task_needs_a_container_instance_in_the_cluster(stack: Stack) -> 
 @pytest.fixture
 def log(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     """What the functions' Powertools logger writes (its handler's stream is bound when it is created)."""
-    from ecsrun.observability import logger
+    from ecsrun.plumbing.observability import logger
 
     stream = io.StringIO()
     monkeypatch.setattr(logger.registered_handler, "stream", stream)

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ecsrun.errors import EcsrunError, ErrorName
+from ecsrun.domain.errors import EcsrunError, ErrorName
 
 DESCRIBE_TASKS_BATCH = 100  # DescribeTasks takes at most 100 tasks a call
 

@@ -13,14 +13,14 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from ecsrun import resumable
-from ecsrun.adapters import wiring
-from ecsrun.completion import run_summary
-from ecsrun.errors import RunNotFound
-from ecsrun.models.run import Run
-from ecsrun.observability import instrumented, logger, metrics
-from ecsrun.outcome import duplicate, task_run_seconds
-from ecsrun.settings import Settings
+from ecsrun.domain import resumable
+from ecsrun.domain.completion import run_summary
+from ecsrun.domain.errors import RunNotFound
+from ecsrun.domain.models.run import Run
+from ecsrun.domain.outcome import duplicate, task_run_seconds
+from ecsrun.handlers import wiring
+from ecsrun.plumbing.observability import instrumented, logger, metrics
+from ecsrun.plumbing.settings import Settings
 
 
 class CopyState(BaseModel):

@@ -11,12 +11,13 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from ecsrun import runs
-from ecsrun.adapters import clients, wiring
-from ecsrun.completion import unannounced_end
-from ecsrun.observability import instrumented, logger, metrics
-from ecsrun.runtask import run_id_for_execution
-from ecsrun.settings import Settings
+from ecsrun.adapters import clients
+from ecsrun.domain.completion import unannounced_end
+from ecsrun.domain.runtask import run_id_for_execution
+from ecsrun.handlers import wiring
+from ecsrun.plumbing.observability import instrumented, logger, metrics
+from ecsrun.plumbing.settings import Settings
+from ecsrun.steps.abort import abort_run
 
 
 class ExecutionStatus(BaseModel):
@@ -50,7 +51,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if run_id is None:
         return {"result": "ignored: the execution named no valid runId"}
     store = wiring.runs_table(settings)
-    result = runs.abort_run(run_id, execution.executionArn, execution.status, store=store, ecs=wiring.ecs())
+    result = abort_run(run_id, execution.executionArn, execution.status, store=store, ecs=wiring.ecs())
     record = store.get(run_id)
     detail = unannounced_end(record, execution.executionArn, execution.status, execution.error, execution.cause)
     if detail is not None:

@@ -8,10 +8,10 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from ecsrun import runs
-from ecsrun.adapters import wiring
-from ecsrun.observability import instrumented, logger, metrics
-from ecsrun.settings import Settings
+from ecsrun.handlers import wiring
+from ecsrun.plumbing.observability import instrumented, logger, metrics
+from ecsrun.plumbing.settings import Settings
+from ecsrun.steps.retry import plan_retry
 
 
 class PlanInput(BaseModel):
@@ -23,7 +23,7 @@ class PlanInput(BaseModel):
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=PlanInput)
     logger.append_keys(runId=payload.runId, executionArn=payload.executionArn)
-    plan = runs.plan_retry(payload.runId, payload.executionArn, store=wiring.runs_table(Settings.from_env()))
+    plan = plan_retry(payload.runId, payload.executionArn, store=wiring.runs_table(Settings.from_env()))
     if plan["retry"]:
         metrics.add_metric(name="AttemptsRetried", unit="Count", value=1)
     return plan

@@ -6,16 +6,16 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ecsrun import runs
-from ecsrun.adapters import wiring
-from ecsrun.observability import instrumented, logger, metrics
-from ecsrun.settings import Settings
+from ecsrun.handlers import wiring
+from ecsrun.plumbing.observability import instrumented, logger, metrics
+from ecsrun.plumbing.settings import Settings
+from ecsrun.steps.reconcile import reconcile
 
 
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     settings = Settings.from_env()
-    counts = runs.reconcile(
+    counts = reconcile(
         store=wiring.runs_table(settings),
         ecs=wiring.ecs(),
         callbacks=wiring.callbacks(),

@@ -9,11 +9,11 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from ecsrun import runs
-from ecsrun.adapters import wiring
-from ecsrun.models.run import Run
-from ecsrun.observability import instrumented, logger, metrics
-from ecsrun.settings import Settings
+from ecsrun.domain.models.run import Run
+from ecsrun.handlers import wiring
+from ecsrun.plumbing.observability import instrumented, logger, metrics
+from ecsrun.plumbing.settings import Settings
+from ecsrun.steps.start import start_run
 
 
 class StartInput(BaseModel):
@@ -27,7 +27,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=StartInput)
     settings = Settings.from_env()
     logger.append_keys(runId=payload.run.runId, executionArn=payload.executionArn)
-    result = runs.start_run(
+    result = start_run(
         payload.run,
         payload.taskToken,
         payload.executionArn,

@@ -8,10 +8,10 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from ecsrun import runs
-from ecsrun.adapters import wiring
-from ecsrun.observability import instrumented, logger, metrics
-from ecsrun.settings import Settings
+from ecsrun.handlers import wiring
+from ecsrun.plumbing.observability import instrumented, logger, metrics
+from ecsrun.plumbing.settings import Settings
+from ecsrun.steps.stop import stop_run
 
 
 class StopInput(BaseModel):
@@ -26,7 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
     logger.append_keys(runId=payload.runId)
     metrics.add_metric(name="RunsTimedOut", unit="Count", value=1)
-    return runs.stop_run(
+    return stop_run(
         payload.runId,
         payload.taskToken,
         f"ecsrun: run {payload.runId} exceeded timeoutSeconds={payload.timeoutSeconds}",

@@ -8,11 +8,12 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from ecsrun import array_runs
-from ecsrun.adapters import clients, wiring
-from ecsrun.completion import run_summary
-from ecsrun.observability import instrumented, logger, metrics
-from ecsrun.settings import Settings
+from ecsrun.adapters import clients
+from ecsrun.domain.completion import run_summary
+from ecsrun.handlers import wiring
+from ecsrun.plumbing.observability import instrumented, logger, metrics
+from ecsrun.plumbing.settings import Settings
+from ecsrun.steps import arrays as array_runs
 
 
 class SummarizeInput(BaseModel):

@@ -7,12 +7,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ecsrun import runs
-from ecsrun.adapters import wiring
-from ecsrun.models.ecs import TaskStateChangeEvent
-from ecsrun.observability import instrumented, logger, metrics
-from ecsrun.runtask import run_id_from_started_by
-from ecsrun.settings import Settings
+from ecsrun.domain.models.ecs import TaskStateChangeEvent
+from ecsrun.domain.runtask import run_id_from_started_by
+from ecsrun.handlers import wiring
+from ecsrun.plumbing.observability import instrumented, logger, metrics
+from ecsrun.plumbing.settings import Settings
+from ecsrun.steps.settle import ABORTED_TASK_STOPPED, settle_stopped_task
 
 
 @instrumented
@@ -20,13 +20,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse(event=event, model=TaskStateChangeEvent).detail
     settings = Settings.from_env()
     logger.append_keys(taskArn=task.taskArn, startedBy=task.startedBy)
-    result = runs.settle_stopped_task(
+    result = settle_stopped_task(
         task,
         store=wiring.runs_table(settings),
         callbacks=wiring.callbacks(),
         settings=settings,
     )
-    if result == runs.ABORTED_TASK_STOPPED:
+    if result == ABORTED_TASK_STOPPED:
         _copy_logs_of_aborted_run(settings, task.startedBy)
     logger.info("task state change handled", extra={"result": result, "version": task.version})
     metrics.add_metric(name="RunsSettled" if result.startswith("settled") else "EventsIgnored", unit="Count", value=1)

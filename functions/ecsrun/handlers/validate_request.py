@@ -9,15 +9,15 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from ecsrun import array as arrays
-from ecsrun.account_checks import account_problems
-from ecsrun.adapters import wiring
-from ecsrun.completion import run_summary
-from ecsrun.errors import ErrorName
-from ecsrun.models.request import Problem, problems_report, validate_request
-from ecsrun.observability import instrumented, logger, metrics
-from ecsrun.runtask import resolve_run, run_id_for_execution
-from ecsrun.settings import Settings
+from ecsrun.domain import array as arrays
+from ecsrun.domain.completion import run_summary
+from ecsrun.domain.errors import ErrorName
+from ecsrun.domain.models.request import Problem, problems_report, validate_request
+from ecsrun.domain.runtask import resolve_run, run_id_for_execution
+from ecsrun.handlers import wiring
+from ecsrun.plumbing.observability import instrumented, logger, metrics
+from ecsrun.plumbing.settings import Settings
+from ecsrun.steps.account_checks import account_problems
 
 
 class ValidateInput(BaseModel):

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ecsrun.domain.runtask import execution_name
 from ecsrun.local.runtime import LocalAws
-from ecsrun.runtask import execution_name
 
 # Beyond the run's own timeout, the longest the state machine can still take (stop wait + log copy).
 GRACE_SECONDS = 660

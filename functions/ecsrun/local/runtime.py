@@ -640,7 +640,7 @@ def _quiet_logging() -> None:
     for name in ("moto", "botocore", "urllib3"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     # Handler logs go to stderr, so stdout carries only the run's report (and stays JSON with --output json).
-    from ecsrun.observability import logger
+    from ecsrun.plumbing.observability import logger
 
     handler = logger.registered_handler
     if isinstance(handler, logging.StreamHandler):

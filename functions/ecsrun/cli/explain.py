@@ -1,0 +1,110 @@
+"""`ecsrun explain`: judge a stopped task exactly as the TaskStopped function does, and say why."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from ecsrun.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    read_json,
+)
+from ecsrun.cli.render import render_explanation
+from ecsrun.domain.models.ecs import EcsTask, TaskStateChangeEvent
+from ecsrun.domain.runtask import container_specs
+from ecsrun.domain.verdict import judge
+
+
+def explain(args: argparse.Namespace) -> int:
+    success_codes = parse_success_exit_codes(args.success_exit_codes)
+    task = parse_task(read_json(args.file, "file"), args.file)
+    essential: dict[str, bool] = {}
+    if args.task_definition:
+        essential = essential_flags(read_json(args.task_definition, "task definition"), args.task_definition, task)
+    # Without a task definition judge() counts every container as essential, as it does for unknown names.
+    verdict = judge(task, essential, success_codes)
+    if args.output == "json":
+        print(
+            json.dumps(
+                {
+                    "outcome": "SUCCEEDED" if verdict.succeeded else "FAILED",
+                    "error": verdict.error.value if verdict.error is not None else None,
+                    "reason": verdict.reason,
+                    "retryable": verdict.retryable and not verdict.succeeded,
+                }
+            )
+        )
+    else:
+        print(render_explanation(task, essential, verdict))
+    return EXIT_OK if verdict.succeeded else EXIT_FAILED
+
+
+def parse_success_exit_codes(value: str) -> list[int]:
+    codes = []
+    for part in value.split(","):
+        text = part.strip()
+        if not re.fullmatch(r"[0-9]{1,3}", text) or int(text) > 255:
+            raise UsageError(f"--success-exit-codes must be comma-separated integers from 0 to 255; got {value!r}")
+        codes.append(int(text))
+    return codes
+
+
+def parse_task(document: Any, path: str) -> EcsTask:
+    """An `ECS Task State Change` event, a DescribeTasks task, or a DescribeTasks response holding one task."""
+    if not isinstance(document, dict):
+        raise UsageError(f"{path} is neither an ECS Task State Change event nor a DescribeTasks task")
+    try:
+        if "detail" in document:
+            kind = document.get("detail-type")
+            if kind != "ECS Task State Change":
+                raise UsageError(f"{path} is not an 'ECS Task State Change' event (its detail-type is {kind!r})")
+            task = TaskStateChangeEvent.model_validate(document).detail
+        elif "taskArn" in document:
+            task = EcsTask.model_validate(document)
+        elif isinstance(document.get("tasks"), list):
+            tasks = document["tasks"]
+            if len(tasks) != 1:
+                raise UsageError(f"{path} is a DescribeTasks response with {len(tasks)} tasks; give it exactly one")
+            task = EcsTask.model_validate(tasks[0])
+        else:
+            raise UsageError(f"{path} is neither an ECS Task State Change event nor a DescribeTasks task")
+    except ValidationError as exc:
+        raise UsageError(f"{path} is not a valid ECS task: {_first_problem(exc)}") from exc
+    status = (task.lastStatus or "").strip()
+    if status and status != "STOPPED":
+        raise UsageError(f"task {task.task_id} has not stopped (lastStatus {status}); only a stopped task is judged")
+    return task
+
+
+def essential_flags(document: Any, path: str, task: EcsTask) -> dict[str, bool]:
+    """Container name -> essential, read by the same code the start function uses."""
+    definition = document.get("taskDefinition", document) if isinstance(document, dict) else None
+    containers = definition.get("containerDefinitions") if isinstance(definition, dict) else None
+    if (
+        not isinstance(definition, dict)
+        or not isinstance(containers, list)
+        or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in containers)
+    ):
+        raise UsageError(
+            f"task definition {path} is neither a RegisterTaskDefinition input nor a DescribeTaskDefinition output "
+            "(no containerDefinitions with names)"
+        )
+    region = task.taskArn.split(":")[3] if task.taskArn.count(":") >= 5 else ""
+    try:
+        specs = container_specs(definition, region)
+    except ValidationError as exc:
+        raise UsageError(f"task definition {path} has an invalid container: {_first_problem(exc)}") from exc
+    return {spec.name: spec.essential for spec in specs}
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {error['msg']}{more}"

@@ -1,0 +1,66 @@
+"""`ecsrun logs`: a run's logs from S3 (or an artifacts directory), by run id."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ecsrun.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    LOGS_BUCKET_ENV,
+    STACK_NAME_ENV,
+    UsageError,
+    stack_output,
+)
+
+
+def logs(args: argparse.Namespace) -> int:
+    from ecsrun.adapters.s3.archive import LogsNotFound, containers, lines, read_manifest
+
+    source = _log_source(args)
+    try:
+        manifest = read_manifest(source, args.run_id)
+        chosen = containers(manifest, args.container)
+    except LogsNotFound as missing:
+        print(f"ecsrun: no logs for run {args.run_id}: {missing}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.url:
+        print(f"manifest  {source.url(f'runs/{args.run_id}/manifest.json')}")
+        for entry in chosen:
+            print(f"{entry['name']}  {source.url(entry['key'])}" if entry.get("key") else f"{entry['name']}  (no logs)")
+        return EXIT_OK
+    headers = len(chosen) > 1
+    for entry in chosen:
+        if headers:
+            print(f"==> {entry['name']} <==")
+        if not entry.get("key"):
+            print(f"ecsrun: container {entry['name']} has no logs: {entry.get('note')}", file=sys.stderr)
+            continue
+        for line in lines(source, entry["key"]):
+            sys.stdout.write(line)
+    return EXIT_OK
+
+
+def _log_source(args: argparse.Namespace) -> Any:
+    from ecsrun.adapters.s3.archive import BucketSource, DirectorySource
+
+    if args.local:
+        if not Path(args.local).is_dir():
+            raise UsageError(f"--local {args.local} is not a directory")
+        return DirectorySource(Path(args.local))
+    import boto3
+
+    bucket = os.environ.get(LOGS_BUCKET_ENV)
+    stack = args.stack_name or (None if bucket else os.environ.get(STACK_NAME_ENV))
+    if stack:
+        bucket = stack_output(boto3.client("cloudformation"), stack, "LogsBucketName")
+    if not bucket:
+        raise UsageError(f"which logs bucket? give --stack-name, or set {LOGS_BUCKET_ENV} or {STACK_NAME_ENV}")
+    from botocore.config import Config
+
+    # SigV4: presigned URLs must work for KMS-encrypted objects and in every region.
+    return BucketSource(boto3.client("s3", config=Config(signature_version="s3v4")), bucket)

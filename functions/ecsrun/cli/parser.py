@@ -1,0 +1,192 @@
+"""The `ecsrun` command line: every command, option and help text (the commands themselves live beside it)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ecsrun.cli.common import (
+    output_option,
+    task_definitions_option,
+)
+from ecsrun.cli.stack import STATUSES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ecsrun",
+        description="Run Amazon ECS tasks from Step Functions and keep their logs. `ecsrun local ...` needs no "
+        "AWS account; start, status, list and logs work on a deployed stack.",
+        epilog="examples:\n"
+        "  ecsrun local run events/requests/hello.json --task-definition events/task-definitions/hello.json\n"
+        "  ecsrun validate events/requests/fargate.json\n"
+        "  ecsrun start events/requests/fargate.json --wait\n"
+        "  ecsrun status fargate-example\n"
+        "  ecsrun logs fargate-example --container app\n"
+        "\n"
+        "environment:\n"
+        "  ECSRUN_STACK_NAME    the deployed stack (instead of --stack-name)\n"
+        "  ECSRUN_LOGS_BUCKET   the logs bucket, for `ecsrun logs` without a stack\n"
+        "  AWS_PROFILE, AWS_REGION and the other AWS SDK settings, for commands on a deployed stack\n"
+        "\n"
+        "Each command's --help says what it prints and its exit statuses.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    local = commands.add_parser(
+        "local",
+        help="run ecsrun on this machine, with no AWS account",
+        description="Run the real state machine and handlers on moto, in this process; containers run as host "
+        "processes (their images are ignored). No AWS account, no Docker.",
+    )
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+    run = local_commands.add_parser(
+        "run",
+        help="run a request through the real state machine and handlers on moto; containers run as host processes",
+        description="Start an execution of the real state machine (statemachine/) with REQUEST.json, on moto, "
+        "with the real handlers; each container's command runs as a host process and its output goes to the "
+        "CloudWatch Logs stream its definition names. Prints each state entered, then the outcome and the first "
+        "and last log lines read back from S3. Exits 0 when the run succeeded, 1 when it failed, 2 when the "
+        "request was invalid or the command was misused.",
+        epilog="example:\n"
+        "  ecsrun local run events/requests/failing.json --task-definition events/task-definitions/failing.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("request", metavar="REQUEST.json", help="the run request (the state machine input)")
+    task_definitions_option(run)
+    output_option(run, "document")
+    run.add_argument("--artifacts", metavar="DIR", help="write every S3 object the run produced to DIR/<key>")
+    event = local_commands.add_parser(
+        "event",
+        help="deliver an event to the local stack's EventBridge rules and follow every run it starts",
+        description="Deliver an EventBridge event to the rules of the local stack (template.yaml), and of any "
+        "--rules template, exactly as EventBridge would: a rule whose pattern matches starts an execution with "
+        "the input its target shapes (InputPath or InputTransformer). Then follow each run to its end. Exits 0 "
+        "when every run succeeded, 1 when one failed, 2 when the event started no run or the input was bad.",
+        epilog="examples:\n"
+        "  ecsrun local event events/requests/eventbridge-put-events.json \\\n"
+        "      --task-definition events/task-definitions/hello.json\n"
+        "  ecsrun local event events/triggers/s3-object-created.json --rules examples/s3-trigger/template.yaml \\\n"
+        "      --parameter BucketName=example-bucket --parameter TaskDefinition=ecsrun-object-processor \\\n"
+        "      --parameter Container=app --parameter Subnets=subnet-0123456789abcdef0 \\\n"
+        "      --parameter SecurityGroups=sg-0123456789abcdef0 \\\n"
+        "      --task-definition events/task-definitions/object-processor.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    event.add_argument(
+        "event",
+        metavar="EVENT.json",
+        help="an event as a rule receives it (source, detail-type, detail ...), or a list of PutEvents entries as "
+        "`aws events put-events --entries` takes them (any bus but 'default' is the stack's bus)",
+    )
+    event.add_argument(
+        "--rules",
+        action="append",
+        default=[],
+        metavar="TEMPLATE",
+        help="a stack template whose EventBridge rules target the ecsrun state machine (repeatable)",
+    )
+    event.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a template parameter's value (repeatable); a list parameter takes comma-separated values",
+    )
+    task_definitions_option(event)
+    output_option(event, "document")
+    validate = commands.add_parser(
+        "validate",
+        help="check a run request offline, as the ValidateRequest state does (no AWS needed)",
+        description="Check a run request against ECS's API model and ecsrun's rules, offline, and list every "
+        "problem with its field path. Exits 0 when the request is valid, 2 when it is not.",
+    )
+    validate.add_argument("request", metavar="REQUEST.json", help="the run request (the state machine input)")
+    output_option(validate, "object")
+    explain = commands.add_parser(
+        "explain",
+        help="judge a stopped task as ecsrun does, and say why",
+        description="Judge a stopped ECS task exactly as the TaskStopped function does, and say why: the "
+        "outcome, the error name, a one-line reason and whether a retry could help. Exits 0 when the outcome is "
+        "SUCCEEDED, 1 when it is FAILED, 2 when the input is bad.",
+        epilog="example:\n  ecsrun explain events/ecs-events/stopped-oom.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    explain.add_argument(
+        "file",
+        metavar="FILE",
+        help="an 'ECS Task State Change' event, a DescribeTasks task, or a DescribeTasks response with one task",
+    )
+    explain.add_argument(
+        "--task-definition",
+        metavar="FILE",
+        help="the task's definition (RegisterTaskDefinition input or DescribeTaskDefinition output), for which "
+        "containers are essential; without it every container counts as essential",
+    )
+    explain.add_argument(
+        "--success-exit-codes",
+        default="0",
+        metavar="CODES",
+        help="comma-separated exit codes (0-255) counted as success for essential containers (default: 0)",
+    )
+    output_option(explain, "object")
+    logs = commands.add_parser(
+        "logs",
+        help="print a run's logs from S3 by run id (needs only read access to the logs bucket)",
+        description="Print a run's logs from S3, each container's under a '==> name <==' header, decompressed "
+        "as they stream. The bucket comes from --stack-name, $ECSRUN_LOGS_BUCKET or $ECSRUN_STACK_NAME. Exits 0 "
+        "when it printed, 1 when the run or container has no logs, 2 when it does not know which bucket to read.",
+        epilog="examples:\n"
+        "  ecsrun logs fargate-example --stack-name ecsrun\n"
+        "  ecsrun logs hello-demo --local artifacts --container app",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    logs.add_argument("run_id", metavar="RUN_ID", help="the run's id (runs/<RUN_ID>/ in the bucket)")
+    logs.add_argument("--container", metavar="NAME", help="only this container's log")
+    logs.add_argument("--url", action="store_true", help="print presigned URLs (valid for an hour) instead of the logs")
+    _stack_commands(commands)
+    source = logs.add_mutually_exclusive_group()
+    source.add_argument("--stack-name", metavar="NAME", help="find the logs bucket from this stack's outputs")
+    source.add_argument(
+        "--local", metavar="DIR", help="read an artifacts directory from `ecsrun local run --artifacts`"
+    )
+    return parser
+
+
+def _stack_commands(commands: Any) -> None:
+    """start, status and list: commands on a deployed stack."""
+    stack_help = "the ecsrun stack whose outputs name its resources (default: $ECSRUN_STACK_NAME)"
+    start = commands.add_parser(
+        "start",
+        help="start a run on a deployed stack; --wait follows it to its end",
+        description="Validate REQUEST.json offline, then start an execution of the stack's state machine. "
+        "With --wait, show its progress (state, elapsed time, task status) until it ends. Exits 0 when the run "
+        "succeeded (without --wait: when it started), 1 when it failed, 2 when the request was invalid (nothing "
+        "is started) or AWS could not be reached (one line says why).",
+        epilog="example:\n  ecsrun start events/requests/fargate.json --wait --stack-name ecsrun",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    start.add_argument("request", metavar="REQUEST.json", help="the run request (the state machine input)")
+    start.add_argument("--wait", action="store_true", help="follow the run until it ends")
+    start.add_argument("--stack-name", metavar="NAME", help=stack_help)
+    start.add_argument("--name", metavar="EXECUTION", help="execution name (default: the runId plus a suffix)")
+    start.add_argument("--poll-seconds", type=float, default=2.0, help=argparse.SUPPRESS)
+    status = commands.add_parser(
+        "status",
+        help="a run's state, from the runs table and its execution",
+        description="Print a run's state: its record in the runs table (status, task, outcome) and its "
+        "execution's status. Exits 0 when found, 1 when no such run or execution exists, 2 when AWS could "
+        "not be reached.",
+    )
+    status.add_argument("run", metavar="RUN_ID|EXECUTION_ARN", help="a runId, or an execution ARN")
+    status.add_argument("--stack-name", metavar="NAME", help=stack_help)
+    output_option(status)
+    listing = commands.add_parser(
+        "list",
+        help="recent runs (executions of the stack's state machine), newest first",
+        description="List the most recent executions of the stack's state machine, newest first: status, "
+        "start time, runId and execution name. Exits 0, or 2 when AWS could not be reached.",
+    )
+    listing.add_argument("--status", choices=STATUSES, help="only executions with this status")
+    listing.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    listing.add_argument("--stack-name", metavar="NAME", help=stack_help)

@@ -1,0 +1,94 @@
+"""How results read in a terminal: a run's outcome, an array's children, a judged task. Pure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ecsrun.domain.models.ecs import EcsTask
+from ecsrun.domain.models.verdict import Verdict
+from ecsrun.domain.verdict import describe_exit_code
+
+
+def show_state(state: Any) -> None:
+    print(f"  +{state.elapsed:6.2f}s  {state.name}", flush=True)
+
+
+def render_text(result: Any) -> str:
+    lines: list[str] = [""]
+    if result.status == "SUCCEEDED":
+        summary = result.output
+        lines.append(f"SUCCEEDED  run {summary['runId']}")
+    else:
+        try:
+            summary = json.loads(result.cause or "{}")
+        except json.JSONDecodeError:
+            summary = {"message": result.cause}
+        lines.append(f"{result.status}  {result.error}: {summary.get('message', '')}")
+        for problem in summary.get("problems", []):
+            lines.append(f"  - {problem['field']}: {problem['message']}")
+    task = summary.get("task") or {}
+    if task.get("taskArn"):
+        lines.append(f"task   {task['taskArn']}")
+        stop = f"stopCode {task.get('stopCode')}  ({task.get('stoppedReason')})"
+        lines.append(f"       launchType {task.get('launchType')}  {stop}")
+        for c in task.get("containers", []):
+            kind = "essential" if c.get("essential") else "sidecar  "
+            reason = f"  {c['reason']}" if c.get("reason") else ""
+            lines.append(f"       {c['name']:<20} {kind}  exit {c.get('exitCode')}{reason}")
+    logs = summary.get("logs")
+    if logs:
+        lines.append(f"logs   s3://{logs['bucket']}/{logs['manifestKey']}")
+        for c in logs.get("containers", []):
+            if not c.get("key"):
+                lines.append(f"       {c['name']}: no logs ({c.get('note')})")
+                continue
+            lines.append(
+                f"       {c['name']}: {c['events']} events, {c['bytes']} bytes  s3://{logs['bucket']}/{c['key']}"
+            )
+            read_back = result.log_lines(c["key"]) if c["key"] in result.objects else []
+            if read_back:
+                lines.append(f"         first: {read_back[0]}")
+                lines.append(f"         last:  {read_back[-1]}")
+    lines += _array_lines(summary.get("array"))
+    tail = (summary.get("lastLogLines") or {}).get("lines") or []
+    if tail and result.status != "SUCCEEDED":
+        lines.append(f"last lines of {summary['lastLogLines']['container']}:")
+        lines.extend(f"  | {line}" for line in tail)
+    return "\n".join(lines)
+
+
+def _array_lines(array: dict[str, Any] | None) -> list[str]:
+    """An array run's parent: its children's counts and the first failed ones."""
+    if not array:
+        return []
+    lines = [
+        f"array  {array['size']} children: {array['succeeded']} succeeded, {array['failed']} failed "
+        f"({array['failurePercentage']:g}%; {array['toleratedFailurePercentage']:g}% tolerated)"
+    ]
+    lines += [f"       {outcome}: {count}" for outcome, count in array["byOutcome"].items()]
+    for child in array["failedChildren"][:10]:
+        lines.append(f"       failed {child['runId']}: {child['error']}: {child['message']}")
+    if array["failed"] > 10:
+        lines.append(f"       … and {array['failed'] - 10} more")
+    lines.append(f"       summary s3://{array['bucket']}/{array['summaryKey']}")
+    return lines
+
+
+def render_explanation(task: EcsTask, essential: dict[str, bool], verdict: Verdict) -> str:
+    lines = ["SUCCEEDED" if verdict.succeeded else f"FAILED  {verdict.error}", verdict.reason]
+    if not verdict.succeeded:
+        lines.append(f"retryable: {'yes' if verdict.retryable else 'no'}")
+    stopped_reason = " ".join((task.stoppedReason or "").split())
+    lines.append(f"task   {task.taskArn}")
+    lines.append(
+        f"       stopCode {(task.stopCode or '').strip() or '-'}" + (f"  ({stopped_reason})" if stopped_reason else "")
+    )
+    for c in task.containers:
+        kind = "essential" if essential.get(c.name, True) else "sidecar"
+        code = "-" if c.exitCode is None else str(c.exitCode)
+        signal = describe_exit_code(c.exitCode) if c.exitCode is not None else None
+        notes = [note for note in (signal, " ".join((c.reason or "").split())) if note]
+        mark = "  <- failing" if c.name == verdict.failingContainer else ""
+        lines.append(f"       {c.name:<20} {kind:<9}  exit {code:<4} {'; '.join(notes)}".rstrip() + mark)
+    return "\n".join(lines)

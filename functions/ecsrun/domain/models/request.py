@@ -1,0 +1,154 @@
+"""The run request: a RunTask request in ECS's own camelCase names, plus runner fields.
+
+Types are strict, as the ECS API defines them: "60" is not an integer, "yes" is not a boolean.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from ecsrun.domain import array as arrays
+from ecsrun.domain import request_rules as rules
+from ecsrun.domain.apishape import check, operation_input
+
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+MAX_TIMEOUT_SECONDS = 365 * 24 * 3600  # a Standard execution lasts at most a year
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class RetryPolicy(_Strict):
+    """How often a retryable failure (no capacity, throttling, a transient failed start) is tried again."""
+
+    maxAttempts: Annotated[int, Field(ge=1, le=10)] = 3
+    intervalSeconds: Annotated[int, Field(ge=1, le=3600)] = 10
+    backoffRate: Annotated[float, Field(ge=1.0, le=10.0)] = 2.0
+
+
+class ArraySpec(_Strict):
+    """One child run per element: {"size": N} (elements 0..N-1) or {"items": [...]}."""
+
+    size: Annotated[int, Field(ge=1, le=arrays.MAX_ARRAY_SIZE)] | None = None
+    items: Annotated[list[Any], Field(min_length=1, max_length=arrays.MAX_ARRAY_SIZE)] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ArraySpec:
+        if (self.size is None) == (self.items is None):
+            raise ValueError('give exactly one of "size" or "items"')
+        return self
+
+
+class RunRequest(BaseModel):
+    """What a user sends: the fields they would give `aws ecs run-task`, plus ecsrun's runner fields.
+
+    The runner fields are typed here; the RunTask fields are checked against ECS's own API model
+    (ecsrun.domain.apishape) and the rules in ecsrun.domain.request_rules, then kept exactly as given.
+    """
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    runId: Annotated[str, StringConstraints(pattern=RUN_ID_PATTERN)] | None = None
+    timeoutSeconds: Annotated[int, Field(ge=1, le=MAX_TIMEOUT_SECONDS)] | None = None
+    successExitCodes: Annotated[list[Annotated[int, Field(ge=0, le=255)]], Field(min_length=1)] | None = None
+    retry: RetryPolicy | None = None
+    array: ArraySpec | None = None
+    maxConcurrency: Annotated[int, Field(ge=1, le=arrays.MAX_ARRAY_SIZE)] | None = None
+    toleratedFailurePercentage: Annotated[float, Field(ge=0, le=100)] | None = None
+
+
+RUNNER_FIELDS = frozenset({"runId", "timeoutSeconds", "successExitCodes", "retry", *arrays.ARRAY_FIELDS})
+# RunTask fields ecsrun sets itself; a request that sets them would break idempotency or lookup.
+RESERVED_FIELDS = {
+    "startedBy": "set by ecsrun to find the run from ECS events; remove it",
+    "clientToken": "set by ecsrun to make the start idempotent; remove it",
+}
+
+
+class Problem(BaseModel):
+    """One thing wrong with a request, with the field path a person can find."""
+
+    field: str
+    message: str
+
+
+def problems_report(problems: list[Problem]) -> dict[str, Any]:
+    """The RunRequest.Invalid cause: one message naming every field, then each problem."""
+    fields = ", ".join(dict.fromkeys(p.field for p in problems))
+    noun = "problem" if len(problems) == 1 else "problems"
+    return {
+        "message": f"the run request has {len(problems)} {noun} ({fields}); no task was started",
+        "problems": [p.model_dump() for p in problems],
+    }
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(request)"
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown field: not a RunTask field nor an ecsrun field"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "string_pattern_mismatch" and error["loc"] == ("runId",):
+        return f"must match {RUN_ID_PATTERN} (1-64 letters, digits, '.', '_', '-'; starting with a letter or digit)"
+    return f"{error['msg'].replace('Input should be', 'must be')}; got {_show(error.get('input'))}"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def validate_request(
+    raw: Any, *, reveal_secrets: bool = False, max_array_size: int = arrays.MAX_ARRAY_SIZE
+) -> tuple[RunRequest | None, list[Problem]]:
+    """Validate a run request completely: every problem at once, none hidden behind another. Values of
+    fields the API marks sensitive (container environment) are not quoted unless `reveal_secrets`."""
+    if not isinstance(raw, dict):
+        return None, [Problem(field="(request)", message=f"must be a JSON object; got {type(raw).__name__}")]
+
+    problems: list[Problem] = []
+    for name, why in RESERVED_FIELDS.items():
+        if name in raw:
+            problems.append(Problem(field=name, message=why))
+    cleaned = {k: v for k, v in raw.items() if k not in RESERVED_FIELDS}
+
+    runner = {k: v for k, v in cleaned.items() if k in RUNNER_FIELDS}
+    request: RunRequest | None = None
+    try:
+        request = RunRequest.model_validate(runner)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            problems.append(Problem(field=field_path(error["loc"]), message=_message(dict(error))))
+    shape = operation_input("ecs", "RunTask")
+    run_task = {k: v for k, v in cleaned.items() if k not in RUNNER_FIELDS}
+    problems += [
+        Problem(field=f, message=m) for f, m in check(shape, run_task, also_known=RUNNER_FIELDS, reveal=reveal_secrets)
+    ]
+    problems += [Problem(field=f, message=m) for f, m in rules.problems(run_task)]
+    problems += [Problem(field=f, message=m) for f, m in arrays.problems(runner, max_array_size)]
+    if request is not None and not problems:
+        request = RunRequest.model_validate({**run_task, **runner})
+
+    problems.sort(key=lambda p: p.field)
+    return (request if not problems else None), problems
+
+
+def default_run_id(execution_name: str) -> str:
+    """A valid runId from a Step Functions execution name (which allows more characters)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", execution_name)
+    cleaned = re.sub(r"^[^A-Za-z0-9]+", "", cleaned)[:64]
+    return cleaned or "run"

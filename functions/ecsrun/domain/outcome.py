@@ -1,0 +1,151 @@
+"""The run's final word: the execution output on success, the error name and cause on failure. Pure."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from ecsrun.domain.errors import ErrorName
+from ecsrun.domain.models.logs import ContainerLog
+from ecsrun.domain.models.record import RunRecord, RunStatus
+
+MAX_CAUSE = 32768
+MAX_TAIL_LINE = 2000
+
+
+def duplicate(first: RunRecord, execution_arn: str) -> dict[str, Any]:
+    """The outcome of an execution that asked for a runId another execution already has."""
+    message = f"runId {first.runId!r} is already used by execution {first.executionArn} (status {first.status.value})"
+    cause = {
+        "runId": first.runId,
+        "status": "FAILED",
+        "error": ErrorName.DUPLICATE.value,
+        "message": message,
+        "firstExecutionArn": first.executionArn,
+        "executionArn": execution_arn,
+    }
+    return {"status": "FAILED", "error": ErrorName.DUPLICATE.value, "cause": json.dumps(cause)}
+
+
+def task_run_seconds(record: RunRecord) -> float | None:
+    """How long the task ran, from ECS's startedAt to stoppedAt; None if it never started or never stopped."""
+    task = record.task
+    if task is None or not task.startedAt or not task.stoppedAt:
+        return None
+    started, stopped = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (task.startedAt, task.stoppedAt))
+    return max(0.0, (stopped - started).total_seconds())
+
+
+def task_summary(record: RunRecord) -> dict[str, Any]:
+    task = record.task
+    essential = record.essential
+    if task is not None:
+        containers = [
+            {"name": c.name, "essential": essential.get(c.name, True), "exitCode": c.exitCode, "reason": c.reason}
+            for c in task.containers
+        ]
+    else:
+        containers = [
+            {"name": c.name, "essential": c.essential, "exitCode": None, "reason": None} for c in record.containers
+        ]
+    return {
+        "taskArn": record.taskArn,
+        "clusterArn": (task.clusterArn if task else None) or record.clusterArn or None,
+        "taskDefinitionArn": task.taskDefinitionArn if task else None,
+        "launchType": task.launchType if task else record.run.request.get("launchType"),
+        "stopCode": task.stopCode if task else None,
+        "stoppedReason": task.stoppedReason if task else None,
+        "startedAt": task.startedAt if task else None,
+        "stoppedAt": task.stoppedAt if task else None,
+        "containers": containers,
+    }
+
+
+def logs_summary(bucket: str, manifest: str, entries: list[ContainerLog]) -> dict[str, Any]:
+    return {
+        "bucket": bucket,
+        "manifestKey": manifest,
+        "containers": [
+            {
+                "name": e.name,
+                "logGroup": e.logGroup,
+                "logStream": e.logStream,
+                "key": e.key,
+                "events": e.events,
+                "bytes": e.bytes,
+                **({"note": e.note} if e.note else {}),
+            }
+            for e in entries
+        ],
+    }
+
+
+def _failure(record: RunRecord, caught: dict[str, Any] | None) -> tuple[ErrorName, str, str | None] | None:
+    """(error, message, failing container) or None if the run succeeded."""
+    verdict = record.verdict
+    if record.status == RunStatus.ABORTED:
+        return ErrorName.ABORTED, record.stopReason or "the execution ended before the run", None
+    if record.timedOut:
+        why = record.stopReason or f"the run exceeded timeoutSeconds={record.run.timeoutSeconds}"
+        return ErrorName.TIMED_OUT, why, verdict.failingContainer if verdict else None
+    if verdict is not None and not verdict.succeeded and verdict.error is not None:
+        return verdict.error, verdict.reason, verdict.failingContainer
+    if verdict is not None and verdict.succeeded:
+        return None
+    if caught:
+        name = str(caught.get("Error") or "")
+        known = {e.value: e for e in ErrorName}
+        error = known.get(name, ErrorName.INTERNAL)
+        cause = caught.get("Cause") or ""
+        return error, f"the run ended with {name or 'an unknown error'}: {str(cause)[:1000]}", None
+    return ErrorName.INTERNAL, "the run ended without a verdict on its task", None
+
+
+def _tail_container(record: RunRecord, failing: str | None, tails: dict[str, list[str]]) -> str | None:
+    if failing and failing in tails:
+        return failing
+    return next((c.name for c in record.containers if c.essential and c.name in tails), None)
+
+
+def compose(
+    record: RunRecord,
+    entries: list[ContainerLog],
+    tails: dict[str, list[str]],
+    *,
+    bucket: str,
+    manifest: str,
+    caught: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`{"status": "SUCCEEDED", "output": …}` or `{"status": "FAILED", "error": …, "cause": "<json>"}`."""
+    failure = _failure(record, caught)
+    body: dict[str, Any] = {
+        "runId": record.runId,
+        "status": "SUCCEEDED",
+        "task": task_summary(record),
+        "logs": logs_summary(bucket, manifest, entries),
+        "attempts": [
+            *record.attempts,
+            {"attempt": record.attempt, "taskArn": record.taskArn, "error": failure[0].value if failure else None},
+        ],
+    }
+    if failure is None:
+        return {"status": "SUCCEEDED", "output": body}
+
+    error, message, failing = failure
+    tail_from = _tail_container(record, failing, tails)
+    lines = [line[:MAX_TAIL_LINE] for line in tails.get(tail_from, [])] if tail_from else []
+    cause = {
+        **body,
+        "status": "FAILED",
+        "error": error.value,
+        "message": message,
+        "failingContainer": failing,
+        "retryable": bool(record.verdict and record.verdict.retryable) and error != ErrorName.TIMED_OUT,
+        "lastLogLines": {"container": tail_from, "lines": lines},
+    }
+    text = json.dumps(cause)
+    while len(text) > MAX_CAUSE and cause["lastLogLines"]["lines"]:
+        cause["lastLogLines"]["lines"] = cause["lastLogLines"]["lines"][1:]
+        text = json.dumps(cause)
+    return {"status": "FAILED", "error": error.value, "cause": text}

@@ -1,0 +1,65 @@
+"""The adapters a handler needs, built on the process's shared clients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ecsrun.adapters import clients
+from ecsrun.adapters.dynamodb import RunsTable
+from ecsrun.adapters.ecs import Ecs
+from ecsrun.adapters.eventbridge import Events
+from ecsrun.adapters.stepfunctions import Callbacks
+from ecsrun.domain.completion import completion_entry
+from ecsrun.domain.models.record import RunRecord
+from ecsrun.plumbing.settings import Settings
+
+if TYPE_CHECKING:
+    from ecsrun.steps.copy_logs import CopyProgress
+
+
+def runs_table(settings: Settings) -> RunsTable:
+    return RunsTable(clients.table(settings.runs_table))
+
+
+def ecs() -> Ecs:
+    return Ecs(clients.client("ecs"))
+
+
+def callbacks() -> Callbacks:
+    return Callbacks(clients.client("stepfunctions"))
+
+
+def finish(
+    record: RunRecord,
+    settings: Settings,
+    caught: dict[str, Any] | None = None,
+    *,
+    resume: bool = False,
+    should_pause: Callable[[], bool] | None = None,
+) -> tuple[dict[str, Any] | None, CopyProgress]:
+    """Copy the run's logs, write its manifest and record its outcome, with this process's clients."""
+    from ecsrun.steps.finish import finish_run
+
+    return finish_run(
+        record,
+        store=runs_table(settings),
+        s3=clients.client("s3"),
+        bucket=settings.logs_bucket,
+        logs_client=lambda region: clients.client("logs", region),
+        tail_lines=settings.log_tail_lines,
+        settle_seconds=settings.log_settle_seconds,
+        caught=caught,
+        resume=resume,
+        should_pause=should_pause,
+        publish=completion_publisher(settings),
+    )
+
+
+def completion_publisher(settings: Settings) -> Callable[[dict[str, Any]], None]:
+    """Puts a run's completion event (a run_summary) on the stack's bus; does nothing where no bus is configured."""
+    bus = settings.event_bus_name
+    if not bus:
+        return lambda detail: None
+    events = Events(clients.client("events"))
+    return lambda detail: events.put(completion_entry(detail, bus))

@@ -1,1 +1,0 @@
-"""Pydantic models for every edge: the run request, ECS events, the run record."""

@@ -1,0 +1,122 @@
+"""A request checked against this runner's allowlists and against the account, before RunTask.
+
+The allowlists are the same ones IAM enforces (template parameters AllowedClusters and
+AllowedTaskDefinitionFamilies), checked here first so a refusal names the field instead of surfacing as
+AccessDenied. The account checks turn what RunTask would reject into problems a person can act on.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from typing import Any
+
+from ecsrun.domain.request_rules import CLUSTER, TASK_DEFINITION, as_dict, strategy_providers
+
+Problem = tuple[str, str]
+
+DEFAULT_CLUSTER = "default"
+RUNNABLE_STATUS = "ACTIVE"
+
+
+def cluster_name(cluster: str | None) -> str:
+    """'default' when the request names none (as RunTask does); the name, given a name or an ARN."""
+    if not cluster:
+        return DEFAULT_CLUSTER
+    return cluster.rsplit("cluster/", 1)[-1] if cluster.startswith("arn:") else cluster
+
+
+def task_definition_family(task_definition: str) -> str:
+    """The family of 'family', 'family:revision' or a task definition ARN."""
+    name = task_definition.rsplit("task-definition/", 1)[-1] if task_definition.startswith("arn:") else task_definition
+    return name.split(":", 1)[0]
+
+
+def _allowed(name: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def allowlist_problems(request: dict[str, Any], clusters: list[str], families: list[str]) -> Iterator[Problem]:
+    """Pure: the cluster and task definition family must match one of the runner's patterns."""
+    name = cluster_name(request.get("cluster"))
+    if not _allowed(name, clusters):
+        yield "cluster", f"cluster {name!r} is not one this runner may use (AllowedClusters: {', '.join(clusters)})"
+    definition = request.get("taskDefinition")
+    if isinstance(definition, str) and not _allowed(task_definition_family(definition), families):
+        family = task_definition_family(definition)
+        yield (
+            "taskDefinition",
+            f"task definition family {family!r} is not one this runner may run "
+            f"(AllowedTaskDefinitionFamilies: {', '.join(families)})",
+        )
+
+
+def task_definition_problems(request: dict[str, Any], definition: dict[str, Any] | None) -> Iterator[Problem]:
+    """Pure: what RunTask would refuse about the task definition `request` names (None: it does not exist)."""
+    name = request["taskDefinition"]
+    if definition is None:
+        yield "taskDefinition", f"no task definition {name!r} in this account and region"
+        return
+    revision = f"{definition.get('family')}:{definition.get('revision')}"
+    status = definition.get("status", RUNNABLE_STATUS)
+    if status != RUNNABLE_STATUS:
+        yield "taskDefinition", f"{revision} is {status}: ECS runs only ACTIVE task definitions"
+    compatible = definition.get("compatibilities") or definition.get("requiresCompatibilities")
+    launch = request.get("launchType")
+    providers = strategy_providers(request)
+    wants_fargate = launch == "FARGATE" or any(p in ("FARGATE", "FARGATE_SPOT") for p in providers)
+    if compatible and launch and launch not in compatible:
+        yield "launchType", f"{revision} is compatible with {', '.join(compatible)}, not {launch}"
+    elif compatible and wants_fargate and not launch and "FARGATE" not in compatible:
+        yield "capacityProviderStrategy", f"{revision} is compatible with {', '.join(compatible)}, not FARGATE"
+    if wants_fargate and definition.get("networkMode", "awsvpc") != "awsvpc":
+        yield "taskDefinition", f"{revision} uses network mode {definition.get('networkMode')}; Fargate needs awsvpc"
+    containers = [c.get("name") for c in definition.get("containerDefinitions", [])]
+    overrides = as_dict(request.get("overrides")).get("containerOverrides")
+    for index, override in enumerate(overrides if isinstance(overrides, list) else []):
+        if isinstance(override, dict) and isinstance(override.get("name"), str) and override["name"] not in containers:
+            yield (
+                f"overrides.containerOverrides[{index}].name",
+                f"{revision} has no container {override.get('name')!r} (its containers: {', '.join(containers)})",
+            )
+
+
+def cluster_problems(request: dict[str, Any], cluster: dict[str, Any] | None) -> Iterator[Problem]:
+    """Pure: what RunTask would refuse about the cluster (None: it does not exist)."""
+    name = cluster_name(request.get("cluster"))
+    if cluster is None:
+        yield "cluster", f"no cluster {name!r} in this account and region"
+        return
+    status = cluster.get("status")
+    if status != RUNNABLE_STATUS:
+        yield "cluster", f"cluster {name!r} is {status}: tasks run only on ACTIVE clusters"
+    available = cluster.get("capacityProviders") or []
+    for index, provider in enumerate(strategy_providers(request)):
+        if isinstance(provider, str) and provider not in available:
+            listed = ", ".join(available) or "none"
+            yield (
+                f"capacityProviderStrategy[{index}].capacityProvider",
+                f"cluster {name!r} has no capacity provider {provider!r} (it has: {listed})",
+            )
+    launch = request.get("launchType")
+    if launch in ("EC2", "EXTERNAL") and not cluster.get("registeredContainerInstancesCount"):
+        yield "launchType", f"cluster {name!r} has no registered container instances to place an {launch} task on"
+
+
+def account_problems(request: dict[str, Any], clusters: list[str], families: list[str], ecs: Any) -> list[Problem]:
+    """The allowlists first; then, only for what they allow (IAM lets the runner describe nothing else), ask ECS
+    about the task definition and the cluster (one Describe call each) and judge.
+
+    Runs on requests with other problems too, so one answer lists everything; a task definition or cluster
+    whose name is itself malformed is not looked up (that problem is already reported)."""
+    definition_name, cluster = request.get("taskDefinition"), request.get("cluster")
+    definition_ok = isinstance(definition_name, str) and bool(TASK_DEFINITION.match(definition_name))
+    cluster_ok = cluster is None or (isinstance(cluster, str) and bool(CLUSTER.match(cluster)))
+    if not (definition_ok and cluster_ok):
+        return []
+    refused = list(allowlist_problems(request, clusters, families))
+    if refused:
+        return refused
+    definition = ecs.find_task_definition(definition_name)
+    found = ecs.find_cluster(cluster_name(cluster))
+    return [*task_definition_problems(request, definition), *cluster_problems(request, found)]

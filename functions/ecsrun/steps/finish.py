@@ -1,0 +1,77 @@
+"""Finish a run: copy its logs, write its manifest, record its outcome."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from ecsrun.adapters.dynamodb import RunsTable, now_iso
+from ecsrun.adapters.s3.checkpoints import CopyCheckpoints
+from ecsrun.domain.completion import run_summary
+from ecsrun.domain.keys import manifest_key
+from ecsrun.domain.models.record import RunRecord, RunStatus
+from ecsrun.domain.outcome import compose
+from ecsrun.steps.copy_logs import CopyProgress, copy_run_logs, settle_delay
+
+
+def finish_run(
+    record: RunRecord,
+    *,
+    store: RunsTable,
+    s3: Any,
+    bucket: str,
+    logs_client: Callable[[str | None], Any],
+    tail_lines: int,
+    settle_seconds: float = 0,
+    caught: dict[str, Any] | None = None,
+    resume: bool = False,
+    should_pause: Callable[[], bool] | None = None,
+    publish: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[dict[str, Any] | None, CopyProgress]:
+    """Copy the logs, write the manifest, record the outcome. Safe to repeat: every write is deterministic.
+
+    With `should_pause`, a copy that runs short of time returns no outcome and a checkpoint; `resume`
+    continues from the run's saved checkpoint (the first invocation waits for the logs to settle instead).
+    `publish` receives the run's completion event once the outcome is recorded.
+    """
+    checkpoints = CopyCheckpoints(s3, bucket)
+    checkpoint = checkpoints.load(record.runId) if resume else None
+    if checkpoint is None:
+        stopped_at = record.task.stoppedAt if record.task else None
+        time.sleep(settle_delay(stopped_at, datetime.now(UTC), settle_seconds))
+    copied = copy_run_logs(
+        record,
+        s3=s3,
+        bucket=bucket,
+        logs_client=logs_client,
+        tail_lines=tail_lines,
+        checkpoint=checkpoint,
+        should_pause=should_pause,
+    )
+    if not copied.done:
+        return None, copied
+    if checkpoint is not None:
+        checkpoints.save(copied.finished(record.runId, checkpoint.seq + 1))
+        checkpoints.discard_staged(record.runId)
+    manifest = manifest_key(record.runId)
+    outcome = compose(record, copied.entries, copied.tails, bucket=bucket, manifest=manifest, caught=caught)
+    summary = outcome["output"] if outcome["status"] == "SUCCEEDED" else json.loads(outcome["cause"])
+    document = {
+        **summary,
+        "logs": {**summary["logs"], "containers": [e.model_dump(mode="json") for e in copied.entries]},
+        "executionArn": record.executionArn,
+        "createdAt": record.createdAt,
+        "finishedAt": now_iso(),
+    }
+    body = json.dumps(document, indent=2).encode()
+    s3.put_object(Bucket=bucket, Key=manifest, Body=body, ContentType="application/json")
+    summary_only = {k: v for k, v in outcome.items() if k != "cause"} | {"manifestKey": manifest}
+    if summary.get("message"):  # the failure in one line, for whoever reads the record (an array's verdict)
+        summary_only["message"] = summary["message"]
+    store.finish(record.runId, summary_only, aborted=record.status == RunStatus.ABORTED)
+    if publish is not None:
+        publish(run_summary(summary, record.executionArn))
+    return outcome, copied
