@@ -174,7 +174,7 @@ def test_the_example_stack_lets_its_rule_start_only_the_ecsrun_state_machine() -
 
 
 def test_the_schedule_starts_a_run_with_its_request_and_a_unique_run_id() -> None:
-    request = _json(EVENTS / "triggers" / "schedule-request.json")  # the README's ScheduleRequest
+    request = _json(EVENTS / "triggers" / "schedule-request.json")  # docs/starting-runs.md's ScheduleRequest
     assert "runId" not in request
     with LocalAws(parameters={"ScheduleRequest": json.dumps(request)}) as aws:
         aws.register_task_definition(_td("hello"))
@@ -263,12 +263,12 @@ def test_the_put_events_sample_is_what_the_put_events_api_accepts() -> None:
         assert client.put_events(Entries=entries)["FailedEntryCount"] == 0
 
 
-# ---- the README's examples, run as written ----
+# ---- the docs' examples, run as written ----
 
 
-def _readme_commands(prefix: str) -> list[list[str]]:
-    """Every shell command in README.md's code blocks that starts with `prefix`, continuation lines joined."""
-    text = (ROOT / "README.md").read_text()
+def _doc_commands(doc: str, prefix: str) -> list[list[str]]:
+    """Every shell command in `doc`'s code blocks that starts with `prefix`, continuation lines joined."""
+    text = (ROOT / doc).read_text()
     commands = []
     for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
         pending = ""
@@ -284,8 +284,10 @@ def _readme_commands(prefix: str) -> list[list[str]]:
     return commands
 
 
-def test_the_readme_inline_put_events_example_runs() -> None:
-    [command] = [c for c in _readme_commands("aws events put-events --entries '") if c[-1].startswith("[")]
+def test_the_docs_inline_put_events_example_runs() -> None:
+    [command] = [
+        c for c in _doc_commands("docs/starting-runs.md", "aws events put-events --entries '") if c[-1].startswith("[")
+    ]
     entries = json.loads(command[-1])
     assert entries[0]["EventBusName"] == "ecsrun-runs"  # the bus of a stack named ecsrun
     with LocalAws() as aws:
@@ -296,8 +298,8 @@ def test_the_readme_inline_put_events_example_runs() -> None:
         assert _log(aws, "orders-2026-11-21") == ["42"]
 
 
-def test_the_readme_local_event_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
-    commands = _readme_commands(".venv/bin/ecsrun local event ")
+def test_the_docs_local_event_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
+    commands = _doc_commands("docs/local-engine.md", ".venv/bin/ecsrun local event ")
     assert len(commands) == 2
     for command in commands:
         assert main([*command[1:], "--output", "json"]) == 0, command

@@ -1,7 +1,7 @@
 """The event every run's end puts on the stack's bus, so other rules can chain work on it. Pure.
 
 Source `ecsrun`; detail-type `ecsrun.RunSucceeded` or `ecsrun.RunFailed`; the detail is the run summary below,
-the same for both (`error` and `message` are null on success). The schema is documented in the README.
+the same for both (`error` and `message` are null on success). The schema is documented in docs/outcomes.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Error names that cross the state machine boundary.
 
-They are a contract: the ASL matches them exactly, the README lists them, and users'
+They are a contract: the ASL matches them exactly, docs/outcomes.md lists them, and users'
 own `Retry`/`Catch` blocks rely on them. Add names; never rename one.
 """
 

@@ -1,0 +1,111 @@
+"""The README and docs/ say true things: their links lead somewhere, their counts match the template, and the
+commands the README shows run as written."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+from ecsrun.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+NUMBERS = {"four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped (hyphens kept), spaces to hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)  # a "# comment" in a code block is no heading
+    return {_slug(m) for m in re.findall(r"^#{1,6} (.+)$", text, flags=re.M)}
+
+
+def _links(page: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    return [target for target in re.findall(r"\]\(([^)\s]+)\)", text) if not re.match(r"[a-z]+:", target)]
+
+
+class _Template(yaml.SafeLoader):
+    """template.yaml with CloudFormation's short-form tags read as plain values."""
+
+
+_Template.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def _resources() -> dict[str, dict]:
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_Template)["Resources"]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_relative_link_leads_to_a_file_and_heading_that_exist(page: Path) -> None:
+    # Given a page of the docs
+    # When each relative link in it is followed
+    broken = []
+    for link in _links(page):
+        path, _, anchor = link.partition("#")
+        target = (page.parent / path).resolve() if path else page
+        # Then its file exists, and so does the heading it names
+        if not target.exists():
+            broken.append(f"{link}: no such file")
+        elif anchor and target.suffix == ".md" and anchor not in _anchors(target):
+            broken.append(f"{link}: no heading #{anchor} in {target.name}")
+    assert not broken, broken
+
+
+def test_the_readme_is_a_front_door_that_links_every_page() -> None:
+    # Given the README and the pages under docs/
+    readme = (ROOT / "README.md").read_text()
+    # Then its first lines are the two commands, it stays short, and it leads to every page
+    assert [line.split("#")[0].strip() for line in readme.splitlines()[3:5]] == ["make demo", "make test"]
+    assert len(readme.split()) < 1500, "five minutes' reading"
+    unlinked = [p.name for p in PAGES[1:] if f"docs/{p.name}" not in readme]
+    assert not unlinked
+
+
+def test_the_counts_the_docs_give_are_the_templates() -> None:
+    # Given the stack as template.yaml declares it
+    resources = _resources().values()
+    functions = sum(r["Type"] == "AWS::Serverless::Function" for r in resources)
+    alarms = sum(r["Type"] == "AWS::CloudWatch::Alarm" for r in resources)
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    # When the docs count them
+    said_functions = re.search(r"(\w+) arm64 Python 3\.13 functions", operations)
+    said_alarms = re.search(r"a CloudWatch dashboard, (\w+) alarms", operations)
+    # Then they count right
+    assert said_functions and NUMBERS[said_functions.group(1)] == functions
+    assert said_alarms and NUMBERS[said_alarms.group(1)] == alarms
+
+
+def _readme_ecsrun_commands() -> list[list[str]]:
+    text = (ROOT / "README.md").read_text()
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
+        for line in block.splitlines():
+            if line.startswith(".venv/bin/ecsrun "):
+                commands.append(shlex.split(line, comments=True)[1:])
+    return commands
+
+
+# The exit status each of the README's local commands promises (docs/local-engine.md, docs/outcomes.md).
+README_EXITS = {"local": 1, "validate": 2, "explain": 1}
+
+
+def test_the_readmes_local_commands_run_as_written(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the commands the README's "Try it locally" shows, run from the checkout as the README says
+    monkeypatch.chdir(ROOT)
+    commands = _readme_ecsrun_commands()
+    assert sorted(c[0] for c in commands) == sorted(README_EXITS)
+    for command in commands:
+        # When each runs
+        code = main(command)
+        # Then it ends as the docs say: the failing run fails, the invalid request is refused, the OOM is a failure
+        assert code == README_EXITS[command[0]], (command, capsys.readouterr())
