@@ -63,3 +63,30 @@ def test_the_entry_carries_the_detail_type_for_its_status() -> None:
     )
     assert failed["DetailType"] == "ecsrun.RunFailed"
     assert json.loads(failed["Detail"])["error"] == "ECS.TaskStopped"
+
+
+def test_an_unannounced_end_quotes_a_lambda_error_without_its_stack_trace() -> None:
+    # Given a run whose CopyLogs crashed: the execution's cause is Lambda's error payload, stack trace included
+    from ecsrun.adapters.dynamodb import new_record
+    from ecsrun.domain.completion import unannounced_end
+    from ecsrun.domain.models.run import Run
+
+    run = Run(runId="r1", timeoutSeconds=60, successExitCodes=[0], request={"taskDefinition": "td"})
+    record = new_record(
+        runId="r1", executionArn="arn:exec", run=run, startedBy="ecsrun/r1", clientToken="t", ttl_days=1
+    )
+    cause = json.dumps(
+        {
+            "errorMessage": "An error occurred (AccessDenied) when calling the PutObject operation: Access Denied",
+            "errorType": "ClientError",
+            "stackTrace": ['  File "/var/task/ecsrun/steps/copy_logs.py", line 80, in copy\n'],
+        }
+    )
+    # When ExecutionEnded announces it
+    detail = unannounced_end(record, "arn:exec", "FAILED", "Logs.CopyFailed", cause)
+    # Then the event's message says what failed, with no stack trace or file path
+    assert detail is not None
+    assert detail["message"] == (
+        "the execution ended FAILED: ClientError: An error occurred (AccessDenied) when calling the PutObject "
+        "operation: Access Denied"
+    )

@@ -403,3 +403,33 @@ def test_failure_cause_says_whether_a_retry_may_help() -> None:
     # When each outcome is composed, Then only the transient one is marked retryable
     assert json.loads(run_compose(spot, [], {})["cause"])["retryable"] is True
     assert json.loads(run_compose(nonzero, [], {})["cause"])["retryable"] is False
+
+
+def test_a_caught_lambda_error_keeps_its_type_and_message_but_not_its_stack_trace() -> None:
+    # Given a function that crashed: Lambda's error payload, with the stack trace the runtime adds
+    payload = {
+        "errorMessage": "start of run crash interrupted: TypeError('unsupported operand')",
+        "errorType": "StartInterrupted",
+        "requestId": "8b0bbb3d-895c-4cca-96d0-659f4d74bcbb",
+        "stackTrace": [
+            "Traceback (most recent call last):\n",
+            '  File "/work/checkout/functions/ecsrun/steps/start.py", line 59, in start_run\n',
+        ],
+    }
+    record = started_record("crash", [spec("app")])
+    # When the run's outcome is composed from what the Catch caught
+    result = run_compose(record, [], {}, caught={"Error": "StartInterrupted", "Cause": json.dumps(payload)})
+    # Then the cause names the error and its message, and quotes no traceback and no file path
+    message = cause_of(result)["message"]
+    assert message == (
+        "the run ended with StartInterrupted: StartInterrupted: start of run crash interrupted: "
+        "TypeError('unsupported operand')"
+    )
+    assert "Traceback" not in result["cause"] and "/work/checkout" not in result["cause"]
+
+
+def test_a_traceback_quoted_in_a_plain_cause_is_cut_off() -> None:
+    record = started_record("crash", [spec("app")])
+    cause = 'boom\nTraceback (most recent call last):\n  File "/srv/x.py", line 1, in f\nValueError'
+    result = run_compose(record, [], {}, caught={"Error": "Lambda.Unknown", "Cause": cause})
+    assert cause_of(result)["message"] == "the run ended with Lambda.Unknown: boom"

@@ -11,7 +11,7 @@ from typing import Any
 
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.record import RunRecord, RunStatus
-from ecsrun.domain.outcome import task_summary
+from ecsrun.domain.outcome import caught_reason, task_summary
 
 SOURCE = "ecsrun"
 SUCCEEDED, FAILED = "ecsrun.RunSucceeded", "ecsrun.RunFailed"
@@ -70,7 +70,7 @@ def unannounced_end(
         "runId": record.runId,
         "status": "FAILED",
         "error": error or default.value,
-        "message": f"the execution ended {status}" + (f": {cause[:500]}" if cause else ""),
+        "message": f"the execution ended {status}" + (f": {caught_reason(cause)[:500]}" if cause else ""),
         "task": task_summary(record),
         "attempts": [*record.attempts, {"attempt": record.attempt}],
     }

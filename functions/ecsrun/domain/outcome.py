@@ -97,9 +97,26 @@ def _failure(record: RunRecord, caught: dict[str, Any] | None) -> tuple[ErrorNam
         name = str(caught.get("Error") or "")
         known = {e.value: e for e in ErrorName}
         error = known.get(name, ErrorName.INTERNAL)
-        cause = caught.get("Cause") or ""
-        return error, f"the run ended with {name or 'an unknown error'}: {str(cause)[:1000]}", None
+        return error, f"the run ended with {name or 'an unknown error'}: {caught_reason(caught.get('Cause'))}", None
     return ErrorName.INTERNAL, "the run ended without a verdict on its task", None
+
+
+def caught_reason(cause: Any) -> str:
+    """What a caught error's cause says, in one line, without a stack trace. A Lambda function's error
+    arrives as its error payload (errorType, errorMessage, stackTrace: file paths and code lines); keep the
+    type and message only."""
+    text = "" if cause is None else str(cause)
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and ("errorMessage" in payload or "errorType" in payload):
+        kind, message = payload.get("errorType"), payload.get("errorMessage")
+        text = f"{kind}: {message}" if kind and message else str(kind or message or "")
+    # A traceback quoted in a message is cut off where it starts.
+    text = text.split("Traceback (most recent call last)", 1)[0]
+    text = text.split('\n  File "', 1)[0]
+    return " ".join(text.split())[:1000]
 
 
 def _tail_container(record: RunRecord, failing: str | None, tails: dict[str, list[str]]) -> str | None:

@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from ecsrun.adapters import clients
 from ecsrun.local.agent import LocalEcsAgent, TaskRun
+from ecsrun.local.taskdef import registration_problems, resource_requirements
 from ecsrun.local.template import Template, Trigger
 
 REGION = "us-east-1"
@@ -63,6 +64,18 @@ ENVIRONMENT = {
 def project_root() -> Path:
     """The checkout that holds template.yaml (the package lives in <root>/functions/ecsrun)."""
     return Path(__file__).resolve().parents[3]
+
+
+def lambda_paths(text: str) -> str:
+    """Paths as Lambda's runtime would show them: the package under /var/task, libraries under /var/lang, so
+    nothing a run reports names this machine's checkout."""
+    import site
+
+    places = [(Path(p), "/var/lang/lib/python3.13/site-packages") for p in site.getsitepackages()]
+    places += [(project_root() / "functions", "/var/task"), (project_root(), "/var/task")]
+    for local, remote in places:
+        text = text.replace(str(local), remote)
+    return text
 
 
 @dataclass
@@ -157,7 +170,8 @@ class LocalAws:
         return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
 
     def _patch(self, owner: Any, name: str, replacement: Any) -> None:
-        self._patches.append((owner, name, getattr(owner, name)))
+        # The raw attribute (a staticmethod stays a staticmethod when it is put back).
+        self._patches.append((owner, name, owner.__dict__[name] if name in vars(owner) else getattr(owner, name)))
         setattr(owner, name, replacement)
 
     # ---- the stack, as template.yaml declares it ----
@@ -216,6 +230,7 @@ class LocalAws:
             account=ACCOUNT,
             deliver=self._deliver_task_event,
             on_stopped=_record_stop,
+            client=self.client,
         )
         self._route_lambda()
         self._route_ecs()
@@ -269,10 +284,10 @@ class LocalAws:
             return handler(event, LocalContext(function_name=logical_id, invoked_function_arn=arn)), False
         except Exception as exc:  # noqa: BLE001 - the Lambda runtime reports every exception the same way
             return {
-                "errorMessage": str(exc),
+                "errorMessage": lambda_paths(str(exc)),
                 "errorType": type(exc).__name__,
                 "requestId": str(uuid.uuid4()),
-                "stackTrace": traceback.format_exception(exc),
+                "stackTrace": [lambda_paths(line) for line in traceback.format_exception(exc)],
             }, True
 
     # ---- Step Functions: an array's children are executions of the same state machine ----
@@ -397,6 +412,43 @@ class LocalAws:
 
         self._patch(EC2ContainerServiceBackend, "run_task", run_task)
         self._patch(EC2ContainerServiceBackend, "stop_task", stop_task)
+        self._register_as_ecs()
+
+    def _register_as_ecs(self) -> None:
+        """RegisterTaskDefinition and task placement as ECS does them: moto requires container-level memory for
+        EC2, sums container memory even when only the task gives one (a TypeError, for an ordinary Fargate
+        definition), and knows nothing of dependsOn's rules (local/taskdef.py)."""
+        from moto.ecs.exceptions import EcsClientException
+        from moto.ecs.models import EC2ContainerServiceBackend
+
+        original = EC2ContainerServiceBackend.register_task_definition
+
+        def register_task_definition(
+            backend: Any, family: str, container_definitions: list[dict[str, Any]], **kwargs: Any
+        ) -> Any:
+            document = {
+                "containerDefinitions": container_definitions,
+                "requiresCompatibilities": kwargs.get("requires_compatibilities") or [],
+                "cpu": kwargs.get("cpu"),
+                "memory": kwargs.get("memory"),
+            }
+            problems = registration_problems(document)
+            if problems:
+                raise EcsClientException("; ".join(problems))
+            return original(backend, family, container_definitions, **kwargs)
+
+        def requirements(task_definition: Any) -> dict[str, Any]:
+            return resource_requirements(
+                {
+                    "containerDefinitions": task_definition.container_definitions,
+                    "cpu": task_definition.cpu,
+                    "memory": task_definition.memory,
+                }
+            )
+
+        self._patch(EC2ContainerServiceBackend, "register_task_definition", register_task_definition)
+        self._patch(EC2ContainerServiceBackend, "_validate_container_defs", staticmethod(lambda *args: None))
+        self._patch(EC2ContainerServiceBackend, "_calculate_task_resource_requirements", staticmethod(requirements))
 
     def _abort_promptly(self) -> None:
         """StopExecution ends a Standard execution at once, even one waiting for a callback. moto marks it
@@ -637,7 +689,8 @@ def _quiet_logging() -> None:
     """moto logs every state failure as an error; the run's outcome already says it."""
     # Metrics are disabled locally, so Powertools would warn on every invocation that none were published.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
-    for name in ("moto", "botocore", "urllib3"):
+    # Powertools' tracer logs a handler's exception with its traceback (for CloudWatch); the outcome says it here.
+    for name in ("moto", "botocore", "urllib3", "aws_lambda_powertools.tracing"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     # Handler logs go to stderr, so stdout carries only the run's report (and stays JSON with --output json).
     from ecsrun.plumbing.observability import logger
