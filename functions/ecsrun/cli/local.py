@@ -32,6 +32,9 @@ def _task_definitions(paths: list[str]) -> list[tuple[str, Any]]:
 def _register(aws: Any, definitions: list[tuple[str, Any]]) -> None:
     from ecsrun.local.runtime import TaskDefinitionRejected
 
+    # What the local engine does differently from ECS (a secret set to a placeholder): a line each, on stderr.
+    aws.agent.on_notice = lambda text: print(f"ecsrun local: {text}", file=sys.stderr, flush=True)
+
     for path, document in definitions:
         try:
             aws.register_task_definition(document)
