@@ -423,3 +423,15 @@ def test_retry_policy_defaults_fill_what_is_left_out() -> None:
     run = resolve_run(request, "x", 60)
     assert run.retry == {"maxAttempts": 5, "intervalSeconds": 10, "backoffRate": 2.0}
     assert "retry" not in run.request
+
+
+def test_an_unknown_field_lists_only_the_fields_a_user_may_set() -> None:
+    # Given a request with a field nothing resembles, and a miscased field ecsrun sets itself
+    _, problems = validate_request({"taskDefinition": "td", "zzzqqq": 1, "startedby": "me"})
+    by_field = {p.field: p.message for p in problems}
+    # Then the list of fields offered holds RunTask's and ecsrun's own, but none ecsrun sets
+    offered = by_field["zzzqqq"].split("expected one of ", 1)[1].split(", ")
+    assert {"taskDefinition", "cluster", "overrides", "runId", "timeoutSeconds", "retry"} <= set(offered)
+    assert not {"startedBy", "clientToken", "count"} & set(offered)
+    # And a miscased reserved field is told it is not the user's to set
+    assert by_field["startedby"] == "unknown field; 'startedBy' is set by ecsrun itself: leave it out"

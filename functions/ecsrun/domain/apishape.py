@@ -67,11 +67,13 @@ def check(
     path: str = "",
     *,
     also_known: frozenset[str] = frozenset(),
+    not_offered: frozenset[str] = frozenset(),
     reveal: bool = False,
     _secret: bool = False,
 ) -> Iterator[tuple[str, str]]:
     """Every (field path, message) for what is wrong with `value` as `shape`. `also_known` names top-level
-    fields checked elsewhere, offered as suggestions for a misspelt one. Values under a member the model marks
+    fields checked elsewhere, offered as suggestions for a misspelt one; `not_offered` names top-level fields
+    never suggested nor listed (those the caller sets itself). Values under a member the model marks
     `sensitive` (container environment variables) are never quoted in a message unless `reveal` is set."""
     kind = shape.type_name
     meta = shape.metadata
@@ -92,8 +94,12 @@ def check(
         for name, item in value.items():
             member = shape.members.get(name)
             if member is None:
-                known = sorted(set(shape.members) | also_known)
-                yield _join(path, str(name)), _unknown(str(name), known)
+                known = sorted((set(shape.members) | also_known) - not_offered)
+                taken = [n for n in not_offered if n.lower() == str(name).lower()]
+                if taken:
+                    yield _join(path, str(name)), f"unknown field; {taken[0]!r} is set by ecsrun itself: leave it out"
+                else:
+                    yield _join(path, str(name)), _unknown(str(name), known)
             else:
                 yield from check(member, item, _join(path, name), reveal=reveal, _secret=secret)
     elif kind == "list":

@@ -69,6 +69,10 @@ RESERVED_FIELDS = {
 }
 
 
+# What ecsrun sets in RunTask itself: never offered to a user as a field to set.
+SET_BY_ECSRUN = frozenset({*RESERVED_FIELDS, "count"})
+
+
 class Problem(BaseModel):
     """One thing wrong with a request, with the field path a person can find."""
 
@@ -136,7 +140,8 @@ def validate_request(
     shape = operation_input("ecs", "RunTask")
     run_task = {k: v for k, v in cleaned.items() if k not in RUNNER_FIELDS}
     problems += [
-        Problem(field=f, message=m) for f, m in check(shape, run_task, also_known=RUNNER_FIELDS, reveal=reveal_secrets)
+        Problem(field=f, message=m)
+        for f, m in check(shape, run_task, also_known=RUNNER_FIELDS, not_offered=SET_BY_ECSRUN, reveal=reveal_secrets)
     ]
     problems += [Problem(field=f, message=m) for f, m in rules.problems(run_task)]
     problems += [Problem(field=f, message=m) for f, m in arrays.problems(runner, max_array_size)]
