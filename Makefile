@@ -41,6 +41,7 @@ pytest:
 sam:
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
 	$(BIN)/sam validate --lint --template examples/s3-trigger/template.yaml --region $(AWS_DEFAULT_REGION)
+	$(BIN)/sam validate --lint --template examples/parent-state-machine/template.yaml --region $(AWS_DEFAULT_REGION)
 	$(BIN)/sam build --template template.yaml --build-dir .aws-sam/build
 
 # checkov has its own virtualenv: its pins would fight aws-sam-cli's. Offline: no guideline download, no update check.
@@ -53,6 +54,7 @@ $(CHECKOV_STAMP): constraints-checkov.txt
 checkov: $(CHECKOV_STAMP)
 	CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -f template.yaml \
 		-f examples/s3-trigger/template.yaml \
+		-f examples/parent-state-machine/template.yaml \
 		--framework cloudformation --compact --quiet --skip-download
 
 ## bench: measure the pipeline (cost, cold start, 1,000 runs, a 500-item array) and the log copy; tables in docs/benchmarks.md

@@ -236,6 +236,10 @@ class RunsTable:
     def mark_callback_closed(self, run_id: str) -> None:
         self._update(run_id, {"callbackClosed": True}, "attribute_exists(runId)", {})
 
+    def record_caller_answer(self, run_id: str, result: str) -> None:
+        """The caller's token was answered ("delivered") or found closed ("closed: <code>"): never again."""
+        self._update(run_id, {"callerAnswer": result}, "attribute_exists(runId)", {})
+
     def begin_stop(self, read: RunRecord, token: str, reason: str) -> None:
         """A timed-out run: the stop state's token replaces the start state's."""
         condition, values = self._from_state(read)

@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ecsrun.domain.callback import Answer
 from ecsrun.plumbing.observability import logger
 
 MAX_ERROR = 256
@@ -27,15 +28,26 @@ class Callbacks:
             self._sfn.send_task_failure, taskToken=token, error=error[:MAX_ERROR], cause=cause[:MAX_CAUSE]
         )
 
-    @staticmethod
-    def _send(call: Any, **kwargs: Any) -> bool:
+    def answer(self, token: str, answer: Answer) -> str | None:
+        """Answer a caller's token (an Answer is already within Step Functions' limits). None if delivered, else
+        the code that says the token was already closed (answered before, timed out, or its execution ended)."""
+        if answer.succeeded:
+            return self._closed_code(self._sfn.send_task_success, taskToken=token, output=answer.output)
+        return self._closed_code(self._sfn.send_task_failure, taskToken=token, error=answer.error, cause=answer.cause)
+
+    @classmethod
+    def _send(cls, call: Any, **kwargs: Any) -> bool:
         """True if delivered; False if the token was already closed."""
+        return cls._closed_code(call, **kwargs) is None
+
+    @staticmethod
+    def _closed_code(call: Any, **kwargs: Any) -> str | None:
         try:
             call(**kwargs)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in CLOSED_TOKEN_ERRORS:
                 logger.warning("task token already closed", extra={"code": code})
-                return False
+                return str(code)
             raise
-        return True
+        return None

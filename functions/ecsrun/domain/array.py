@@ -106,10 +106,11 @@ def child_request(
     containers: list[str],
     task_definition_arn: str | None = None,
 ) -> dict[str, Any]:
-    """The request of child `index`: the parent's, without the array fields, under its own runId, with the
-    index and item in every container's environment. With `task_definition_arn`, every child runs that exact
-    revision, even if a new one is registered while the array runs."""
-    request = {k: v for k, v in parent.items() if k not in ARRAY_FIELDS}
+    """The request of child `index`: the parent's, without the array fields and the caller's task token, under
+    its own runId, with the index and item in every container's environment. With `task_definition_arn`, every
+    child runs that exact revision, even if a new one is registered while the array runs."""
+    # The parent's caller waits for the parent: a child answering its token would end the wait at the first child.
+    request = {k: v for k, v in parent.items() if k not in ARRAY_FIELDS and k != "callbackTaskToken"}
     request["runId"] = child_run_id(parent_run_id, index)
     if task_definition_arn:
         request["taskDefinition"] = task_definition_arn

@@ -65,6 +65,13 @@ def unannounced_end(
         return None
     if record.status == RunStatus.ABORTED and record.taskArn:
         return None
+    return ended_summary(record, execution_arn, status, error, cause)
+
+
+def ended_summary(
+    record: RunRecord, execution_arn: str, status: str, error: str | None, cause: str | None
+) -> dict[str, Any]:
+    """The run summary of an execution that ended (FAILED, TIMED_OUT, ABORTED) before its run had an outcome."""
     default = ErrorName.ABORTED if status == "ABORTED" else ErrorName.INTERNAL
     summary = {
         "runId": record.runId,

@@ -20,7 +20,8 @@ class ErrorName(StrEnum):
     TASK_LOST = "ECS.TaskLost"
     TIMED_OUT = "Run.TimedOut"
     DUPLICATE = "Run.Duplicate"
-    # Recorded in the table and manifest only: the execution had already ended (aborted, failed, timed out).
+    # Recorded in the table and manifest, and the error a caller's token gets: the execution ended (aborted,
+    # failed, timed out) before the run did. Never the execution's own error.
     ABORTED = "Run.Aborted"
     LOG_COPY_FAILED = "Logs.CopyFailed"
     # An array run's children failed beyond its toleratedFailurePercentage.

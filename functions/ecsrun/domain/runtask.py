@@ -22,6 +22,7 @@ def resolve_run(request: RunRequest, execution_name: str, default_timeout_second
         successExitCodes=request.successExitCodes or [0],
         retry=(request.retry or RetryPolicy()).model_dump(),
         request={k: v for k, v in fields.items() if k not in RUNNER_FIELDS and k != "count"},
+        callbackTaskToken=request.callbackTaskToken,
     )
 
 

@@ -21,6 +21,7 @@ from ecsrun.domain.outcome import duplicate, task_run_seconds
 from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented, logger, metrics
 from ecsrun.plumbing.settings import Settings
+from ecsrun.steps.callback import answer_caller
 
 
 class CopyState(BaseModel):
@@ -55,6 +56,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # The runId belongs to another execution: its logs and manifest are not this execution's to write.
         refused = duplicate(record, payload.executionArn)
         wiring.completion_publisher(settings)(run_summary(json.loads(refused["cause"]), payload.executionArn))
+        # This execution's caller (its own token, never the record's): the record is the first execution's.
+        answer_caller(payload.run.callbackTaskToken, refused, callbacks=wiring.callbacks())
         return _done(refused)
 
     if not resumable.AVAILABLE:
@@ -86,4 +89,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     else:  # the total, and one metric per error name, so an alarm can watch a single kind of failure
         metrics.add_metric(name="RunsFailed", unit="Count", value=1)
         metrics.add_metric(name=f"RunsFailed.{outcome['error']}", unit="Count", value=1)
+    if record.callerAnswer is None:  # a retry of this state after the answer does not answer again
+        # A failed answer fails this state: the state machine retries it, and past its retries the execution
+        # ends Logs.CopyFailed and ExecutionEnded answers from the outcome recorded above.
+        answer_caller(record.run.callbackTaskToken, outcome, callbacks=wiring.callbacks(), store=store, run_id=run_id)
     return _done(outcome)

@@ -12,12 +12,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from ecsrun.adapters import clients
+from ecsrun.adapters.dynamodb import RunsTable
+from ecsrun.domain.callback import callback_token, ended_execution_outcome
 from ecsrun.domain.completion import unannounced_end
+from ecsrun.domain.models.record import RunRecord
 from ecsrun.domain.runtask import run_id_for_execution
 from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.abort import abort_run
+from ecsrun.steps.callback import answer_caller
 
 
 class ExecutionStatus(BaseModel):
@@ -60,7 +64,30 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # The function that announces a run's end counts it, as CopyLogs does for the ends it announces.
         metrics.add_metric(name="RunsFailed", unit="Count", value=1)
         metrics.add_metric(name=f"RunsFailed.{detail['error']}", unit="Count", value=1)
+    _answer_caller(record, request, execution, store)
     logger.info("execution ended", extra={"status": execution.status, **result})
     if result["result"] == "aborted":
         metrics.add_metric(name="RunsAborted", unit="Count", value=1)
     return result
+
+
+def _answer_caller(record: RunRecord | None, request: Any, execution: ExecutionStatus, store: RunsTable) -> str | None:
+    """The execution ended and its caller may not have its answer: an abort, a crash, a log copy that failed,
+    or an answer that failed where the run ended. A token already answered is found closed, and recorded so."""
+    own = record is not None and record.executionArn == execution.executionArn
+    if own and record is not None:
+        if record.callerAnswer is not None:
+            return None
+        token = record.run.callbackTaskToken
+    else:  # no record of this execution's own (an invalid request, a duplicate, a crash before the record)
+        token = callback_token(request)
+    outcome = ended_execution_outcome(
+        record, execution.executionArn, execution.status, execution.error, execution.cause
+    )
+    return answer_caller(
+        token,
+        outcome,
+        callbacks=wiring.callbacks(),
+        store=store if own else None,
+        run_id=record.runId if own and record is not None else None,
+    )

@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from ecsrun.adapters import clients
@@ -16,6 +17,7 @@ from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps import arrays as array_runs
+from ecsrun.steps.callback import answer_caller
 
 
 class PrepareInput(BaseModel):
@@ -46,8 +48,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         bucket=settings.logs_bucket,
         ttl_days=settings.run_record_ttl_days,
     )
-    if not result["prepared"]:
+    if not result["prepared"]:  # Run.Duplicate: the runId is another execution's, and so is its record
         wiring.completion_publisher(settings)(run_summary(json.loads(result["cause"]), payload.executionArn))
+        refused = {"status": "FAILED", "error": result["error"], "cause": result["cause"]}
+        try:
+            answer_caller(payload.run.callbackTaskToken, refused, callbacks=wiring.callbacks())
+        except (ClientError, BotoCoreError) as exc:
+            # The execution still ends Run.Duplicate, and ExecutionEnded answers from that end.
+            logger.warning("could not answer the caller; the execution's end will", extra={"error": str(exc)})
         return result
     logger.info("array laid out", extra={"size": result["size"], "key": result["key"]})
     metrics.add_metric(name="ArrayChildren", unit="Count", value=result["size"])

@@ -10,15 +10,18 @@ from pydantic import BaseModel
 
 from ecsrun.adapters import clients
 from ecsrun.domain.completion import run_summary
+from ecsrun.domain.models.run import Run
 from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps import arrays as array_runs
+from ecsrun.steps.callback import answer_caller
 
 
 class SummarizeInput(BaseModel):
     runId: str
     array: dict[str, Any]
+    run: Run | None = None  # the parent's run: its caller's token
     executionName: str
     executionArn: str
 
@@ -28,16 +31,20 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=SummarizeInput)
     settings = Settings.from_env()
     logger.append_keys(runId=payload.runId, executionArn=payload.executionArn)
+    store = wiring.runs_table(settings)
     answer, summary = array_runs.summarize(
         payload.runId,
         payload.array,
         payload.executionName,
         payload.executionArn,
-        store=wiring.runs_table(settings),
+        store=store,
         put_object=clients.client("s3").put_object,
         bucket=settings.logs_bucket,
     )
     wiring.completion_publisher(settings)(run_summary(summary, payload.executionArn))
+    token = payload.run.callbackTaskToken if payload.run else None
+    # A failed answer fails this state: the execution ends, and ExecutionEnded answers from the recorded outcome.
+    answer_caller(token, answer, callbacks=wiring.callbacks(), store=store, run_id=payload.runId)
     counts = summary["array"]
     logger.info("array ended", extra={"status": summary["status"], "byOutcome": counts["byOutcome"]})
     metrics.add_metric(name="ArrayChildrenFailed", unit="Count", value=counts["failed"])

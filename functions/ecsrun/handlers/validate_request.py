@@ -7,9 +7,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from ecsrun.domain import array as arrays
+from ecsrun.domain.callback import callback_token
 from ecsrun.domain.completion import run_summary
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.request import Problem, problems_report, validate_request
@@ -18,6 +20,7 @@ from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.account_checks import account_problems
+from ecsrun.steps.callback import answer_caller
 
 
 class ValidateInput(BaseModel):
@@ -44,7 +47,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         report = problems_report(problems)
         failed = {"runId": run_id, "status": "FAILED", "error": ErrorName.REQUEST_INVALID.value, **report}
         wiring.completion_publisher(settings)(run_summary(failed, payload.executionArn))
-        return {"valid": False, "error": ErrorName.REQUEST_INVALID.value, "cause": json.dumps(report)}
+        answer = {"valid": False, "error": ErrorName.REQUEST_INVALID.value, "cause": json.dumps(report)}
+        try:  # the token is read from the raw input: an invalid request still gets its answer
+            answer_caller(callback_token(payload.request), {"status": "FAILED", **answer}, callbacks=wiring.callbacks())
+        except (ClientError, BotoCoreError) as exc:
+            # The execution still ends RunRequest.Invalid, and ExecutionEnded answers from that end.
+            logger.warning("could not answer the caller; the execution's end will", extra={"error": str(exc)})
+        return answer
     assert request is not None
     run = resolve_run(request, payload.executionName, settings.default_timeout_seconds)
     answer = {"valid": True, "run": run.model_dump(mode="json"), "executionArn": payload.executionArn}

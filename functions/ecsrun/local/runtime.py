@@ -237,6 +237,8 @@ class LocalAws:
         self._route_nested_executions()
         self._parse_definitions_once()
         self._abort_promptly()
+        self._keep_callback_causes()
+        self._name_unnamed_executions()
 
     def _create_cluster(self, name: str) -> None:
         """A cluster with the Fargate capacity providers and one container instance (this machine), so FARGATE,
@@ -476,6 +478,33 @@ class LocalAws:
             return None
 
         self._patch(Execution, "stop", stop)
+
+    def _keep_callback_causes(self) -> None:
+        """SendTaskFailure's `cause` reaches the waiting state on Step Functions; moto 5.2.5's response handler
+        drops it (it passes only `error` on). A parent that catches ecsrun's error reads the cause: pass it."""
+        from moto.core.responses import EmptyResult
+        from moto.stepfunctions.responses import StepFunctionResponse
+
+        def send_task_failure(response: Any) -> Any:
+            response.stepfunction_backend.send_task_failure(
+                response._get_param("taskToken"), error=response._get_param("error"), cause=response._get_param("cause")
+            )
+            return EmptyResult()
+
+        self._patch(StepFunctionResponse, "send_task_failure", send_task_failure)
+
+    def _name_unnamed_executions(self) -> None:
+        """StartExecution without a name gets a generated one (a UUID) on Step Functions; moto 5.2.5, when it runs
+        state machines, names such an execution None. A parent's `states:startExecution` task, Airflow and the
+        AWS CLI all leave the name out."""
+        from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+        start = StepFunctionsParserBackend.start_execution
+
+        def start_execution(backend: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+            return start(backend, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+        self._patch(StepFunctionsParserBackend, "start_execution", start_execution)
 
     # ---- EventBridge: deliver what matches the template's rule ----
 

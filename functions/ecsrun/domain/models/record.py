@@ -51,6 +51,7 @@ class RunRecord(BaseModel):
     taskVersion: int | None = None  # detail.version of the ECS event (or DescribeTasks task) that settled it
     settledBy: str | None = None  # "event" or "reconciler"
     callbackClosed: bool = False  # the execution had moved on when the task stopped
+    callerAnswer: str | None = None  # the caller's token (run.callbackTaskToken): "delivered" or "closed: <code>"
     outcome: dict[str, Any] | None = None
     array: dict[str, Any] | None = None  # an array run's parent: size, maxConcurrency, where its children are
     createdAt: str

@@ -15,6 +15,7 @@ from ecsrun.domain import request_rules as rules
 from ecsrun.domain.apishape import check, operation_input
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+MAX_TASK_TOKEN = 2048  # botocore `TaskToken`: a Step Functions task token is 1-2,048 characters
 MAX_TIMEOUT_SECONDS = 365 * 24 * 3600  # a Standard execution lasts at most a year
 
 
@@ -59,9 +60,26 @@ class RunRequest(BaseModel):
     array: ArraySpec | None = None
     maxConcurrency: Annotated[int, Field(ge=1, le=arrays.MAX_ARRAY_SIZE)] | None = None
     toleratedFailurePercentage: Annotated[float, Field(ge=0, le=100)] | None = None
+    # A parent state machine's `.waitForTaskToken` token: answered when the run ends (domain/callback.py).
+    callbackTaskToken: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TASK_TOKEN)] | None = None
+    # The parent execution's ARN: Step Functions' console links a nested execution to the one that started it
+    # when its input carries this field (the AWS docs' nested-workflow examples pass it). ecsrun only accepts it.
+    AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: (
+        Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None
+    ) = None
 
 
-RUNNER_FIELDS = frozenset({"runId", "timeoutSeconds", "successExitCodes", "retry", *arrays.ARRAY_FIELDS})
+RUNNER_FIELDS = frozenset(
+    {
+        "runId",
+        "timeoutSeconds",
+        "successExitCodes",
+        "retry",
+        "callbackTaskToken",
+        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID",
+        *arrays.ARRAY_FIELDS,
+    }
+)
 # RunTask fields ecsrun sets itself; a request that sets them would break idempotency or lookup.
 RESERVED_FIELDS = {
     "startedBy": "set by ecsrun to find the run from ECS events; remove it",
@@ -106,6 +124,10 @@ def _message(error: dict[str, Any]) -> str:
         return "unknown field: not a RunTask field nor an ecsrun field"
     if kind == "missing":
         return "required field is missing"
+    if error["loc"] == ("callbackTaskToken",):  # a bearer secret: described, never quoted
+        given = error.get("input")
+        what = f"a string of {len(given)} characters" if isinstance(given, str) else type(given).__name__
+        return f"must be a Step Functions task token: a string of 1-{MAX_TASK_TOKEN:,} characters; got {what}"
     if kind == "string_pattern_mismatch" and error["loc"] == ("runId",):
         return f"must match {RUN_ID_PATTERN} (1-64 letters, digits, '.', '_', '-'; starting with a letter or digit)"
     return f"{error['msg'].replace('Input should be', 'must be')}; got {_show(error.get('input'))}"

@@ -30,3 +30,4 @@ class Run(BaseModel):
     successExitCodes: list[int]
     retry: dict[str, Any] = {"maxAttempts": 3, "intervalSeconds": 10, "backoffRate": 2.0}
     request: dict[str, Any]  # the RunTask fields, exactly as the user gave them
+    callbackTaskToken: str | None = None  # the caller's token, answered when the run ends (domain/callback.py)

@@ -1,0 +1,151 @@
+"""The caller's task token: a parent state machine that starts ecsrun with `.waitForTaskToken` puts its token in
+the request as `callbackTaskToken`, and ecsrun answers it when the run ends, with the run's output or with its
+error name and cause, so the parent can `Catch` ecsrun's error names. Pure.
+
+Which function answers is the one that decides the run's end (docs/calling-from-state-machines.md). What it
+answers is built here, within Step Functions' limits (SendTaskFailure: error ≤ 256 characters, cause ≤ 32,768;
+SendTaskSuccess: output ≤ 256 KiB of UTF-8, botocore's `SensitiveError`, `SensitiveCause`, `SensitiveData`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ecsrun.domain.completion import ended_summary
+from ecsrun.domain.errors import ErrorName
+from ecsrun.domain.models.record import RunRecord
+
+CALLBACK_FIELD = "callbackTaskToken"
+MAX_TOKEN = 2048  # botocore `TaskToken`: 1-2,048 characters
+MAX_ERROR = 256
+MAX_CAUSE = 32768
+MAX_OUTPUT_BYTES = 262144
+MAX_QUOTED_CAUSE = 1000  # of a cause ecsrun did not write, quoted in its own
+
+
+@dataclass(frozen=True)
+class Answer:
+    """SendTaskSuccess(output) when `error` is None, else SendTaskFailure(error, cause)."""
+
+    output: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error is None
+
+
+def callback_token(request: Any) -> str | None:
+    """The token a request (valid or not) asks ecsrun to answer, if it is one Step Functions could accept."""
+    token = request.get(CALLBACK_FIELD) if isinstance(request, dict) else None
+    return token if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN else None
+
+
+def fingerprint(token: str) -> str:
+    """What logs say instead of the token, which is a bearer secret: enough to tell two tokens apart."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def answer_for(outcome: dict[str, Any]) -> Answer:
+    """The answer to a run's outcome: `{"status": "SUCCEEDED", "output": {...}}`, or
+    `{"status": "FAILED", "error": name, "cause": "<JSON>"}` as the execution itself ends with it."""
+    if outcome.get("status") == "SUCCEEDED":
+        return Answer(output=bounded_output(outcome.get("output") or {}))
+    error = str(outcome.get("error") or ErrorName.INTERNAL.value)
+    return Answer(error=error[:MAX_ERROR], cause=bounded_cause(str(outcome.get("cause") or "")))
+
+
+def bounded_output(output: dict[str, Any]) -> str:
+    """The run's output as JSON; past 256 KiB, what identifies the run and where its manifest is."""
+    text = json.dumps(output)
+    if len(text.encode()) <= MAX_OUTPUT_BYTES:
+        return text
+    logs = output.get("logs") or {}
+    kept = {
+        "runId": output.get("runId"),
+        "status": output.get("status"),
+        "logs": {"bucket": logs.get("bucket"), "manifestKey": logs.get("manifestKey")},
+        "truncated": "the output is over 256 KiB: the manifest holds all of it",
+    }
+    return json.dumps(kept)
+
+
+# Lists a cause may carry, longest first to go: what is left still says what failed and why.
+_TRIMMABLE = (("lastLogLines", "lines"), ("problems",), ("array", "failedChildren"), ("attempts",))
+
+
+def bounded_cause(cause: str) -> str:
+    """A cause within 32,768 characters that is still JSON when it was: lists are shortened from the front
+    (the newest log lines, the first problems stay), and, if that is not enough, only the names are kept."""
+    if len(cause) <= MAX_CAUSE:
+        return cause
+    try:
+        document = json.loads(cause)
+    except json.JSONDecodeError:
+        document = None
+    if not isinstance(document, dict):
+        note = "… (truncated)"
+        return cause[: MAX_CAUSE - len(note)] + note
+    for path in _TRIMMABLE:
+        holder: Any = document
+        for key in path[:-1]:
+            holder = holder.get(key) if isinstance(holder, dict) else None
+        items = holder.get(path[-1]) if isinstance(holder, dict) else None
+        if not isinstance(items, list):
+            continue
+        while items and len(json.dumps(document)) > MAX_CAUSE:
+            items = items[1:] if path[-1] == "lines" else items[:-1]
+            holder[path[-1]] = items
+        document["truncated"] = True
+        if len(json.dumps(document)) <= MAX_CAUSE:
+            return json.dumps(document)
+    kept = {k: document.get(k) for k in ("runId", "status", "error") if k in document}
+    kept["message"] = str(document.get("message") or "")[:MAX_QUOTED_CAUSE]
+    kept["truncated"] = True
+    return json.dumps(kept)
+
+
+def ended_execution_outcome(
+    record: RunRecord | None, execution_arn: str, status: str, error: str | None, cause: str | None
+) -> dict[str, Any]:
+    """What to answer when the execution ended (FAILED, TIMED_OUT, ABORTED) and nobody had answered: the run's
+    recorded outcome if it has one (its answer was lost), else the end as the execution tells it, under one of
+    ecsrun's error names (another name, such as States.Runtime, becomes Run.InternalError and is quoted)."""
+    own = record if record is not None and record.executionArn == execution_arn else None
+    if own is not None and own.outcome is not None:
+        recorded = own.outcome
+        if recorded.get("status") == "SUCCEEDED":
+            return {"status": "SUCCEEDED", "output": recorded.get("output") or {"runId": own.runId}}
+        document = {
+            "runId": own.runId,
+            "status": "FAILED",
+            "error": recorded.get("error"),
+            "message": recorded.get("message"),
+            "manifestKey": recorded.get("manifestKey"),
+        }
+        return {"status": "FAILED", "error": recorded.get("error"), "cause": json.dumps(document)}
+    name = execution_error_name(status, error)
+    if own is None and name == error and cause:  # one of ecsrun's own Fail states: its cause is the document
+        return {"status": "FAILED", "error": name, "cause": cause}
+    if own is not None:
+        summary = ended_summary(own, execution_arn, status, error, cause)
+    else:
+        summary = {"runId": None, "message": f"the execution ended {status}" + (f" with {error}" if error else "")}
+    document = {**summary, "status": "FAILED", "error": name}
+    if error and error != name:
+        document["executionError"] = error
+        document["executionCause"] = (cause or "")[:MAX_QUOTED_CAUSE] or None
+    return {"status": "FAILED", "error": name, "cause": json.dumps(document)}
+
+
+def execution_error_name(status: str, error: str | None) -> str:
+    """The error name a caller sees for an execution that ended `status` with `error`: always one of ecsrun's."""
+    if status == "ABORTED":
+        return ErrorName.ABORTED.value
+    if status == "TIMED_OUT":
+        return ErrorName.TIMED_OUT.value
+    return error if error in {e.value for e in ErrorName} else ErrorName.INTERNAL.value

@@ -1,0 +1,149 @@
+"""The caller's token is answered where the run ends, with the calls and limits of Step Functions' API (the stub
+checks each call against botocore's model), and a closed token is recorded, never retried."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import ANY, Stubber
+from ecsrun.handlers import execution_ended, validate_request
+
+from tests.conftest import Stack, context, ecs_event
+from tests.handlers.helpers import EXECUTION, deliver, start
+
+TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAcUn0Kbl4t1kz9wTWfZp+9Ac3qrz" * 8
+
+
+def _validate(request: Any) -> dict[str, Any]:
+    payload = {"request": request, "executionName": "first", "executionArn": EXECUTION}
+    return dict(validate_request.handler(payload, context()))
+
+
+def _execution_event(status: str, request: Any, **detail: Any) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "315c1398-40ff-a850-213b-158f73e60175",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2026-11-21T10:20:00Z",
+        "region": "us-east-1",
+        "resources": [EXECUTION],
+        "detail": {
+            "executionArn": EXECUTION,
+            "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:ecsrun",
+            "name": "first",
+            "status": status,
+            "startDate": 1795256100000,
+            "stopDate": 1795256400000,
+            "input": json.dumps(request),
+            "inputDetails": {"included": True},
+            **detail,
+        },
+    }
+
+
+def _record(stack: Stack, run_id: str = "hello-demo") -> dict[str, Any]:
+    return dict(stack.table.get_item(Key={"runId": run_id})["Item"])
+
+
+def test_an_invalid_request_answers_its_callers_token(stack: Stack, sfn: Stubber) -> None:
+    # Given a request with a caller's token and a problem
+    stack.register("hello.json")
+    request = stack.request(callbackTaskToken=TOKEN, count=2)
+    sfn.add_response("send_task_failure", {}, {"taskToken": TOKEN, "error": "RunRequest.Invalid", "cause": ANY})
+    # When it is validated
+    result = _validate(request)
+    # Then the caller is told RunRequest.Invalid with the same cause the execution ends with
+    sfn.assert_no_pending_responses()
+    assert result["valid"] is False
+
+
+def test_a_request_without_a_token_answers_nobody(stack: Stack, sfn: Stubber) -> None:
+    # Given an invalid request with no token: any Step Functions call would fail the stub
+    stack.register("hello.json")
+    assert _validate(stack.request(count=2))["valid"] is False
+
+
+def test_a_closed_token_or_a_failed_answer_still_ends_the_run_invalid(stack: Stack, sfn: Stubber) -> None:
+    # Given Step Functions says the token is closed, then that it is throttled
+    stack.register("hello.json")
+    request = stack.request(callbackTaskToken=TOKEN, count=2)
+    sfn.add_client_error("send_task_failure", "TaskTimedOut", "Task Timed Out")
+    sfn.add_client_error("send_task_failure", "ThrottlingException", "Rate exceeded")
+    # When it is validated twice
+    first, second = _validate(request), _validate(request)
+    # Then both end RunRequest.Invalid (ExecutionEnded answers from that end if the answer was lost)
+    assert first["error"] == second["error"] == "RunRequest.Invalid"
+    sfn.assert_no_pending_responses()
+
+
+def _stopped_run(stack: Stack, sfn: Stubber, **request: Any) -> dict[str, Any]:
+    stack.register("hello.json")
+    started = start(stack.request(**request))
+    sfn.add_response("send_task_success", {}, {"taskToken": "token-start-1", "output": ANY})
+    deliver(ecs_event("stopped-success.json", taskArn=started["taskArn"], startedBy="ecsrun/hello-demo"))
+    return started
+
+
+def test_a_run_whose_log_copy_failed_answers_its_caller_when_its_execution_fails(stack: Stack, sfn: Stubber) -> None:
+    # Given a run with a caller, whose task stopped but whose CopyLogs failed (no outcome, no answer)
+    started = _stopped_run(stack, sfn, callbackTaskToken=TOKEN)
+    sfn.add_response("send_task_failure", {}, {"taskToken": TOKEN, "error": "Logs.CopyFailed", "cause": ANY})
+    # When its execution fails with Logs.CopyFailed
+    event = _execution_event("FAILED", stack.request(callbackTaskToken=TOKEN), error="Logs.CopyFailed", cause="S3")
+    execution_ended.handler(event, context())
+    # Then the caller is told Logs.CopyFailed, and the answer is recorded on the run
+    sfn.assert_no_pending_responses()
+    assert _record(stack)["callerAnswer"] == "delivered"
+    assert started["taskArn"]
+
+
+def test_an_answer_already_given_is_not_given_again(stack: Stack, sfn: Stubber) -> None:
+    # Given a run whose caller was answered (recorded), then its execution failed
+    _stopped_run(stack, sfn, callbackTaskToken=TOKEN)
+    stack.table.update_item(
+        Key={"runId": "hello-demo"},
+        UpdateExpression="SET callerAnswer = :a",
+        ExpressionAttributeValues={":a": "delivered"},
+    )
+    # When the execution's end arrives: no Step Functions call may be made (the stub would fail)
+    event = _execution_event("FAILED", stack.request(callbackTaskToken=TOKEN), error="Logs.CopyFailed", cause="S3")
+    execution_ended.handler(event, context())
+    sfn.assert_no_pending_responses()
+
+
+def test_a_token_found_closed_is_recorded_and_not_retried(stack: Stack, sfn: Stubber) -> None:
+    # Given a run with a caller that gave up waiting (its token timed out)
+    _stopped_run(stack, sfn, callbackTaskToken=TOKEN)
+    sfn.add_client_error("send_task_failure", "TaskTimedOut", "Task Timed Out")
+    # When the execution's end answers it
+    event = _execution_event("FAILED", stack.request(callbackTaskToken=TOKEN), error="Logs.CopyFailed", cause="S3")
+    execution_ended.handler(event, context())
+    # Then the closed token is recorded, so nothing answers it again
+    assert _record(stack)["callerAnswer"] == "closed: TaskTimedOut"
+
+
+def test_an_answer_step_functions_refuses_fails_the_invocation_to_be_retried(stack: Stack, sfn: Stubber) -> None:
+    # Given Step Functions refusing the answer for a reason that is not a closed token
+    _stopped_run(stack, sfn, callbackTaskToken=TOKEN)
+    sfn.add_client_error("send_task_failure", "ThrottlingException", "Rate exceeded")
+    event = _execution_event("FAILED", stack.request(callbackTaskToken=TOKEN), error="Logs.CopyFailed", cause="S3")
+    # When the execution's end answers it, then the invocation fails (Lambda retries it, then dead-letters it)
+    with pytest.raises(ClientError):
+        execution_ended.handler(event, context())
+    assert "callerAnswer" not in _record(stack)
+
+
+def test_a_crash_before_any_record_answers_run_internal_error(stack: Stack, sfn: Stubber) -> None:
+    # Given an execution that failed before its run had a record (ValidateRequest crashed)
+    cause = '{"errorMessage": "boom", "errorType": "KeyError"}'
+    sfn.add_response("send_task_failure", {}, {"taskToken": TOKEN, "error": "Run.InternalError", "cause": ANY})
+    event = _execution_event("FAILED", {"runId": "crashed", "callbackTaskToken": TOKEN}, error="KeyError", cause=cause)
+    # When its end arrives
+    execution_ended.handler(event, context())
+    # Then the caller gets Run.InternalError (the cause quoting KeyError is checked in tests/domain)
+    sfn.assert_no_pending_responses()
