@@ -174,6 +174,41 @@ def test_an_aborted_run_answers_the_parent_with_run_aborted(aws: LocalAws, answe
     assert _one_answer(answers).error == "Run.Aborted"
 
 
+def test_a_timed_out_run_answers_run_timed_out_after_its_logs_are_copied(
+    aws: LocalAws, answers: list[tuple[str, Answer]]
+) -> None:
+    # Given the example parent, and a task that outlives the run's timeoutSeconds (2)
+    parent = _parent(aws)
+    _register(aws, "slow")
+    # When the parent runs it
+    ended = _run_parent(aws, parent, _input("ecsrun-slow", "report-slow", timeout_seconds=2))
+    # Then the parent fails with ecsrun's own name, and the cause has the lines written before the stop
+    assert (ended["status"], ended["error"]) == ("FAILED", "Run.TimedOut"), ended
+    assert json.loads(ended["cause"])["lastLogLines"]["lines"]
+    assert _one_answer(answers).error == "Run.TimedOut"
+
+
+def test_a_taken_run_id_answers_run_duplicate_and_starts_nothing(
+    aws: LocalAws, answers: list[tuple[str, Answer]]
+) -> None:
+    # Given a run that already used runId report-twice
+    parent = _parent(aws)
+    _register(aws, "hello")
+    assert _run_parent(aws, parent, _input("ecsrun-hello", "report-twice"))["status"] == "SUCCEEDED"
+    answers.clear()
+    # When the parent runs again with the same runId (a new execution, a new token)
+    sfn = aws.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=parent, name="tomorrow", input=json.dumps(_input("ecsrun-hello", "report-twice"))
+    )["executionArn"]
+    ended = _wait_for_end(aws, arn)
+    # Then it is told Run.Duplicate, naming the first execution, and no second task ran
+    assert (ended["status"], ended["error"]) == ("FAILED", "Run.Duplicate"), ended
+    assert json.loads(ended["cause"])["firstExecutionArn"]
+    assert len(aws.agent._tasks) == 1
+    assert _one_answer(answers).error == "Run.Duplicate"
+
+
 def test_an_array_parent_answers_once_for_all_its_children(aws: LocalAws, answers: list[tuple[str, Answer]]) -> None:
     # Given a parent that runs an array of three through ecsrun, one child failing
     _register(aws, "array")

@@ -147,3 +147,17 @@ def test_a_crash_before_any_record_answers_run_internal_error(stack: Stack, sfn:
     execution_ended.handler(event, context())
     # Then the caller gets Run.InternalError (the cause quoting KeyError is checked in tests/domain)
     sfn.assert_no_pending_responses()
+
+
+def test_a_request_with_an_invalid_run_id_is_answered_when_its_execution_fails(stack: Stack, sfn: Stubber) -> None:
+    # Given an execution that failed RunRequest.Invalid on a runId no record can have, its answer lost
+    report = '{"message": "the run request has 1 problem (runId)", "problems": []}'
+    request = {"runId": "../etc", "callbackTaskToken": TOKEN}
+    sfn.add_response("send_task_failure", {}, {"taskToken": TOKEN, "error": "RunRequest.Invalid", "cause": report})
+    # When its end arrives
+    result = execution_ended.handler(
+        _execution_event("FAILED", request, error="RunRequest.Invalid", cause=report), context()
+    )
+    # Then the caller is answered with that name and that cause, though there is no run to abort
+    sfn.assert_no_pending_responses()
+    assert result["result"] == "ignored: the execution named no valid runId"

@@ -52,7 +52,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request = None
     run_id = run_id_for_execution(request, execution.name)
     logger.append_keys(runId=run_id, executionArn=execution.executionArn)
-    if run_id is None:
+    if run_id is None:  # an invalid runId: no record, but the caller still waits for its answer
+        _answer_caller(None, request, execution, None)
         return {"result": "ignored: the execution named no valid runId"}
     store = wiring.runs_table(settings)
     result = abort_run(run_id, execution.executionArn, execution.status, store=store, ecs=wiring.ecs())
@@ -71,7 +72,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return result
 
 
-def _answer_caller(record: RunRecord | None, request: Any, execution: ExecutionStatus, store: RunsTable) -> str | None:
+def _answer_caller(
+    record: RunRecord | None, request: Any, execution: ExecutionStatus, store: RunsTable | None
+) -> str | None:
     """The execution ended and its caller may not have its answer: an abort, a crash, a log copy that failed,
     or an answer that failed where the run ended. A token already answered is found closed, and recorded so."""
     own = record is not None and record.executionArn == execution.executionArn
