@@ -223,6 +223,68 @@ def test_a_copy_short_of_time_continues_through_the_state_machine_loop(
     assert result.output["logs"]["containers"][0]["events"] == 5
 
 
+def _final_flush_after_the_stop(aws: LocalAws, line: str) -> Any:
+    """EventBridge's view, with the awslogs driver's final flush emulated: as ECS's STOPPED event goes out (the
+    containers have stopped), one more line lands in each container's stream, ingested after the stop."""
+    logs = aws.client("logs")
+
+    def deliver(event: dict[str, Any]) -> list[dict[str, Any]]:
+        detail = event.get("detail", {})
+        if event.get("detail-type") == "ECS Task State Change" and detail.get("lastStatus") == "STOPPED":
+            task = aws.agent.task(detail["taskArn"])
+            time.sleep(0.002)  # strictly after the millisecond the agent recorded as the containers' stop
+            for container in task.containers if task else []:
+                logs.put_log_events(
+                    logGroupName=container.log_group,
+                    logStreamName=container.log_stream,
+                    logEvents=[{"timestamp": int(time.time() * 1000), "message": line}],
+                )
+        return [event]
+
+    return deliver
+
+
+def test_last_lines_ingested_after_the_containers_stopped_are_copied_without_waiting(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given LogSettleSeconds 10, and a task whose last line reaches CloudWatch Logs in the driver's final flush,
+    # ingested after its containers stopped
+    os.environ["LOG_SETTLE_SECONDS"] = "10"  # LocalAws puts back its own value on exit
+    aws.event_faults = _final_flush_after_the_stop(aws, "last line, in the final flush")
+    slept: list[float] = []
+    real_sleep = time.sleep
+    monkeypatch.setattr(time, "sleep", lambda seconds: (slept.append(seconds), real_sleep(seconds))[1])
+    # When it runs
+    result = run_local(_request(), [_definition()], aws=aws)
+    # Then nothing waited for the settle time, neither a function nor the state machine (nothing more can come),
+    # and the copy has every line, the last one included
+    assert not [seconds for seconds in slept if seconds >= 1]
+    assert result.status == "SUCCEEDED"
+    assert [s.name for s in result.states].count("CopyLogs") == 1
+    assert "WaitForLogs" not in [s.name for s in result.states]
+    lines = [line.split(" ", 1)[1] for line in result.log_lines("runs/hello-demo/logs/app.log.gz")]
+    assert lines[0] == "hello from ecsrun-hello"
+    assert lines[-2:] == ["done", "last line, in the final flush"]
+    assert_invariants(aws, result, "hello-demo")
+
+
+def test_without_evidence_of_the_final_flush_the_state_machine_waits_then_copies_every_line(aws: LocalAws) -> None:
+    # Given LogSettleSeconds 2, and nothing ingested after the containers stopped (the local agent puts each
+    # line as the task writes it, "done" just before it exits): no evidence that the final flush is in
+    os.environ["LOG_SETTLE_SECONDS"] = "2"
+    # When it runs
+    result = run_local(_request(), [_definition()], aws=aws)
+    # Then the execution waited in a Wait state, not in CopyLogs, and then copied every line, the last included
+    names = [s.name for s in result.states]
+    assert result.status == "SUCCEEDED"
+    assert names.count("WaitForLogs") == 1 and names.count("CopyLogs") == 2
+    assert names[names.index("CopyLogs") :] == ["CopyLogs", "RunSucceeded?", "WaitForLogs", "CopyLogs", *names[-2:]]
+    lines = [line.split(" ", 1)[1] for line in result.log_lines("runs/hello-demo/logs/app.log.gz")]
+    assert lines == ["hello from ecsrun-hello", *(f"processing item {i}" for i in range(1, 6)), "done"]
+    assert result.output["logs"]["containers"][0]["events"] == 7
+    assert_invariants(aws, result, "hello-demo")
+
+
 def test_an_aborted_execution_stops_its_task_and_keeps_its_logs(aws: LocalAws) -> None:
     # Given a long task, and a queue listening for completion events on the stack's bus
     completions = listen_for_completions(aws.client, BUS)

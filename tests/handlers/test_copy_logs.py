@@ -6,14 +6,21 @@ import contextlib
 import gzip
 import hashlib
 import json
+import math
+import time
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from ecsrun.handlers import copy_logs
+from ecsrun.adapters import clients
+from ecsrun.adapters.dynamodb import RunsTable
+from ecsrun.handlers import copy_logs, wiring
+from ecsrun.steps.finish import finish_run
 
-from tests.conftest import BUCKET, EVENTS, REGION, Stack, context, ecs_event, listen_for_completions
+from tests.conftest import BUCKET, EVENTS, REGION, TABLE, Stack, context, ecs_event, listen_for_completions
 from tests.handlers.helpers import EXECUTION, deliver, start, start_run, validated_run, validated_then
 
 T0 = 1_795_000_000_000  # 2026-11-18T11:06:40Z, in milliseconds
@@ -293,6 +300,244 @@ def test_a_copy_pauses_between_containers_and_keeps_each_ones_tail(
     assert [c["events"] for c in cause["logs"]["containers"]] == [30, 30]
     assert len(cause["lastLogLines"]["lines"]) == 20
     assert _staged(stack, started["runId"]) == ["checkpoint.json"]
+
+
+# ---- a stream's last lines, ingested late ----
+
+
+def _iso(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class LateFinalBatch:
+    """GetLogEvents as CloudWatch Logs answers it (events oldest first, each with its `ingestionTime`; at the end
+    of the stream the forward token you sent comes back), over each container's stream (`ecs/<name>/<task id>`),
+    whose final batch, the awslogs driver's flush when the container stopped, becomes readable only when
+    `arrive()` is called."""
+
+    def __init__(self, **streams: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+        self.events = {name: list(readable) for name, (readable, _) in streams.items()}
+        self.final = {name: list(final) for name, (_, final) in streams.items()}
+
+    def arrive(self) -> None:
+        for name, final in self.final.items():
+            self.events[name] += final
+        self.final = {name: [] for name in self.final}
+
+    def get_log_events(self, *, logGroupName: str, logStreamName: str, startFromHead: bool, **kwargs: Any) -> dict:
+        assert startFromHead is True
+        events = self.events[logStreamName.split("/")[1]]
+        token = kwargs.get("nextToken")
+        start = int(token[2:]) if token else 0
+        page = events[start : start + 10_000]
+        end = start + len(page)
+        return {"events": page, "nextForwardToken": f"f/{end:08d}", "nextBackwardToken": f"b/{start:08d}"}
+
+
+def _use_logs(monkeypatch: pytest.MonkeyPatch, fake: LateFinalBatch) -> None:
+    """The handlers' wiring reads logs through `fake`; every other client is the usual one."""
+
+    def client(service: str, region: str | None = None) -> Any:
+        return fake if service == "logs" else clients.client(service, region)
+
+    monkeypatch.setattr(wiring, "clients", SimpleNamespace(client=client, table=clients.table))
+
+
+def _stopped_now(
+    stack: Stack, sfn: Stubber, name: str = "hello.json", sample: str = "stopped-success.json"
+) -> tuple[int, int]:
+    """A run whose containers stopped 2 s ago and whose task stopped 1 s ago: (executionStoppedAt, stoppedAt) ms."""
+    now = int(time.time() * 1000)
+    containers_stopped, stopped = now - 2000, now - 1000
+    stack.register(name)
+    started = start(stack.request(name))
+    method = "send_task_success" if sample == "stopped-success.json" else "send_task_failure"
+    expected = {"output": ANY} if method == "send_task_success" else {"error": ANY, "cause": ANY}
+    sfn.add_response(method, {}, {"taskToken": "token-start-1", **expected})
+    event = ecs_event(
+        sample,
+        taskArn=started["taskArn"],
+        startedBy=f"ecsrun/{started['runId']}",
+        executionStoppedAt=_iso(containers_stopped),
+        stoppedAt=_iso(stopped),
+    )
+    deliver(event)
+    return containers_stopped, stopped
+
+
+def _events(lines: list[str], written: int, ingested: int) -> list[dict[str, Any]]:
+    return [{"timestamp": written + i, "message": m, "ingestionTime": ingested} for i, m in enumerate(lines)]
+
+
+def _lines(stack: Stack, run_id: str = "hello-demo", container: str = "app") -> list[str]:
+    text = gzip.decompress(_object(stack, f"runs/{run_id}/logs/{container}.log.gz")).decode()
+    return [line.split(" ", 1)[1] for line in text.splitlines()]
+
+
+def test_a_last_line_still_on_its_way_is_waited_for_by_the_state_machine_then_copied(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a task that wrote its last line just before it exited: the earlier lines were ingested while it ran,
+    # the last one travels in the driver's final flush, which CloudWatch Logs has not ingested yet
+    containers_stopped, stopped = _stopped_now(stack, sfn)
+    logs = LateFinalBatch(
+        app=(
+            _events(["starting", "working"], containers_stopped - 9000, ingested=containers_stopped - 6000),
+            _events(["last line before exit"], containers_stopped - 5, ingested=containers_stopped + 400),
+        )
+    )
+    _use_logs(monkeypatch, logs)
+    payload = _payload(stack.request())
+    # When the copy runs (LogSettleSeconds 10)
+    monkeypatch.setenv("LOG_SETTLE_SECONDS", "10")
+    first = copy_logs.handler(payload, context())
+    # Then it does not finish on what is there, nor wait inside the invocation: it asks the state machine to wait
+    # out the rest of the settle time, leaving nothing in S3 (a log this small is read again, not staged)
+    assert first["done"] is False and first["outcome"] is None and first["checkpoint"] is None
+    assert 1 <= first["waitSeconds"] <= 10
+    assert "Contents" not in stack.s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/hello-demo/")
+    assert first["waitSeconds"] >= math.ceil((stopped + 10_000 - time.time() * 1000) / 1000) - 1
+    # When the final batch arrives meanwhile and the state machine continues the copy
+    logs.arrive()
+    second = copy_logs.handler({**payload, "logCopy": first}, context())
+    # Then the copy is done, with every line, the last one included, once
+    assert second["done"] is True and second["waitSeconds"] == 0
+    assert second["outcome"]["status"] == "SUCCEEDED"
+    assert _lines(stack) == ["starting", "working", "last line before exit"]
+    assert second["outcome"]["output"]["logs"]["containers"][0]["events"] == 3
+    entry = json.loads(_object(stack, "runs/hello-demo/manifest.json"))["logs"]["containers"][0]
+    assert entry["events"] == 3 and entry["complete"] is True
+    assert _staged(stack, "hello-demo") == []
+
+
+def test_a_final_batch_already_ingested_is_copied_without_waiting(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the driver's final flush (ingested after the containers stopped) is already readable, 1 s after the
+    # task stopped
+    containers_stopped, _ = _stopped_now(stack, sfn)
+    logs = LateFinalBatch(
+        app=(
+            _events(["starting"], containers_stopped - 9000, ingested=containers_stopped - 6000)
+            + _events(["last line before exit"], containers_stopped - 5, ingested=containers_stopped + 400),
+            [],
+        )
+    )
+    _use_logs(monkeypatch, logs)
+    monkeypatch.setenv("LOG_SETTLE_SECONDS", "10")
+    # When the copy runs, Then it finishes in this invocation: nothing more can come
+    response = copy_logs.handler(_payload(stack.request()), context())
+    assert response["done"] is True and response["waitSeconds"] == 0
+    assert _lines(stack) == ["starting", "last line before exit"]
+
+
+def test_a_quiet_end_is_taken_as_it_is_once_the_settle_time_has_passed(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given nothing was ingested after the containers stopped, and the task stopped 1 s ago
+    containers_stopped, _ = _stopped_now(stack, sfn)
+    logs = LateFinalBatch(
+        app=(_events(["all done"], containers_stopped - 9000, ingested=containers_stopped - 6000), [])
+    )
+    _use_logs(monkeypatch, logs)
+    # When LogSettleSeconds is 1 (already passed), Then the copy finishes with what there is
+    monkeypatch.setenv("LOG_SETTLE_SECONDS", "1")
+    response = copy_logs.handler(_payload(stack.request()), context())
+    assert response["done"] is True
+    assert _lines(stack) == ["all done"]
+    # And with LogSettleSeconds 0 the same
+    monkeypatch.setenv("LOG_SETTLE_SECONDS", "0")
+    assert copy_logs.handler(_payload(stack.request()), context())["done"] is True
+
+
+def test_the_state_machine_waits_once_per_run_whatever_the_clocks_say(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a quiet end (nothing ingested after the containers stopped), and a clock by which the settle time has
+    # not run out even after the state machine waited (ECS's stop time ahead of this clock)
+    containers_stopped, _ = _stopped_now(stack, sfn)
+    logs = LateFinalBatch(
+        app=(_events(["all done"], containers_stopped - 9000, ingested=containers_stopped - 6000), [])
+    )
+    _use_logs(monkeypatch, logs)
+    monkeypatch.setenv("LOG_SETTLE_SECONDS", "10")
+    payload = _payload(stack.request())
+    first = copy_logs.handler(payload, context())
+    assert first["done"] is False and first["waitSeconds"] > 0
+    # When the copy is continued after the wait, at a moment this clock still finds inside the settle time
+    second = copy_logs.handler({**payload, "logCopy": first}, context())
+    # Then it does not ask to wait again: the stream is taken as it is
+    assert second["done"] is True and second["waitSeconds"] == 0
+    assert _lines(stack) == ["all done"]
+
+
+def test_a_wait_after_another_containers_log_is_in_s3_continues_from_a_checkpoint(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two containers: the first one's final flush is in, the second one's is still on its way
+    containers_stopped, _ = _stopped_now(stack, sfn, "two-containers.json", "stopped-nonzero.json")
+    before, after = containers_stopped - 6000, containers_stopped + 400
+    logs = LateFinalBatch(
+        app=(_events(["app 1", "app last"], containers_stopped - 9000, ingested=after), []),
+        worker=(
+            _events(["worker 1"], containers_stopped - 9000, ingested=before),
+            _events(["worker last"], containers_stopped - 5, ingested=after),
+        ),
+    )
+    _use_logs(monkeypatch, logs)
+    monkeypatch.setenv("LOG_SETTLE_SECONDS", "10")
+    failure = {"Error": "ECS.ContainerExitedNonZero", "Cause": "{}"}
+    payload = _payload(stack.request("two-containers.json"), failure)
+    # When the copy runs
+    first = copy_logs.handler(payload, context())
+    # Then the first container's log is in S3 and the copy waits at a checkpoint, not from scratch
+    assert first["done"] is False and first["waitSeconds"] > 0 and first["checkpoint"]["seq"] == 1
+    assert _lines(stack, "two-containers-demo", "app") == ["app 1", "app last"]
+    # When the second container's last line arrives and the copy continues
+    logs.arrive()
+    second = copy_logs.handler({**payload, "logCopy": first}, context())
+    # Then both logs are whole, each line once, and the cause's figures count them
+    assert second["done"] is True
+    assert _lines(stack, "two-containers-demo", "worker") == ["worker 1", "worker last"]
+    assert [c["events"] for c in json.loads(second["outcome"]["cause"])["logs"]["containers"]] == [2, 2]
+    assert _staged(stack, "two-containers-demo") == ["checkpoint.json"]
+
+
+def test_a_copy_that_cannot_pause_waits_in_process_then_reads_what_arrived(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a run whose last line is still on its way, copied by a caller that cannot pause (no should_pause:
+    # the logs of a run whose execution had ended)
+    containers_stopped, _ = _stopped_now(stack, sfn)
+    logs = LateFinalBatch(
+        app=(
+            _events(["starting"], containers_stopped - 9000, ingested=containers_stopped - 6000),
+            _events(["last line before exit"], containers_stopped - 5, ingested=containers_stopped + 400),
+        )
+    )
+    record = RunsTable(clients.table(TABLE)).get("hello-demo")
+    assert record is not None
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the batch arrives while the copy sleeps
+        slept.append(seconds)
+        logs.arrive()
+
+    # When the run is finished with a 10 s settle time
+    outcome, copied = finish_run(
+        record,
+        store=RunsTable(clients.table(TABLE)),
+        s3=stack.s3,
+        bucket=BUCKET,
+        logs_client=lambda region: logs,
+        tail_lines=20,
+        settle_seconds=10,
+        sleep=sleep,
+    )
+    # Then it slept once, for the rest of the settle time, and copied the last line that arrived meanwhile
+    assert len(slept) == 1 and 0 < slept[0] <= 10
+    assert outcome is not None and copied.done
+    assert _lines(stack) == ["starting", "last line before exit"]
 
 
 # ---- completion events ----

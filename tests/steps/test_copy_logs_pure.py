@@ -162,25 +162,6 @@ def test_manifest_key() -> None:
     assert manifest_key("hello-demo") == "runs/hello-demo/manifest.json"
 
 
-def test_settle_delay_waits_out_the_rest_of_the_settle_time() -> None:
-    from datetime import UTC, datetime
-
-    from ecsrun.steps.copy_logs import settle_delay
-
-    now = datetime(2026, 11, 21, 10, 0, 10, tzinfo=UTC)
-    # Given a task that stopped 4 s ago and a 10 s settle time, Then the copy waits the remaining 6 s
-    assert settle_delay("2026-11-21T10:00:06.000Z", now, 10) == 6.0
-    # Given it stopped long ago, or the settle time is 0, or the stop time is unknown, Then no wait
-    assert settle_delay("2026-11-21T09:00:00.000Z", now, 10) == 0.0
-    assert settle_delay("2026-11-21T10:00:06.000Z", now, 0) == 0.0
-    assert settle_delay(None, now, 10) == 0.0
-    # Given a stop time in the future (clock skew), Then the wait is still bounded by the settle time
-    assert settle_delay("2026-11-21T11:00:00.000Z", now, 10) == 10.0
-
-
-# ---- pausing and resuming ----
-
-
 def _pages(n: int, per_page: int = 7) -> list[LogPage]:
     evs = events(*(f"line {i} ✓" for i in range(n * per_page)), step=3)
     return [LogPage(evs[i * per_page : (i + 1) * per_page], None if i == n - 1 else f"f/{i + 1}") for i in range(n)]

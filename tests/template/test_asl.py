@@ -285,10 +285,10 @@ def test_run_succeeded_choice_sends_a_succeeded_outcome_to_a_succeed_state():
         if rule.get("Variable") == "$.logCopy.outcome.status" and rule.get("StringEquals") == "SUCCEEDED"
     ]
 
-    # Then it leads to a Succeed state, and it comes right after the copy's own loop rule
+    # Then it leads to a Succeed state, and it comes right after the copy's own loop rules (wait, continue)
     # (so an unfinished copy never reads an outcome, and a success never reads $.logCopy.outcome.error)
     assert len(targets) == 1 and states[targets[0]]["Type"] == "Succeed"
-    assert choice["Choices"][1].get("Variable") == "$.logCopy.outcome.status"
+    assert choice["Choices"][2].get("Variable") == "$.logCopy.outcome.status"
 
 
 def test_an_unfinished_log_copy_goes_back_to_copy_logs_before_any_outcome_is_read():
@@ -296,14 +296,27 @@ def test_an_unfinished_log_copy_goes_back_to_copy_logs_before_any_outcome_is_rea
     states = _states()
     choice, copy = states["RunSucceeded?"], states["CopyLogs"]
 
-    # When the first rule is read
-    first = choice["Choices"][0]
+    # When the first two rules are read
+    wait, again = choice["Choices"][:2]
 
-    # Then a copy that is not done returns to CopyLogs, which passes $.logCopy back in its payload
-    assert first == {"Variable": "$.logCopy.done", "BooleanEquals": False, "Next": "CopyLogs"}
+    # Then a copy that is not done and asks to wait goes through a Wait state of that many seconds, and any other
+    # copy that is not done returns to CopyLogs at once; CopyLogs passes $.logCopy back in its payload
+    assert wait == {
+        "And": [
+            {"Variable": "$.logCopy.done", "BooleanEquals": False},
+            {"Variable": "$.logCopy.waitSeconds", "NumericGreaterThan": 0},
+        ],
+        "Next": "WaitForLogs",
+    }
+    assert {k: v for k, v in states["WaitForLogs"].items() if k != "Comment"} == {
+        "Type": "Wait",
+        "SecondsPath": "$.logCopy.waitSeconds",
+        "Next": "CopyLogs",
+    }
+    assert again == {"Variable": "$.logCopy.done", "BooleanEquals": False, "Next": "CopyLogs"}
     assert copy["Next"] == "RunSucceeded?" and copy["ResultPath"] == "$.logCopy"
     assert copy["Parameters"]["Payload.$"] == "$"
-    assert set(copy["ResultSelector"]) == {"done.$", "outcome.$", "checkpoint.$"}
+    assert set(copy["ResultSelector"]) == {"done.$", "outcome.$", "checkpoint.$", "waitSeconds.$"}
 
 
 def test_invalid_request_fails_with_run_request_invalid_after_is_request_valid():

@@ -1,12 +1,15 @@
 """Copy every container's logs to S3, write the manifest, and give the run its final outcome.
 
 A log too large for one invocation pauses at a checkpoint before time runs out; the state machine
-invokes this function again with the `logCopy` it returned until that says `done`.
+invokes this function again with the `logCopy` it returned until that says `done`. A stream whose last
+lines may still be on their way pauses the same way, with `waitSeconds`: the state machine waits that
+long in a Wait state (no invocation is billed meanwhile), then invokes this function again.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
@@ -29,6 +32,7 @@ class CopyState(BaseModel):
 
     done: bool
     checkpoint: dict[str, Any] | None = None
+    waitSeconds: int = 0  # > 0: the state machine waited that long for a stream's last lines before this invocation
 
 
 class CopyInput(BaseModel):
@@ -39,7 +43,7 @@ class CopyInput(BaseModel):
 
 
 def _done(outcome: dict[str, Any]) -> dict[str, Any]:
-    return {"done": True, "outcome": outcome, "checkpoint": None}
+    return {"done": True, "outcome": outcome, "checkpoint": None, "waitSeconds": 0}
 
 
 @instrumented
@@ -69,16 +73,20 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         caught=payload.failure,
         resume=payload.logCopy is not None,
         should_pause=lambda: context.get_remaining_time_in_millis() < reserve_ms,
+        # One wait per run: the state machine has waited out the settle time already.
+        settle=payload.logCopy is None or payload.logCopy.waitSeconds <= 0,
     )
     if outcome is None:
-        assert copied.checkpoint is not None
-        at = copied.checkpoint.current
+        saved = copied.checkpoint
+        at = saved.current if saved else None
+        wait = math.ceil(copied.wait_seconds)  # a Wait state's SecondsPath takes whole seconds
         logger.info(
             "log copy paused; the state machine continues it",
-            extra={"seq": copied.checkpoint.seq, "container": at.name if at else None},
+            extra={"seq": saved.seq if saved else None, "container": at.name if at else None, "waitSeconds": wait},
         )
-        metrics.add_metric(name="LogCopiesContinued", unit="Count", value=1)
-        return {"done": False, "outcome": None, "checkpoint": {"seq": copied.checkpoint.seq}}
+        metrics.add_metric(name="LogSettleWaits" if wait else "LogCopiesContinued", unit="Count", value=1)
+        checkpoint = {"seq": saved.seq} if saved else None
+        return {"done": False, "outcome": None, "checkpoint": checkpoint, "waitSeconds": wait}
     metrics.add_metric(name="LogEventsCopied", unit="Count", value=sum(e.events for e in copied.entries))
     metrics.add_metric(name="LogBytesCopied", unit="Bytes", value=sum(e.bytes for e in copied.entries))
     seconds = task_run_seconds(record)

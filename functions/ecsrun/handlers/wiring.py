@@ -37,8 +37,10 @@ def finish(
     *,
     resume: bool = False,
     should_pause: Callable[[], bool] | None = None,
+    settle: bool = True,
 ) -> tuple[dict[str, Any] | None, CopyProgress]:
-    """Copy the run's logs, write its manifest and record its outcome, with this process's clients."""
+    """Copy the run's logs, write its manifest and record its outcome, with this process's clients. `settle`
+    False: take each stream as it is (its settle time has been waited out)."""
     from ecsrun.steps.finish import finish_run
 
     return finish_run(
@@ -48,7 +50,7 @@ def finish(
         bucket=settings.logs_bucket,
         logs_client=lambda region: clients.client("logs", region),
         tail_lines=settings.log_tail_lines,
-        settle_seconds=settings.log_settle_seconds,
+        settle_seconds=settings.log_settle_seconds if settle else 0,
         caught=caught,
         resume=resume,
         should_pause=should_pause,

@@ -1,13 +1,14 @@
 """Copy each container's CloudWatch log stream to S3 as gzip text, streaming, with integrity figures;
-a copy that runs short of time pauses at a checkpoint and continues in the next invocation."""
+a copy that runs short of time, or must wait for a stream's last lines, pauses at a checkpoint and continues
+in the next invocation."""
 
 from __future__ import annotations
 
 import io
+import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import IO, Any
 
 from pydantic import BaseModel
@@ -24,17 +25,62 @@ from ecsrun.domain.resumable import GZIP_HEADER, deflate_segment, gzip_trailer, 
 from ecsrun.domain.runtask import log_stream_name
 
 
-def settle_delay(stopped_at: str | None, now: datetime, settle_seconds: float) -> float:
-    """Seconds to wait before copying: CloudWatch ingestion lags a container's exit, so the last lines
-    written before exit arrive only after it. Bounded by `settle_seconds`; none once that has passed."""
-    if not stopped_at or settle_seconds <= 0:
-        return 0.0
-    stopped = datetime.fromisoformat(stopped_at.replace("Z", "+00:00"))
-    return min(float(settle_seconds), max(0.0, settle_seconds - (now - stopped).total_seconds()))
-
-
 def _format(events: list[dict[str, Any]]) -> list[str]:
     return [format_event(e["timestamp"], e.get("message", "")) for e in events]
+
+
+class _Member:
+    """One container's gzip member of formatted lines, being written to `sink`: starting, or continuing
+    `progress`. Memory holds one page (at most 1 MB of messages) and the tail, never the log."""
+
+    def __init__(self, sink: IO[bytes] | io.RawIOBase, tail_lines: int, progress: LogProgress | None) -> None:
+        self.sink, self.tail_lines = sink, tail_lines
+        self.state = LogProgress() if progress is None else progress.model_copy(deep=True)
+        self.digest = new_hash(self.state.hashState)
+        self.tail: deque[str] = deque(self.state.tail, maxlen=tail_lines)
+        if progress is None:
+            sink.write(GZIP_HEADER)
+
+    @property
+    def resumable(self) -> bool:
+        return bool(self.digest.resumable)
+
+    def write(self, pages: Iterable[LogPage], should_pause: Callable[[], bool] | None) -> bool:
+        """Append `pages`; True when they ran out, False when `should_pause()` stopped after a page that was not
+        the last. Each page with events is one self-contained deflate segment, so the bytes depend only on the
+        events, not on where a copy paused."""
+        state = self.state
+        pausable = should_pause is not None and self.resumable
+        for page in pages:
+            if page.events:
+                data = format_events(page.events).encode("utf-8")
+                self.sink.write(deflate_segment(data))
+                self.digest.update(data)
+                state.crc32 = zlib.crc32(data, state.crc32)
+                state.events += len(page.events)
+                state.bytes += len(data)
+                state.first = page.events[0]["timestamp"] if state.first is None else state.first
+                state.last = page.events[-1]["timestamp"]
+                ingested = [e["ingestionTime"] for e in page.events if "ingestionTime" in e]
+                if ingested:
+                    state.ingested = max(ingested) if state.ingested is None else max(state.ingested, *ingested)
+                if self.tail_lines:
+                    self.tail.extend(line.rstrip("\n") for line in _format(page.events[-self.tail_lines :]))
+            state.token = page.next_token or state.token
+            if pausable and page.next_token is not None and should_pause():  # type: ignore[misc]
+                return False
+        return True
+
+    def suspend(self) -> LogProgress:
+        """The progress so far, for another process to continue (the hash's state included)."""
+        self.state.hashState, self.state.tail = self.digest.state(), list(self.tail)
+        return self.state.model_copy(deep=True)
+
+    def close(self) -> LogProgress:
+        """End the member (gzip trailer) and return its figures."""
+        self.sink.write(gzip_trailer(self.state.crc32, self.state.bytes))
+        self.state.hashState, self.state.sha256, self.state.tail = None, self.digest.hexdigest(), list(self.tail)
+        return self.state
 
 
 def write_pages(
@@ -51,32 +97,8 @@ def write_pages(
     a log copied in ten invocations is byte-identical to one copied in one. After each page that is not the
     last, `should_pause()` may stop the copy; the progress returned then says where to continue.
     """
-    fresh = progress is None
-    state = LogProgress() if progress is None else progress.model_copy(deep=True)
-    digest = new_hash(state.hashState)
-    pausable = should_pause is not None and digest.resumable
-    tail: deque[str] = deque(state.tail, maxlen=tail_lines)
-    if fresh:
-        sink.write(GZIP_HEADER)
-    for page in pages:
-        if page.events:
-            data = format_events(page.events).encode("utf-8")
-            sink.write(deflate_segment(data))
-            digest.update(data)
-            state.crc32 = zlib.crc32(data, state.crc32)
-            state.events += len(page.events)
-            state.bytes += len(data)
-            state.first = page.events[0]["timestamp"] if state.first is None else state.first
-            state.last = page.events[-1]["timestamp"]
-            if tail_lines:
-                tail.extend(line.rstrip("\n") for line in _format(page.events[-tail_lines:]))
-        state.token = page.next_token or state.token
-        if pausable and page.next_token is not None and should_pause():  # type: ignore[misc]
-            state.hashState, state.tail = digest.state(), list(tail)
-            return state
-    sink.write(gzip_trailer(state.crc32, state.bytes))
-    state.hashState, state.sha256, state.tail = None, digest.hexdigest(), list(tail)
-    return state
+    member = _Member(sink, tail_lines, progress)
+    return member.close() if member.write(pages, should_pause) else member.suspend()
 
 
 def _entry(base: ContainerLog, key: str, progress: LogProgress) -> ContainerLog:
@@ -112,15 +134,18 @@ def _not_copyable(spec: ContainerSpec, task_id: str | None) -> ContainerLog | No
 
 
 class CopyProgress(BaseModel):
-    """A run's copy: every container's entry once done; otherwise the checkpoint to continue from."""
+    """A run's copy: every container's entry once done. Otherwise the checkpoint to continue from (None: the
+    next invocation starts afresh), and how long to wait first (`wait_seconds` > 0: a stream's last lines may
+    still be on their way to CloudWatch Logs)."""
 
     entries: list[ContainerLog]
     tails: dict[str, list[str]]
     checkpoint: CopyCheckpoint | None = None
+    wait_seconds: float = 0.0
 
     @property
     def done(self) -> bool:
-        return self.checkpoint is None
+        return self.checkpoint is None and self.wait_seconds <= 0
 
     def finished(self, run_id: str, seq: int) -> CopyCheckpoint:
         """The checkpoint of a finished copy: every entry, nothing in progress."""
@@ -136,12 +161,21 @@ def copy_run_logs(
     tail_lines: int,
     checkpoint: CopyCheckpoint | None = None,
     should_pause: Callable[[], bool] | None = None,
+    settle: Callable[[LogProgress], float] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> CopyProgress:
     """Every container with an awslogs stream, sidecars included; no logs is recorded, not raised.
 
     Continues from `checkpoint` when given. With `should_pause`, the copy may stop after any page or
     container (never before this invocation has made progress) and return a checkpoint instead of entries:
     the pending bytes are staged in S3 first, the checkpoint written last.
+
+    Each stream is read to its end; then `settle(progress)` says how long to wait before that end can be taken
+    as complete (ecsrun.domain.logsettle), once per copy: after one wait the stream is taken as it is. A copy
+    that can pause returns `wait_seconds` instead of waiting (the state machine waits, not a billed invocation):
+    with a checkpoint to read on from, or, when it has put nothing in S3 yet (a small log, the first stream),
+    with none, so that the next invocation starts afresh: reading a small log again costs less than staging
+    it. One that cannot pause sleeps, then reads what arrived meanwhile.
     """
     store = CopyCheckpoints(s3, bucket)
     task_id = record.taskArn.rsplit("/", 1)[-1] if record.taskArn else None
@@ -150,10 +184,10 @@ def copy_run_logs(
     current = checkpoint.current if checkpoint else None
     seq = checkpoint.seq + 1 if checkpoint else 1
 
-    def paused(copy: ContainerCopy | None) -> CopyProgress:
+    def paused(copy: ContainerCopy | None, wait: float = 0.0) -> CopyProgress:
         saved = CopyCheckpoint(runId=record.runId, seq=seq, entries=entries, tails=tails, current=copy)
         store.save(saved)
-        return CopyProgress(entries=entries, tails=tails, checkpoint=saved)
+        return CopyProgress(entries=entries, tails=tails, checkpoint=saved, wait_seconds=wait)
 
     for spec in record.containers[len(entries) :]:
         skipped = _not_copyable(spec, task_id)
@@ -177,11 +211,17 @@ def copy_run_logs(
             ContentType="text/plain; charset=utf-8",
             ContentEncoding="gzip",
         )
-        pages = iter_log_pages(
-            logs_client(spec.log.region), spec.log.group, stream, resumed.progress.token if resumed else None
-        )
+        member = _Member(writer, tail_lines, resumed.progress if resumed else None)
+        wait = 0.0
         try:
-            progress = write_pages(pages, writer, tail_lines, resumed.progress if resumed else None, should_pause)
+            while True:
+                pages = iter_log_pages(logs_client(spec.log.region), spec.log.group, stream, member.state.token)
+                ended = member.write(pages, should_pause)  # False: short of time, mid-stream
+                wait = settle(member.state) if ended and settle is not None else 0.0
+                if wait <= 0 or (should_pause is not None and member.resumable):
+                    break
+                sleep(wait)  # this copy cannot pause: wait here, then read what arrived meanwhile
+                settle = None  # once: the settle time is over now
         except LogStreamMissing as missing:
             writer.abort()
             writer.close()
@@ -191,14 +231,18 @@ def copy_run_logs(
             if resumed is None:  # a resumed upload belongs to the checkpoint a retry continues from
                 writer.abort()
             raise
-        if not progress.finished:
+        if wait > 0 and checkpoint is None and not any(e.key for e in entries) and not writer.uploading:
+            writer.abort()  # nothing of this copy is in S3 yet: start afresh after the wait
+            writer.close()
+            return CopyProgress(entries=[], tails={}, wait_seconds=wait)
+        if not ended or wait > 0:
             held = writer.suspend()
             staged = store.stage(record.runId, spec.name, seq, held.pending)
-            return paused(
-                ContainerCopy(
-                    name=spec.name, progress=progress, uploadId=held.upload_id, parts=held.parts, pendingKey=staged
-                )
+            copy = ContainerCopy(
+                name=spec.name, progress=member.suspend(), uploadId=held.upload_id, parts=held.parts, pendingKey=staged
             )
+            return paused(copy, wait)
+        progress = member.close()
         writer.close()
         current = None
         tails[spec.name] = progress.tail

@@ -5,16 +5,36 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from ecsrun.adapters.dynamodb import RunsTable, now_iso
 from ecsrun.adapters.s3.checkpoints import CopyCheckpoints
 from ecsrun.domain.completion import run_summary
 from ecsrun.domain.keys import manifest_key
+from ecsrun.domain.logsettle import epoch_ms, settle_wait
+from ecsrun.domain.models.logs import LogProgress
 from ecsrun.domain.models.record import RunRecord, RunStatus
 from ecsrun.domain.outcome import compose
-from ecsrun.steps.copy_logs import CopyProgress, copy_run_logs, settle_delay
+from ecsrun.steps.copy_logs import CopyProgress, copy_run_logs
+
+
+def settler(record: RunRecord, settle_seconds: float, clock: Callable[[], float]) -> Callable[[LogProgress], float]:
+    """How long a stream of this run, read to its end, must wait before it is taken as complete (evidence first,
+    bounded by `settle_seconds` after the task stopped: ecsrun.domain.logsettle)."""
+    task = record.task
+    stopped = epoch_ms(task.stoppedAt) if task else None
+    containers_stopped = (epoch_ms(task.executionStoppedAt) or stopped) if task else None
+
+    def wait(progress: LogProgress) -> float:
+        return settle_wait(
+            last_ingested_ms=progress.ingested,
+            containers_stopped_ms=containers_stopped,
+            task_stopped_ms=stopped,
+            now_ms=round(clock() * 1000),
+            settle_seconds=settle_seconds,
+        )
+
+    return wait
 
 
 def finish_run(
@@ -30,18 +50,18 @@ def finish_run(
     resume: bool = False,
     should_pause: Callable[[], bool] | None = None,
     publish: Callable[[dict[str, Any]], None] | None = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[dict[str, Any] | None, CopyProgress]:
     """Copy the logs, write the manifest, record the outcome. Safe to repeat: every write is deterministic.
 
-    With `should_pause`, a copy that runs short of time returns no outcome and a checkpoint; `resume`
-    continues from the run's saved checkpoint (the first invocation waits for the logs to settle instead).
+    With `should_pause`, a copy that runs short of time, or must wait up to `settle_seconds` for a stream's
+    last lines (`copied.wait_seconds`), returns no outcome and a checkpoint; `resume` continues from the run's
+    saved checkpoint.
     `publish` receives the run's completion event once the outcome is recorded.
     """
     checkpoints = CopyCheckpoints(s3, bucket)
     checkpoint = checkpoints.load(record.runId) if resume else None
-    if checkpoint is None:
-        stopped_at = record.task.stoppedAt if record.task else None
-        time.sleep(settle_delay(stopped_at, datetime.now(UTC), settle_seconds))
     copied = copy_run_logs(
         record,
         s3=s3,
@@ -50,6 +70,8 @@ def finish_run(
         tail_lines=tail_lines,
         checkpoint=checkpoint,
         should_pause=should_pause,
+        settle=settler(record, settle_seconds, clock),
+        sleep=sleep,
     )
     if not copied.done:
         return None, copied

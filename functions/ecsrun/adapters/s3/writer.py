@@ -95,6 +95,11 @@ class S3StreamWriter(io.RawIOBase):
         finally:
             super().close()
 
+    @property
+    def uploading(self) -> bool:
+        """A multipart upload has begun: some of the object is in S3 already."""
+        return self._upload_id is not None
+
     def suspend(self) -> Suspended:
         """Close without completing the object (write() has already uploaded every full part)."""
         suspended = Suspended(self._upload_id, list(self._parts), bytes(self._buffer))

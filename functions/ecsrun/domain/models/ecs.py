@@ -49,10 +49,11 @@ class EcsTask(BaseModel):
     startedAt: str | None = None
     stoppingAt: str | None = None
     stoppedAt: str | None = None
+    executionStoppedAt: str | None = None  # when the task's containers had all stopped (before stoppedAt)
     version: int | None = None
     containers: list[TaskContainer] = []
 
-    @field_validator("createdAt", "startedAt", "stoppingAt", "stoppedAt", mode="before")
+    @field_validator("createdAt", "startedAt", "stoppingAt", "stoppedAt", "executionStoppedAt", mode="before")
     @classmethod
     def _timestamps(cls, value: Any) -> Any:
         return _iso(value)

@@ -38,6 +38,7 @@ class LogProgress(BaseModel):
     sha256: str | None = None
     first: int | None = None
     last: int | None = None
+    ingested: int | None = None  # the latest ingestionTime among the events written (evidence the stream settled)
     tail: list[str] = Field(default_factory=list)
 
     @property
