@@ -46,6 +46,8 @@ TEST_ENV = {
     "LOGS_BUCKET": BUCKET,
     "STARTED_BY_PREFIX": PREFIX,
     "DEFAULT_TIMEOUT_SECONDS": "900",
+    # The role every sample task definition names (PassRoleArns of a stack that runs them).
+    "PASS_ROLE_ARNS": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_SERVICE_NAME": "ecsrun",

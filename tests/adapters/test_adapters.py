@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import boto3
@@ -192,3 +193,24 @@ def test_a_record_without_a_token_is_moved_on_only_while_it_still_has_none(stack
             },
         )
         store.mark_aborted(record, "gone")
+
+
+# ---- Step Functions callbacks: within SendTaskFailure's bounds ----
+
+
+def test_a_failure_cause_too_long_for_step_functions_is_sent_as_bounded_json() -> None:
+    # Given a cause of 100,000 characters (a JSON document) and an error name of 300
+    from ecsrun.adapters.stepfunctions import Callbacks
+
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    sent: dict[str, str] = {}
+    with Stubber(sfn) as stub:
+        stub.add_response("send_task_failure", {}, {"taskToken": "t", "error": ANY, "cause": ANY})
+        sfn.meta.events.register("before-parameter-build.*.*", lambda params, **_: sent.update(params))
+        # When it is sent (the Stubber checks every parameter against the API model: cause <= 32,768, error <= 256)
+        Callbacks(sfn).fail("t", "E" * 300, json.dumps({"runId": "r", "message": "m" * 100_000}))
+    # Then the cause is still JSON, says it was cut, and the error is within 256 characters
+    assert len(sent["error"]) == 256
+    cause = json.loads(sent["cause"])
+    assert len(sent["cause"]) <= 32_768
+    assert cause["runId"] == "r" and cause["truncated"] == {"message": {"characters": 100_000}}

@@ -106,6 +106,78 @@ def test_allowed_patterns_match_names_and_arns(stack: Stack, monkeypatch: pytest
     assert validate(stack.request(cluster=cluster, taskDefinition="ecsrun-hello:1"))["valid"] is True
 
 
+@pytest.mark.parametrize(
+    ("cluster", "where"),
+    [
+        ("arn:aws:ecs:us-east-1:210987654321:cluster/default", "account 210987654321, Region us-east-1"),
+        ("arn:aws:ecs:eu-west-1:123456789012:cluster/default", "account 123456789012, Region eu-west-1"),
+    ],
+)
+def test_a_cluster_of_another_account_or_region_is_refused(stack: Stack, cluster: str, where: str) -> None:
+    # Given a cluster named like this account's "default", but in another account or Region
+    stack.register("hello.json")
+    # When a request names it by ARN
+    problems = _problems(validate(stack.request(cluster=cluster)))
+    # Then the problem says where it is and where the runner starts tasks (a lookup by name would find "default")
+    assert problems == {
+        "cluster": f"cluster {cluster!r} is in {where}; this runner starts tasks in account 123456789012, "
+        "Region us-east-1 only"
+    }
+
+
+def test_a_cluster_arn_is_looked_up_by_its_arn(stack: Stack) -> None:
+    # Given this account's default cluster named by its full ARN
+    stack.register("hello.json")
+    arn = stack.ecs.describe_clusters(clusters=["default"])["clusters"][0]["clusterArn"]
+    # Then it is valid, as RunTask would take it
+    assert validate(stack.request(cluster=arn))["valid"] is True
+
+
+def test_a_role_the_runner_may_not_pass_is_refused_naming_pass_role_arns(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a stack deployed with PassRoleArns left empty (its default) and a task definition with an execution role
+    monkeypatch.setenv("PASS_ROLE_ARNS", "")
+    stack.register("hello.json")
+    # When a request for it is validated
+    problems = _problems(validate(stack.request()))
+    # Then RunTask is never reached: the problem names the role and the parameter that would allow it
+    assert problems == {
+        "taskDefinition": "ecsrun-hello:1's executionRoleArn arn:aws:iam::123456789012:role/ecsTaskExecutionRole is "
+        "not one this runner may pass to ECS: add it to the stack's PassRoleArns parameter (now empty)"
+    }
+
+
+def test_roles_in_overrides_must_be_passable_too(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a runner that may pass the execution role and any app-* role
+    monkeypatch.setenv(
+        "PASS_ROLE_ARNS", "arn:aws:iam::123456789012:role/ecsTaskExecutionRole,arn:aws:iam::*:role/app-*"
+    )
+    stack.register("hello.json")
+    allowed = {"taskRoleArn": "arn:aws:iam::123456789012:role/app-reader"}
+    refused = {"taskRoleArn": "arn:aws:iam::123456789012:role/admin"}
+    # Then an override naming an app-* role is valid, and one naming another role is refused on that field
+    assert validate(stack.request(overrides=allowed))["valid"] is True
+    problems = _problems(validate(stack.request(overrides=refused)))
+    assert list(problems) == ["overrides.taskRoleArn"]
+    assert "the task role override arn:aws:iam::123456789012:role/admin is not one" in problems["overrides.taskRoleArn"]
+
+
+def test_twenty_thousand_bad_fields_make_a_bounded_cause_that_says_it_was_cut(stack: Stack) -> None:
+    # Given a request with 20,000 unknown fields
+    stack.register("hello.json")
+    request = {"taskDefinition": "ecsrun-hello", **{f"unknownField{i:05d}": i for i in range(20_000)}}
+    # When it is validated
+    result = validate(request)
+    # Then the Fail state's cause is JSON within Step Functions' 32,768 characters, first problems first
+    assert result["valid"] is False
+    assert len(result["cause"]) <= 32_768
+    cause = json.loads(result["cause"])
+    assert cause["truncated"]["problems"]["total"] >= 20_000
+    assert [p["field"] for p in cause["problems"][:2]] == ["(request)", "unknownField00000"]
+    assert cause["message"].startswith("the run request has ")
+
+
 def test_a_task_definition_that_does_not_exist_is_a_problem_not_an_exception(stack: Stack) -> None:
     problems = _problems(validate(stack.request(taskDefinition="ecsrun-nothing")))
     assert problems == {"taskDefinition": "no task definition 'ecsrun-nothing' in this account and region"}

@@ -346,7 +346,7 @@ def test_function_uses_the_pinned_arm64_python_3_13_powertools_layer(function_id
 
     # When the layers that reference a template parameter are resolved to its Default
     defaults = [
-        str(doc.get("Parameters", {}).get(layer["Ref"], {}).get("Default", ""))
+        _ssm_path(str(doc.get("Parameters", {}).get(layer["Ref"], {}).get("Default", "")))
         for layer in layers
         if isinstance(layer, dict) and set(layer) == {"Ref"}
     ]
@@ -358,9 +358,15 @@ def test_function_uses_the_pinned_arm64_python_3_13_powertools_layer(function_id
     assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{function_id}: Powertools layer is not pinned ({version!r})"
 
 
+def _ssm_path(default: str) -> str:
+    """The SSM parameter a `{{resolve:ssm:NAME}}` dynamic reference reads (the default is a plain String)."""
+    match = re.fullmatch(r"\{\{resolve:ssm:([^}:]+)\}\}", default)
+    return match.group(1) if match else default
+
+
 def test_powertools_layer_version_matches_the_pinned_dependency():
     # Given the Powertools layer parameter and the project's declared dependency
-    default = str(_template().parameter_default("PowertoolsLayerArn"))
+    default = _ssm_path(str(_template().parameter_default("PowertoolsLayerArn")))
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     pins = [re.search(r"==\s*([\w.]+)", d) for d in dependencies if d.startswith("aws-lambda-powertools")]
 
@@ -801,10 +807,13 @@ def test_pass_role_is_never_granted_on_any_resource():
     assert statements == []
 
 
-def test_concurrent_log_copies_are_bounded_by_a_parameter():
+def test_concurrent_log_copies_are_bounded_by_a_parameter_whose_zero_reserves_nothing():
     copy_logs = _doc()["Resources"]["CopyLogsFunction"]["Properties"]
-    assert copy_logs["ReservedConcurrentExecutions"] == {"Ref": "CopyConcurrency"}
-    assert _doc()["Parameters"]["CopyConcurrency"]["MinValue"] >= 1
+    assert copy_logs["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["HasCopyConcurrency", {"Ref": "CopyConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    spec = _doc()["Parameters"]["CopyConcurrency"]
+    assert spec["MinValue"] == spec["Default"] == 0
 
 
 # ---- hardening: checkov skips, allowlists ----

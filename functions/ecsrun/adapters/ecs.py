@@ -68,9 +68,10 @@ class Ecs:
                 return None
             raise
 
-    def find_cluster(self, name: str) -> dict[str, Any] | None:
-        """The cluster, or None when DescribeClusters reports it MISSING."""
-        clusters = self._ecs.describe_clusters(clusters=[name]).get("clusters", [])
+    def find_cluster(self, cluster: str) -> dict[str, Any] | None:
+        """The cluster (a name or a full ARN, as RunTask would be given it), or None when DescribeClusters reports
+        it MISSING."""
+        clusters = self._ecs.describe_clusters(clusters=[cluster]).get("clusters", [])
         return dict(clusters[0]) if clusters else None
 
     def run_task(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -7,11 +7,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ecsrun.domain import limits
 from ecsrun.domain.callback import Answer
 from ecsrun.plumbing.observability import logger
 
-MAX_ERROR = 256
-MAX_CAUSE = 32768
 # The execution moved on (timed out, aborted, finished): nobody is waiting for this token.
 CLOSED_TOKEN_ERRORS = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 
@@ -21,11 +20,17 @@ class Callbacks:
         self._sfn = sfn
 
     def succeed(self, token: str, output: dict[str, Any]) -> bool:
-        return self._send(self._sfn.send_task_success, taskToken=token, output=json.dumps(output))
+        """SendTaskSuccess; the output becomes part of the waiting state's, so it stays within MAX_OUTCOME_BYTES."""
+        bounded = limits.fit(output, limits.MAX_OUTCOME_BYTES, limits.utf8_bytes)
+        return self._send(self._sfn.send_task_success, taskToken=token, output=json.dumps(bounded))
 
     def fail(self, token: str, error: str, cause: str) -> bool:
+        """SendTaskFailure; error within 256 characters, cause within 32,768 (a JSON cause stays JSON)."""
         return self._send(
-            self._sfn.send_task_failure, taskToken=token, error=error[:MAX_ERROR], cause=cause[:MAX_CAUSE]
+            self._sfn.send_task_failure,
+            taskToken=token,
+            error=limits.bounded_error(error),
+            cause=limits.bounded_cause(cause),
         )
 
     def answer(self, token: str, answer: Answer) -> str | None:

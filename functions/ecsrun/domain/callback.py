@@ -14,15 +14,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ecsrun.domain import limits
 from ecsrun.domain.completion import ended_summary
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.record import RunRecord
 
 CALLBACK_FIELD = "callbackTaskToken"
 MAX_TOKEN = 2048  # botocore `TaskToken`: 1-2,048 characters
-MAX_ERROR = 256
-MAX_CAUSE = 32768
-MAX_OUTPUT_BYTES = 262144
+MAX_ERROR = limits.MAX_ERROR_CHARS
+MAX_CAUSE = limits.MAX_CAUSE_CHARS
+MAX_OUTPUT_BYTES = limits.MAX_PAYLOAD_BYTES
 MAX_QUOTED_CAUSE = 1000  # of a cause ecsrun did not write, quoted in its own
 
 

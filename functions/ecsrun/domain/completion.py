@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ecsrun.domain import limits
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.record import RunRecord, RunStatus
 from ecsrun.domain.outcome import caught_reason, task_summary
@@ -45,11 +46,13 @@ def run_summary(summary: dict[str, Any], execution_arn: str | None) -> dict[str,
 
 
 def completion_entry(detail: dict[str, Any], bus: str) -> dict[str, Any]:
-    """One PutEvents entry for `detail` (a run_summary)."""
+    """One PutEvents entry for `detail` (a run_summary), within EventBridge's 256 KB per entry (a detail too
+    large is cut by limits.fit, which says so in "truncated")."""
+    detail_type = SUCCEEDED if detail["status"] == "SUCCEEDED" else FAILED
     return {
         "Source": SOURCE,
-        "DetailType": SUCCEEDED if detail["status"] == "SUCCEEDED" else FAILED,
-        "Detail": json.dumps(detail),
+        "DetailType": detail_type,
+        "Detail": json.dumps(limits.fit_put_events_detail(detail, SOURCE, detail_type)),
         "EventBusName": bus,
     }
 

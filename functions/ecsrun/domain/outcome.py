@@ -6,12 +6,13 @@ import json
 from datetime import datetime
 from typing import Any
 
+from ecsrun.domain import limits
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.logs import ContainerLog
 from ecsrun.domain.models.record import RunRecord, RunStatus
 
-MAX_CAUSE = 32768
 MAX_TAIL_LINE = 2000
+MAX_CAUSE = limits.MAX_CAUSE_CHARS  # kept for callers that name it here
 
 
 def duplicate(first: RunRecord, execution_arn: str) -> dict[str, Any]:
@@ -146,8 +147,8 @@ def compose(
             {"attempt": record.attempt, "taskArn": record.taskArn, "error": failure[0].value if failure else None},
         ],
     }
-    if failure is None:
-        return {"status": "SUCCEEDED", "output": body}
+    if failure is None:  # the execution's output: within what a state may carry beside the run
+        return {"status": "SUCCEEDED", "output": limits.fit(body, limits.MAX_OUTCOME_BYTES, limits.utf8_bytes)}
 
     error, message, failing = failure
     tail_from = _tail_container(record, failing, tails)
@@ -161,8 +162,10 @@ def compose(
         "retryable": bool(record.verdict and record.verdict.retryable) and error != ErrorName.TIMED_OUT,
         "lastLogLines": {"container": tail_from, "lines": lines},
     }
-    text = json.dumps(cause)
-    while len(text) > MAX_CAUSE and cause["lastLogLines"]["lines"]:
-        cause["lastLogLines"]["lines"] = cause["lastLogLines"]["lines"][1:]
-        text = json.dumps(cause)
-    return {"status": "FAILED", "error": error.value, "cause": text}
+    # The Fail state's cause: within Step Functions' 32,768 characters. The last log lines matter most, so the
+    # earliest go first (counted in "omitted"); anything still too long is cut by limits.fit, which says so.
+    tail = cause["lastLogLines"]
+    while tail["lines"] and not limits.fits(cause, limits.MAX_CAUSE_CHARS):
+        tail["lines"].pop(0)
+        tail["omitted"] = tail.get("omitted", 0) + 1
+    return {"status": "FAILED", "error": error.value, "cause": json.dumps(limits.fit(cause, limits.MAX_CAUSE_CHARS))}

@@ -63,6 +63,9 @@ def _names(request: dict[str, Any]) -> Iterator[Problem]:
     containers = _list(as_dict(request.get("overrides")).get("containerOverrides"))
     for index, override in enumerate(containers):
         name = as_dict(override).get("name")
+        if isinstance(override, dict) and "name" not in override:
+            # ECS: "This parameter is required if any override is specified" (botocore ContainerOverride.name).
+            yield f"overrides.containerOverrides[{index}].name", "required: the container this override is for"
         if isinstance(name, str) and not CONTAINER_NAME.match(name):
             yield f"overrides.containerOverrides[{index}].name", f"is not a container name; got {name[:80]!r}"
 

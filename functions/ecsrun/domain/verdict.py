@@ -31,6 +31,8 @@ EXTERNAL_STOP_CODES: Mapping[str, tuple[str, bool]] = {
     "ServiceSchedulerInitiated": ("stopped by the ECS service scheduler", False),
     "SpotInterruption": ("its Spot capacity was reclaimed", True),
     "TerminationNotice": ("its host got a termination notice", True),
+    # ECS stopped the task because its host or its platform became unhealthy (botocore TaskStopCode).
+    "InfrastructureHealth": ("ECS stopped it for an infrastructure health problem", True),
 }
 HOST_STOPPED = re.compile(r"Host EC2 \(instance ([^)]+)\) (stopped|terminated)", re.IGNORECASE)
 OUT_OF_MEMORY = re.compile(r"^\s*OutOfMemoryError\b", re.IGNORECASE)

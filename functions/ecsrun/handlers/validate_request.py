@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from ecsrun.domain import array as arrays
+from ecsrun.domain import limits
 from ecsrun.domain.callback import callback_token
 from ecsrun.domain.completion import run_summary
 from ecsrun.domain.errors import ErrorName
@@ -36,15 +37,29 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run_id = run_id_for_execution(payload.request, payload.executionName)
     logger.append_keys(runId=run_id, executionArn=payload.executionArn)
     request, problems = validate_request(
-        payload.request, reveal_secrets=not settings.redact_secrets, max_array_size=settings.max_array_size
+        payload.request,
+        reveal_secrets=not settings.redact_secrets,
+        max_array_size=settings.max_array_size,
+        default_timeout_seconds=settings.default_timeout_seconds,
     )
     if isinstance(payload.request, dict):  # then against the allowlists and the account, for one full answer
-        found = account_problems(payload.request, settings.cluster_patterns, settings.family_patterns, wiring.ecs())
+        # The runner's own account and Region: those of this function (arn:aws:lambda:REGION:ACCOUNT:function:NAME).
+        _, _, _, region, account, *_ = context.invoked_function_arn.split(":")
+        found = account_problems(
+            payload.request,
+            settings.cluster_patterns,
+            settings.family_patterns,
+            wiring.ecs(),
+            pass_roles=settings.pass_role_patterns,
+            region=region,
+            account=account,
+        )
         problems = sorted([*problems, *(Problem(field=f, message=m) for f, m in found)], key=lambda p: p.field)
     if request is None or problems:
-        logger.info("run request rejected", extra={"problems": [p.model_dump() for p in problems]})
+        logger.info("run request rejected", extra={"problems": [p.model_dump() for p in problems[:100]]})
         metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
-        report = problems_report(problems)
+        # The cause of the execution's Fail state: within Step Functions' 32,768 characters, cut structurally.
+        report = limits.fit(problems_report(problems), limits.MAX_CAUSE_CHARS)
         failed = {"runId": run_id, "status": "FAILED", "error": ErrorName.REQUEST_INVALID.value, **report}
         wiring.completion_publisher(settings)(run_summary(failed, payload.executionArn))
         answer = {"valid": False, "error": ErrorName.REQUEST_INVALID.value, "cause": json.dumps(report)}

@@ -61,6 +61,19 @@ ENVIRONMENT = {
 }
 
 
+# Template parameters the functions read from their environment, and the values of the local stack. PassRoleArns
+# lets the local stack pass any role, so any task definition runs; give `--parameter PassRoleArns=...` to check a
+# task definition's roles as your stack will.
+LOCAL_PARAMETERS = {"PassRoleArns": "arn:aws:iam::*:role/*"}
+PARAMETER_ENVIRONMENT = {
+    "PassRoleArns": "PASS_ROLE_ARNS",
+    "AllowedClusters": "ALLOWED_CLUSTERS",
+    "AllowedTaskDefinitionFamilies": "ALLOWED_TASK_DEFINITION_FAMILIES",
+    "RedactSecrets": "REDACT_SECRETS",
+    "MaxArraySize": "MAX_ARRAY_SIZE",
+}
+
+
 def project_root() -> Path:
     """The checkout that holds template.yaml (the package lives in <root>/functions/ecsrun)."""
     return Path(__file__).resolve().parents[3]
@@ -110,9 +123,14 @@ class LocalAws:
     ):
         self.template = Template(template_path or project_root() / "template.yaml")
         # Template parameters the run needs a value for (a schedule's request, an example stack's settings).
-        self.parameters = dict(parameters or {})
+        self.parameters = {**LOCAL_PARAMETERS, **(parameters or {})}
         self._env = {
             **ENVIRONMENT,
+            **{
+                env: str(self.parameters[name])
+                for name, env in PARAMETER_ENVIRONMENT.items()
+                if name in self.parameters
+            },
             "POWERTOOLS_LOG_LEVEL": log_level,
             "DEFAULT_TIMEOUT_SECONDS": str(
                 default_timeout_seconds or self.template.parameter_default("DefaultTimeoutSeconds") or 3600
@@ -737,3 +755,8 @@ class _CurrentStderr:
 
     def flush(self) -> None:
         sys.stderr.flush()
+
+
+def _text(value: Any) -> str:
+    """A parameter's value as the template hands it to a function (a list joined with commas)."""
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)

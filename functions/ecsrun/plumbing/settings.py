@@ -34,6 +34,9 @@ class Settings(BaseModel):
         "*"
     )
 
+    # The roles a run may make ECS assume (template parameter PassRoleArns: ARNs, wildcards * and ?).
+    pass_role_arns: Annotated[str, Field(alias="PASS_ROLE_ARNS")] = ""
+
     # The most children an array run may have (template parameter MaxArraySize, at most 10,000).
     max_array_size: Annotated[int, Field(alias="MAX_ARRAY_SIZE", ge=1, le=MAX_ARRAY_SIZE)] = MAX_ARRAY_SIZE
 
@@ -45,6 +48,10 @@ class Settings(BaseModel):
     @property
     def cluster_patterns(self) -> list[str]:
         return [p.strip() for p in self.allowed_clusters.split(",") if p.strip()]
+
+    @property
+    def pass_role_patterns(self) -> list[str]:
+        return [p.strip() for p in self.pass_role_arns.split(",") if p.strip()]
 
     @property
     def family_patterns(self) -> list[str]:

@@ -51,12 +51,55 @@ def allowlist_problems(request: dict[str, Any], clusters: list[str], families: l
         )
 
 
-def task_definition_problems(request: dict[str, Any], definition: dict[str, Any] | None) -> Iterator[Problem]:
-    """Pure: what RunTask would refuse about the task definition `request` names (None: it does not exist)."""
+def home_problems(request: dict[str, Any], region: str, account: str) -> Iterator[Problem]:
+    """Pure: a cluster or task definition given as an ARN must be in the runner's own account and Region (RunTask
+    runs nothing elsewhere, and a lookup by name alone would find a namesake here)."""
+    for field, kind in (("cluster", "cluster"), ("taskDefinition", "task definition")):
+        value = request.get(field)
+        if not (isinstance(value, str) and value.startswith("arn:")):
+            continue
+        parts = value.split(":")
+        arn_region, arn_account = parts[3], parts[4]
+        if (arn_region, arn_account) != (region, account):
+            yield (
+                field,
+                f"{kind} {value!r} is in account {arn_account}, Region {arn_region}; this runner starts tasks in "
+                f"account {account}, Region {region} only",
+            )
+
+
+def role_problems(request: dict[str, Any], definition: dict[str, Any], pass_roles: list[str]) -> Iterator[Problem]:
+    """Pure: RunTask makes the runner pass the task's roles to ECS (iam:PassRole), which IAM allows only for the
+    stack's PassRoleArns: each role of the task definition, or of the request's overrides, must be one of them."""
+    revision = f"{definition.get('family')}:{definition.get('revision')}"
+    overrides = as_dict(request.get("overrides"))
+    roles = [
+        ("taskDefinition", definition.get("taskRoleArn"), f"{revision}'s taskRoleArn"),
+        ("taskDefinition", definition.get("executionRoleArn"), f"{revision}'s executionRoleArn"),
+        ("overrides.taskRoleArn", overrides.get("taskRoleArn"), "the task role override"),
+        ("overrides.executionRoleArn", overrides.get("executionRoleArn"), "the execution role override"),
+    ]
+    for field, role, what in roles:
+        if isinstance(role, str) and role and not any(fnmatch.fnmatchcase(role, p) for p in pass_roles):
+            listed = ", ".join(pass_roles) if pass_roles else "empty"
+            yield (
+                field,
+                f"{what} {role} is not one this runner may pass to ECS: add it to the stack's PassRoleArns "
+                f"parameter (now {listed})",
+            )
+
+
+def task_definition_problems(
+    request: dict[str, Any], definition: dict[str, Any] | None, pass_roles: list[str] | None = None
+) -> Iterator[Problem]:
+    """Pure: what RunTask would refuse about the task definition `request` names (None: it does not exist).
+    `pass_roles` (the PassRoleArns patterns) also checks the roles RunTask would pass; None skips that."""
     name = request["taskDefinition"]
     if definition is None:
         yield "taskDefinition", f"no task definition {name!r} in this account and region"
         return
+    if pass_roles is not None:
+        yield from role_problems(request, definition, pass_roles)
     revision = f"{definition.get('family')}:{definition.get('revision')}"
     status = definition.get("status", RUNNABLE_STATUS)
     if status != RUNNABLE_STATUS:
@@ -103,9 +146,19 @@ def cluster_problems(request: dict[str, Any], cluster: dict[str, Any] | None) ->
         yield "launchType", f"cluster {name!r} has no registered container instances to place an {launch} task on"
 
 
-def account_problems(request: dict[str, Any], clusters: list[str], families: list[str], ecs: Any) -> list[Problem]:
-    """The allowlists first; then, only for what they allow (IAM lets the runner describe nothing else), ask ECS
-    about the task definition and the cluster (one Describe call each) and judge.
+def account_problems(
+    request: dict[str, Any],
+    clusters: list[str],
+    families: list[str],
+    ecs: Any,
+    *,
+    pass_roles: list[str],
+    region: str,
+    account: str,
+) -> list[Problem]:
+    """The runner's account and Region, and the allowlists, first; then, only for what they allow (IAM lets the
+    runner describe nothing else), ask ECS about the task definition and the cluster (one Describe call each;
+    a cluster given as an ARN is looked up by that ARN) and judge, the roles the task would be passed included.
 
     Runs on requests with other problems too, so one answer lists everything; a task definition or cluster
     whose name is itself malformed is not looked up (that problem is already reported)."""
@@ -114,9 +167,9 @@ def account_problems(request: dict[str, Any], clusters: list[str], families: lis
     cluster_ok = cluster is None or (isinstance(cluster, str) and bool(CLUSTER.match(cluster)))
     if not (definition_ok and cluster_ok):
         return []
-    refused = list(allowlist_problems(request, clusters, families))
+    refused = [*home_problems(request, region, account), *allowlist_problems(request, clusters, families)]
     if refused:
         return refused
     definition = ecs.find_task_definition(definition_name)
-    found = ecs.find_cluster(cluster_name(cluster))
-    return [*task_definition_problems(request, definition), *cluster_problems(request, found)]
+    found = ecs.find_cluster(cluster or DEFAULT_CLUSTER)
+    return [*task_definition_problems(request, definition, pass_roles), *cluster_problems(request, found)]

@@ -11,6 +11,7 @@ from typing import Any
 
 from ecsrun.adapters.dynamodb import RunExists, RunsTable, new_record
 from ecsrun.domain import array as arrays
+from ecsrun.domain import limits
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.keys import children_key, summary_key
 from ecsrun.domain.models.record import RunStatus
@@ -83,7 +84,12 @@ def summarize(
     summary["array"]["bucket"] = bucket
     document = {**summary, "executionArn": execution_arn, "failedChildren": failed}
     put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode(), ContentType="application/json")
+    summary = limits.fit(summary, limits.MAX_OUTCOME_BYTES, limits.utf8_bytes)  # the record's outcome, the event
     store.finish(run_id, summary)
+    # Counts are exact; the failed children listed (at most 100, every one in the summary object) and their
+    # messages are cut to the bounds of an execution's output and cause if they must be, saying so.
     if summary["status"] == "SUCCEEDED":
-        return {"status": "SUCCEEDED", "output": summary}, summary
-    return {"status": "FAILED", "error": summary["error"], "cause": json.dumps(summary)}, summary
+        output = limits.fit(summary, limits.MAX_OUTCOME_BYTES, limits.utf8_bytes)
+        return {"status": "SUCCEEDED", "output": output}, summary
+    cause = limits.fit(summary, limits.MAX_CAUSE_CHARS)
+    return {"status": "FAILED", "error": summary["error"], "cause": json.dumps(cause)}, summary

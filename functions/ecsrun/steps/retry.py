@@ -6,6 +6,7 @@ import random
 from typing import Any
 
 from ecsrun.adapters.dynamodb import RunsTable
+from ecsrun.domain import limits
 from ecsrun.domain.errors import StaleRecord
 from ecsrun.domain.runtask import client_token
 from ecsrun.plumbing.observability import logger
@@ -24,7 +25,8 @@ def plan_retry(run_id: str, execution_arn: str, *, store: RunsTable) -> dict[str
     if not verdict.retryable or record.attempt >= int(policy["maxAttempts"]):
         return {"retry": False, "attempt": record.attempt, "waitSeconds": 0}
     ceiling = float(policy["intervalSeconds"]) * float(policy["backoffRate"]) ** (record.attempt - 1)
-    wait = max(1, round(random.uniform(0, ceiling)))  # noqa: S311 - jitter, not security
+    # A Wait state takes at most 99,999,999 seconds (validation keeps a policy's waits within a year anyway).
+    wait = limits.clamp_wait(random.uniform(0, ceiling))  # noqa: S311 - jitter, not security
     attempt = record.attempt + 1
     try:
         store.begin_attempt(record, attempt, client_token(run_id, attempt))

@@ -5,18 +5,21 @@ Types are strict, as the ECS API defines them: "60" is not an integer, "yes" is 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from ecsrun.domain import array as arrays
+from ecsrun.domain import limits
 from ecsrun.domain import request_rules as rules
 from ecsrun.domain.apishape import check, operation_input
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 MAX_TASK_TOKEN = 2048  # botocore `TaskToken`: a Step Functions task token is 1-2,048 characters
 MAX_TIMEOUT_SECONDS = 365 * 24 * 3600  # a Standard execution lasts at most a year
+DEFAULT_TIMEOUT_SECONDS = 3600  # the template's DefaultTimeoutSeconds; the validator is given the stack's own
 
 
 class _Strict(BaseModel):
@@ -98,14 +101,53 @@ class Problem(BaseModel):
     message: str
 
 
+MAX_FIELDS_NAMED = 20  # fields the one-line message names; every problem is in "problems" (within the cause's bound)
+
+
 def problems_report(problems: list[Problem]) -> dict[str, Any]:
-    """The RunRequest.Invalid cause: one message naming every field, then each problem."""
-    fields = ", ".join(dict.fromkeys(p.field for p in problems))
+    """The RunRequest.Invalid cause: one message naming the fields (the first MAX_FIELDS_NAMED), then each
+    problem. A report too long for a cause is cut by ecsrun.domain.limits.fit, which says so."""
+    fields = list(dict.fromkeys(p.field for p in problems))
+    named = ", ".join(fields[:MAX_FIELDS_NAMED])
+    if len(fields) > MAX_FIELDS_NAMED:
+        named += f" and {len(fields) - MAX_FIELDS_NAMED} more fields"
     noun = "problem" if len(problems) == 1 else "problems"
     return {
-        "message": f"the run request has {len(problems)} {noun} ({fields}); no task was started",
+        "message": f"the run request has {len(problems)} {noun} ({named}); no task was started",
         "problems": [p.model_dump() for p in problems],
     }
+
+
+def retry_problems(request: RunRequest, default_timeout_seconds: int) -> list[Problem]:
+    """A retried run waits between attempts (up to intervalSeconds * backoffRate^(n-1) before attempt n+1), and
+    Step Functions ends a Standard execution after a year: the worst case of the waits must leave the year room
+    for an attempt of timeoutSeconds. (Each wait is also clamped in code to a Wait state's 99,999,999 s.)"""
+    policy = request.retry or RetryPolicy()
+    timeout = request.timeoutSeconds or default_timeout_seconds
+    waits = sum(policy.intervalSeconds * policy.backoffRate**n for n in range(policy.maxAttempts - 1))
+    room = limits.MAX_EXECUTION_SECONDS - timeout
+    if waits <= room:
+        return []
+    field = "retry" if request.retry is not None else "timeoutSeconds"
+    return [
+        Problem(
+            field=field,
+            message=f"the waits between {policy.maxAttempts} attempts add up to {waits:.0f} s in the worst case; "
+            f"with timeoutSeconds {timeout} a Standard execution (one year) has {room} s for them. Lower "
+            "maxAttempts, intervalSeconds or backoffRate (maxAttempts 1: no retry), or timeoutSeconds",
+        )
+    ]
+
+
+def size_problems(raw: dict[str, Any]) -> list[Problem]:
+    """The run (the request without its array items) travels in every state of the execution: keep it within
+    half of a state's 256 KiB, so what the states add beside it always fits."""
+    carried = {k: v for k, v in raw.items() if k not in arrays.ARRAY_FIELDS}
+    size = limits.utf8_bytes(json.dumps(carried))
+    if size <= limits.MAX_RUN_REQUEST_BYTES:
+        return []
+    message = f"at most {limits.MAX_RUN_REQUEST_BYTES} bytes of JSON without the array's items; got {size}"
+    return [Problem(field="(request)", message=message)]
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
@@ -139,7 +181,11 @@ def _show(value: Any) -> str:
 
 
 def validate_request(
-    raw: Any, *, reveal_secrets: bool = False, max_array_size: int = arrays.MAX_ARRAY_SIZE
+    raw: Any,
+    *,
+    reveal_secrets: bool = False,
+    max_array_size: int = arrays.MAX_ARRAY_SIZE,
+    default_timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
 ) -> tuple[RunRequest | None, list[Problem]]:
     """Validate a run request completely: every problem at once, none hidden behind another. Values of
     fields the API marks sensitive (container environment) are not quoted unless `reveal_secrets`."""
@@ -167,6 +213,9 @@ def validate_request(
     ]
     problems += [Problem(field=f, message=m) for f, m in rules.problems(run_task)]
     problems += [Problem(field=f, message=m) for f, m in arrays.problems(runner, max_array_size)]
+    problems += size_problems(cleaned)
+    if request is not None:
+        problems += retry_problems(request, default_timeout_seconds)
     if request is not None and not problems:
         request = RunRequest.model_validate({**run_task, **runner})
 
