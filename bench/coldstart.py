@@ -61,8 +61,8 @@ HANDLER_CLIENTS: dict[str, tuple[str, ...]] = {
     "ecsrun.handlers.plan_retry": ("table",),
     "ecsrun.handlers.prepare_array": ("ecs", "table", "s3"),
     "ecsrun.handlers.summarize_array": ("table", "s3", "events"),
-    "ecsrun.handlers.reconcile": ("table", "ecs", "stepfunctions"),
-    "ecsrun.handlers.execution_ended": ("table", "ecs", "events"),
+    "ecsrun.handlers.reconcile": ("table", "ecs", "stepfunctions", "events"),
+    "ecsrun.handlers.execution_ended": ("table", "events", "ecs", "stepfunctions"),
 }
 
 GROUPS = {

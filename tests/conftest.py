@@ -14,6 +14,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from ecsrun.adapters import clients
+from ecsrun.local import ecs_idempotency
 from ecsrun.local.runtime import LocalContext
 from ecsrun.local.template import Template
 from moto import mock_aws
@@ -115,7 +116,14 @@ def module_stack() -> Iterator[Stack]:
 
 @contextlib.contextmanager
 def moto_stack() -> Iterator[Stack]:
-    with mock_aws():
+    with mock_aws(), contextlib.ExitStack() as undo:
+        # RunTask keeps its clientToken as ECS does (moto ignores it); ecsrun relies on it to name a task.
+        def patch(owner: Any, name: str, replacement: Any) -> None:
+            original = getattr(owner, name)
+            undo.callback(setattr, owner, name, original)
+            setattr(owner, name, replacement)
+
+        ecs_idempotency.install(patch)
         clients.reset()
         table = Template(ROOT / "template.yaml").table_definition("RunsTable")
         boto3.client("dynamodb", region_name=REGION).create_table(TableName=TABLE, **table)

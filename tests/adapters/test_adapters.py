@@ -160,6 +160,7 @@ def test_a_record_without_a_token_is_moved_on_only_while_it_still_has_none(stack
     """DynamoDB compares a missing attribute with nothing: `#taskToken = :null` would never hold for an array's
     parent (which has no token), so its condition asks for the attribute's absence instead."""
     from ecsrun.adapters.dynamodb import RunsTable, new_record
+    from ecsrun.domain.errors import StaleRecord
     from ecsrun.domain.models.run import Run
 
     table = boto3.resource("dynamodb", region_name=REGION).Table("runs-test")
@@ -167,32 +168,17 @@ def test_a_record_without_a_token_is_moved_on_only_while_it_still_has_none(stack
     run = Run(runId="parent", timeoutSeconds=60, successExitCodes=[0], request={})
     record = new_record(runId="parent", executionArn="arn:x", startedBy="", clientToken="", run=run, ttl_days=1)
     store.create(record)
-    with Stubber(table.meta.client) as stub:
-        stub.add_response(
-            "update_item",
-            {},
-            {
-                "TableName": "runs-test",
-                "Key": {"runId": "parent"},
-                "UpdateExpression": "SET #status = :status, #stopReason = :stopReason, #updatedAt = :updatedAt "
-                "REMOVE #waiting",
-                "ConditionExpression": "#status = :read_status AND attribute_not_exists(#taskToken)",
-                "ExpressionAttributeNames": {
-                    "#status": "status",
-                    "#stopReason": "stopReason",
-                    "#updatedAt": "updatedAt",
-                    "#waiting": "waiting",
-                    "#taskToken": "taskToken",
-                },
-                "ExpressionAttributeValues": {
-                    ":status": "ABORTED",
-                    ":stopReason": "gone",
-                    ":updatedAt": ANY,
-                    ":read_status": "STARTING",
-                },
-            },
-        )
-        store.mark_aborted(record, "gone")
+    # Given a record read without a token, When it is aborted from that state, Then the write holds
+    aborted = store.mark_aborted(record, "gone")
+    assert (aborted.status.value, aborted.stopReason) == ("ABORTED", "gone")
+    # And when a token appeared meanwhile, the same write from the old read is refused
+    other = new_record(runId="other", executionArn="arn:x", startedBy="", clientToken="", run=run, ttl_days=1)
+    store.create(other)
+    table.update_item(
+        Key={"runId": "other"}, UpdateExpression="SET taskToken = :t", ExpressionAttributeValues={":t": "t"}
+    )
+    with pytest.raises(StaleRecord):
+        store.mark_aborted(other, "gone")
 
 
 # ---- Step Functions callbacks: within SendTaskFailure's bounds ----

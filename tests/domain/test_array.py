@@ -78,19 +78,77 @@ def test_the_array_variables_replace_same_named_ones_the_request_set() -> None:
 
 def test_building_children_leaves_the_parent_untouched() -> None:
     before = copy.deepcopy(PARENT)
-    arrays.children(PARENT, "nightly", "nightly-1a2b3c4d", ["app"])
+    arrays.children(PARENT, "nightly", "nightly-1a2b3c4d")
     assert before == PARENT
 
 
 def test_children_are_named_after_the_parent_execution_uniquely_and_within_80_characters() -> None:
-    items = arrays.children({**PARENT, "array": {"size": 10_000}}, "n", "x" * 80, ["app"])
+    items = arrays.children({**PARENT, "array": {"size": 10_000}}, "n", "x" * 80)
     names = [item["name"] for item in items]
     assert len(set(names)) == 10_000
     assert max(len(n) for n in names) <= 80
     assert names[42].endswith("-42")
     # The same parent execution always gives the same names (a retried start finds its child)
-    again = arrays.children({**PARENT, "array": {"size": 10_000}}, "n", "x" * 80, ["app"])
+    again = arrays.children({**PARENT, "array": {"size": 10_000}}, "n", "x" * 80)
     assert [i["name"] for i in again] == names
+
+
+def test_children_hold_their_name_run_id_index_and_item_only() -> None:
+    # An array's children are written to S3: the parent's request (its environment values) never goes with them
+    parent = {**PARENT, "array": {"items": ["a.csv", {"day": 3}]}}
+    assert arrays.children(parent, "nightly", "nightly-1a2b") == [
+        {"name": "nightly-1a2b-0", "runId": "nightly-0", "index": 0, "item": "a.csv"},
+        {"name": "nightly-1a2b-1", "runId": "nightly-1", "index": 1, "item": {"day": 3}},
+    ]
+
+
+def _child_input(index: int = 1, **changes: Any) -> dict[str, Any]:
+    parent_run = {
+        "runId": "nightly",
+        "timeoutSeconds": 600,
+        "successExitCodes": [0, 3],
+        "retry": {"maxAttempts": 2, "intervalSeconds": 5, "backoffRate": 2.0},
+        "request": {k: v for k, v in PARENT.items() if k not in arrays.ARRAY_FIELDS and k != "runId"},
+    }
+    child = {"parent": parent_run, "index": index, "item": {"day": 3}, "size": 2, "containers": ["app", "sidecar"]}
+    return {"runId": f"nightly-{index}", "arrayChild": {**child, **changes}}
+
+
+def test_a_child_input_expands_to_the_request_the_parent_would_have_laid_out() -> None:
+    request, problem = arrays.expand_child(
+        _child_input(taskDefinitionArn="arn:aws:ecs:us-east-1:1:task-definition/x:4")
+    )
+    assert problem is None
+    expected = arrays.child_request(
+        {
+            **_child_input()["arrayChild"]["parent"]["request"],
+            "timeoutSeconds": 600,
+            "successExitCodes": [0, 3],
+            "retry": {"maxAttempts": 2, "intervalSeconds": 5, "backoffRate": 2.0},
+        },
+        "nightly",
+        1,
+        {"day": 3},
+        2,
+        ["app", "sidecar"],
+        "arn:aws:ecs:us-east-1:1:task-definition/x:4",
+    )
+    assert request == expected
+    assert request["runId"] == "nightly-1" and request["timeoutSeconds"] == 600
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [{"index": 2}, {"index": "1"}, {"containers": None}, {"parent": {"runId": "nightly"}}],
+)
+def test_a_child_input_that_does_not_add_up_is_said_so(broken: dict[str, Any]) -> None:
+    request, problem = arrays.expand_child(_child_input(**broken))
+    assert request is None and problem is not None
+
+
+def test_any_other_input_is_left_as_it_is() -> None:
+    assert arrays.expand_child({"runId": "x"}) == ({"runId": "x"}, None)
+    assert arrays.expand_child(None) == (None, None)
 
 
 # ---- the fields' rules ----

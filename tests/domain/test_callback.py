@@ -101,10 +101,23 @@ def test_a_fingerprint_tells_tokens_apart_without_showing_them() -> None:
 def test_array_children_never_carry_the_parents_token() -> None:
     # Given an array run whose caller waits for the whole array
     parent = _request(callbackTaskToken=TOKEN, array={"size": 3})
-    # When its children are laid out
-    children = arrays.children(parent, "hello-demo", "first", ["app"])
+    # When its children are laid out, and a child's request is built from the parent's run
+    children = arrays.children(parent, "hello-demo", "first")
+    parent_run = {
+        "runId": "hello-demo",
+        "request": {k: v for k, v in parent.items() if k not in ("array", "runId")},  # even were it carried
+        "timeoutSeconds": 60,
+        "successExitCodes": [0],
+        "retry": {"maxAttempts": 1, "intervalSeconds": 1, "backoffRate": 1.0},
+    }
+    child_input = {
+        "runId": "hello-demo-0",
+        "arrayChild": {"parent": parent_run, "index": 0, "item": 0, "size": 3, "containers": ["app"]},
+    }
+    request, problem = arrays.expand_child(child_input)
     # Then no child could answer the parent's caller
-    assert [c["request"].get("callbackTaskToken") for c in children] == [None, None, None]
+    assert problem is None and request is not None
+    assert "callbackTaskToken" not in request
     assert TOKEN not in json.dumps(children)
 
 

@@ -1,7 +1,9 @@
 """Fault injection on the local engine: each fault, then the invariants that must hold after it.
 
-Invariants: at most one task per attempt; the run ends in a terminal state recorded in the table;
-logs are copied whenever the task ran; no token is left waiting (the execution has ended).
+Invariants (docs: "Guarantees, and their limits"): the run ends once, in a terminal state with one outcome
+recorded in the table; the task judged is the one RunTask returned for the attempt's clientToken, on the run's
+cluster; at most one task per attempt; no task of the run still running; no callback pending and no execution
+waiting; logs copied whenever a task ran; no environment override value in any S3 object the run wrote.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from typing import Any
 import pytest
 from botocore.config import Config
 from ecsrun.adapters import clients
-from ecsrun.adapters.dynamodb import RunsTable
 from ecsrun.local.engine import LocalResult, run_local
 from ecsrun.local.runtime import BUCKET, BUS, TABLE, LocalAws
 from moto.core.exceptions import JsonRESTError
@@ -45,27 +46,49 @@ def _record(aws: LocalAws, run_id: str) -> dict[str, Any]:
     return aws.client("dynamodb").get_item(TableName=TABLE, Key={"runId": {"S": run_id}}, ConsistentRead=True)["Item"]
 
 
-def _tasks(aws: LocalAws, run_id: str) -> list[str]:
+def _tasks(aws: LocalAws, run_id: str) -> list[dict[str, Any]]:
+    """Every task (running or stopped) whose startedBy names the run. ListTasks takes startedBy only as its sole
+    filter, so list the cluster's tasks and read their startedBy."""
     ecs = aws.client("ecs")
-    found: list[str] = []
+    arns: set[str] = set()
     for status in ("RUNNING", "STOPPED"):
-        found += ecs.list_tasks(cluster="default", startedBy=f"ecsrun/{run_id}", desiredStatus=status)["taskArns"]
-    return found
+        arns |= set(ecs.list_tasks(cluster="default", desiredStatus=status)["taskArns"])
+    tasks = ecs.describe_tasks(cluster="default", tasks=sorted(arns))["tasks"] if arns else []
+    return [t for t in tasks if t.get("startedBy") == f"ecsrun/{run_id}"]
 
 
-def assert_invariants(aws: LocalAws, result: LocalResult, run_id: str, attempts: int = 1) -> dict[str, Any]:
+def assert_invariants(
+    aws: LocalAws, result: LocalResult, run_id: str, attempts: int = 1, secrets: tuple[str, ...] = ()
+) -> dict[str, Any]:
     record = _record(aws, run_id)
-    # the run ends in a terminal state recorded in the table, and nothing waits any more
+    # the run ends once, in a terminal state recorded in the table, with its outcome; nothing waits any more
     assert record["status"]["S"] in TERMINAL, record["status"]
+    assert "outcome" in record
     assert "waiting" not in record
+    assert record.get("callback", {}).get("S") != "PENDING"
     assert result.status != "RUNNING"
-    # at most one task per attempt
-    assert len(_tasks(aws, run_id)) <= attempts
+    # at most one task per attempt, and each attempt's task is the one its clientToken names
+    tasks = _tasks(aws, run_id)
+    assert len(tasks) <= attempts
+    earlier = [a.get("taskArn") for a in json.loads(record["attempts"]["S"])] if "attempts" in record else []
+    assert {t["taskArn"] for t in tasks} <= {*earlier, record.get("taskArn", {}).get("S")}
+    # the task judged is the run's own, on its cluster
+    if "task" in record:
+        judged = json.loads(record["task"]["S"])
+        assert judged["taskArn"] == record["taskArn"]["S"]
+        assert judged.get("clusterArn") in (None, record["clusterArn"]["S"])
+    # no task outlives its run
+    assert all(t["lastStatus"] == "STOPPED" for t in tasks), [(t["taskArn"], t["lastStatus"]) for t in tasks]
+    assert all(t.done.is_set() for t in aws.agent._tasks.values())
     # logs copied whenever the task ran
     if "task" in record and json.loads(record["task"]["S"]).get("startedAt"):
         manifest = json.loads(aws.objects(f"runs/{run_id}/manifest.json")[f"runs/{run_id}/manifest.json"])
         for entry in manifest["logs"]["containers"]:
             assert entry["copied"] or entry["note"], entry
+    # no environment value in S3
+    for key, body in aws.objects(f"runs/{run_id}/").items():
+        for secret in secrets:
+            assert secret.encode() not in body, key
     return record
 
 
@@ -118,20 +141,120 @@ def test_a_start_that_crashes_after_run_task_never_starts_a_second_task(
     aws: LocalAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the start function dies once between RunTask and recording the task
-    original = RunsTable.mark_started
+    import ecsrun.steps.start as start_step
+
+    original = start_step.record_attempt_task
     crashes = iter([True])
 
-    def crash_once(self: RunsTable, *args: Any) -> None:
+    def crash_once(*args: Any, **kwargs: Any) -> Any:
         if next(crashes, False):
             raise ConnectionError("the function died here")
-        original(self, *args)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(RunsTable, "mark_started", crash_once)
+    monkeypatch.setattr(start_step, "record_attempt_task", crash_once)
     result = run_local(_request(), [_definition()], aws=aws)
-    # Then the retried start adopts the task it finds by startedBy, and the run succeeds with one task
+    # Then the retried start calls RunTask with the same clientToken, which names the same task: one task
     assert result.status == "SUCCEEDED"
     assert_invariants(aws, result, "hello-demo")
     assert len(_tasks(aws, "hello-demo")) == 1
+
+
+def test_a_start_interrupted_beyond_its_retries_stops_its_task_and_copies_its_logs(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the start function dies after every RunTask (issue 12, case 3: the retries run out)
+    import ecsrun.steps.start as start_step
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the function died here")
+
+    monkeypatch.setattr(start_step, "record_attempt_task", crash)
+    # When a long task runs
+    result = run_local(_request("timeout", timeoutSeconds=300), [_definition("slow")], aws=aws)
+    # Then the stop state names the task by the attempt's clientToken, stops it and waits for it, so its logs are
+    # copied, and the run says its start was interrupted
+    assert result.error == "Run.InternalError", result.cause
+    assert "StopInterruptedStart" in [s.name for s in result.states]
+    record = assert_invariants(aws, result, "timeout-demo")
+    [task] = _tasks(aws, "timeout-demo")
+    assert record["taskArn"]["S"] == task["taskArn"]
+    cause = json.loads(result.cause or "{}")
+    assert "interrupted beyond its retries" in cause["message"]
+    assert cause["logs"]["containers"][0]["events"] == 1  # "starting", copied: the task ran
+
+
+def test_an_interrupted_start_whose_task_ended_on_its_own_keeps_the_tasks_verdict(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ecsrun.steps.start as start_step
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the function died here")
+
+    monkeypatch.setattr(start_step, "record_attempt_task", crash)
+    result = run_local(_request(), [_definition()], aws=aws)
+    # The quick task exited 0 before the stop state named it: its own verdict stands
+    assert result.status == "SUCCEEDED", result.cause
+    assert_invariants(aws, result, "hello-demo")
+    assert result.output["logs"]["containers"][0]["events"] == 7
+
+
+def test_a_missed_abort_event_still_stops_the_task_and_keeps_its_logs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the reconciler on a short schedule, and Step Functions' Execution Status Change event lost
+    with LocalAws(reconcile_every=0.5, reconcile_grace=0) as aws:
+        monkeypatch.setattr(aws, "execution_ended", lambda execution: None)
+        outcome: dict[str, LocalResult] = {}
+        request = _request("timeout", timeoutSeconds=300)
+        runner = threading.Thread(target=lambda: outcome.update(r=run_local(request, [_definition("slow")], aws=aws)))
+        runner.start()
+        # When the execution is stopped while the task runs
+        _wait_for(lambda: _running_locally(aws))
+        execution = aws.client("stepfunctions").list_executions(stateMachineArn=aws.state_machine_arn)["executions"][0]
+        aws.client("stepfunctions").stop_execution(executionArn=execution["executionArn"], cause="operator")
+        runner.join(timeout=90)
+        # Then the reconciler found the execution ended, stopped the task, and its logs were copied
+        _wait_for(lambda: "outcome" in _record(aws, "timeout-demo"))
+        record = assert_invariants(aws, outcome["r"], "timeout-demo")
+        assert record["status"]["S"] == "ABORTED"
+        manifest = json.loads(aws.objects("runs/timeout-demo/manifest.json")["runs/timeout-demo/manifest.json"])
+        assert manifest["error"] == "Run.Aborted"
+        assert manifest["logs"]["containers"][0]["events"] == 1
+
+
+def test_a_dropped_stopped_event_ends_the_run_by_the_scheduled_reconciler() -> None:
+    # Given the local reconciler on a short schedule, and every STOPPED event lost
+    with LocalAws(reconcile_every=0.5, reconcile_grace=0) as aws:
+        aws.event_faults = lambda event: [] if event.get("source") == "aws.ecs" else [event]
+        # When a task exits non-zero, Then the run ends with the verdict the task earned, not by timing out
+        definition = _definition() | {"family": "exits-3"}
+        definition["containerDefinitions"] = [
+            dict(definition["containerDefinitions"][0], command=["python3", "-c", "raise SystemExit(3)"])
+        ]
+        result = run_local(_request(taskDefinition="exits-3", timeoutSeconds=120), [definition], aws=aws)
+        assert result.error == "ECS.ContainerExitedNonZero", result.cause
+        record = assert_invariants(aws, result, "hello-demo")
+        assert record["settledBy"]["S"] == "reconciler"
+
+
+def test_a_callback_that_fails_once_is_delivered_again(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given Step Functions refuses the first callback (issue 12, case 2)
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.send_task_success
+    faults = iter([JsonRESTError("ServiceUnavailable", "Service is unavailable")])
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        fault = next(faults, None)
+        if fault is not None:
+            raise fault
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(StepFunctionsParserBackend, "send_task_success", flaky)
+    # When a one-second task succeeds, Then the run succeeds (the event's retry delivered it), not by timing out
+    result = run_local(_request(timeoutSeconds=60), [_definition()], aws=aws)
+    assert result.status == "SUCCEEDED", result.cause
+    record = assert_invariants(aws, result, "hello-demo")
+    assert record["callback"]["S"] == "DELIVERED"
 
 
 def _fail_run_task(monkeypatch: pytest.MonkeyPatch, error: Exception, times: int = 1) -> None:

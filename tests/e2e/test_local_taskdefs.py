@@ -294,7 +294,8 @@ def test_no_artifact_of_a_run_carries_a_traceback_or_a_local_path(
         raise ValueError(f"boom in {ROOT}/functions/ecsrun/steps/start.py")
 
     monkeypatch.setattr(start_task, "start_run", crash)
-    results.append(run_local(_request("crash"), [_fargate("crash", _container("app", "true"))], aws=aws))
+    # (a task still running when its start fails for good is stopped, and the run says the start was interrupted)
+    results.append(run_local(_request("crash"), [_fargate("crash", _container("app", "sleep 30"))], aws=aws))
     # When every artifact is gathered: outputs, causes, S3 objects (manifests, logs), completion events
     artifacts = [json.dumps(r.as_json()) for r in results]
     artifacts += [

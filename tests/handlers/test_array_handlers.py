@@ -53,19 +53,48 @@ def test_validation_hands_the_state_machine_the_array_not_its_items(stack: Stack
     assert "array" not in answer["run"]["request"]  # the items stay in the execution's input
 
 
+def _child_input(answer: dict[str, Any], prepared: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """A child execution's input, as the Distributed Map's ItemSelector builds it from the Map state's input."""
+    return {
+        "runId": child["runId"],
+        "arrayChild": {
+            "parent": {
+                k: answer["run"][k] for k in ("runId", "request", "timeoutSeconds", "successExitCodes", "retry")
+            },
+            "index": child["index"],
+            "item": child["item"],
+            "size": prepared["size"],
+            "containers": prepared["containers"],
+            "taskDefinitionArn": prepared["taskDefinitionArn"],
+        },
+    }
+
+
 def test_prepare_claims_the_parent_and_writes_every_child_for_every_container(stack: Stack) -> None:
     request, answer = _validated(stack)
     result = _prepare(request, answer)
-    assert result == {"prepared": True, "bucket": BUCKET, "key": "runs/nightly/array/children.json", "size": 3}
-    children = _children(stack)
-    # Every child runs the revision the parent resolved, even if a newer one is registered meanwhile
     revision = stack.ecs.describe_task_definition(taskDefinition="ecsrun-two")["taskDefinition"]["taskDefinitionArn"]
+    assert result == {
+        "prepared": True,
+        "bucket": BUCKET,
+        "key": "runs/nightly/array/children.json",
+        "size": 3,
+        "containers": ["app", "worker"],
+        "taskDefinitionArn": revision,
+    }
+    children = _children(stack)
+    assert children == [
+        {"name": f"nightly-1a2b-{i}", "runId": f"nightly-{i}", "index": i, "item": item}
+        for i, item in enumerate(["a", "b", "c"])
+    ]
+    # Each child's ValidateRequest builds its request from the parent's run: every child runs the revision the
+    # parent resolved, even if a newer one is registered meanwhile
     stack.register("two-containers.json")
-    assert {c["request"]["taskDefinition"] for c in children} == {revision}
-    assert [c["name"] for c in children] == ["nightly-1a2b-0", "nightly-1a2b-1", "nightly-1a2b-2"]
-    assert [c["request"]["runId"] for c in children] == ["nightly-0", "nightly-1", "nightly-2"]
+    child = validate(_child_input(answer, result, children[1]), "nightly-1a2b-1")
+    assert child["valid"], child
+    assert (child["run"]["runId"], child["run"]["request"]["taskDefinition"]) == ("nightly-1", revision)
     # Both containers of the task definition get the variables
-    overrides = children[1]["request"]["overrides"]["containerOverrides"]
+    overrides = child["run"]["request"]["overrides"]["containerOverrides"]
     assert sorted(o["name"] for o in overrides) == ["app", "worker"]
     for override in overrides:
         env = {e["name"]: e["value"] for e in override["environment"]}
@@ -74,6 +103,32 @@ def test_prepare_claims_the_parent_and_writes_every_child_for_every_container(st
     item = stack.table.get_item(Key={"runId": "nightly"})["Item"]
     assert (item["status"], item["executionArn"]) == ("RUNNING", PARENT_EXECUTION)
     assert "waiting" not in item and "taskArn" not in item
+
+
+def test_no_environment_value_of_the_parent_is_written_to_s3(stack: Stack) -> None:
+    # Given an array whose request carries a secret in a container's environment override (issue 12, case 4)
+    secret = "s3cr3t-canary-4711"
+    overrides = {"containerOverrides": [{"name": "app", "environment": [{"name": "DB_PASSWORD", "value": secret}]}]}
+    request, answer = _validated(stack, overrides=overrides)
+    # When the children are laid out
+    result = _prepare(request, answer)
+    # Then children.json holds no value of it (nor anything else of the request)
+    body = stack.s3.get_object(Bucket=BUCKET, Key=result["key"])["Body"].read().decode()
+    assert secret not in body
+    assert "DB_PASSWORD" not in body
+    # And the child still gets it, from the parent's run that the Map state passes on
+    child = validate(_child_input(answer, result, _children(stack)[0]), "nightly-1a2b-0")
+    app = next(o for o in child["run"]["request"]["overrides"]["containerOverrides"] if o["name"] == "app")
+    assert {"name": "DB_PASSWORD", "value": secret} in app["environment"]
+
+
+def test_an_array_child_input_that_does_not_add_up_is_invalid(stack: Stack) -> None:
+    request, answer = _validated(stack)
+    result = _prepare(request, answer)
+    child = _child_input(answer, result, _children(stack)[0]) | {"runId": "someone-else"}
+    invalid = validate(child, "nightly-1a2b-0")
+    assert invalid["valid"] is False
+    assert "an array child's runId is 'nightly-0'" in invalid["cause"]
 
 
 def test_a_retried_prepare_finds_its_own_claim_and_writes_the_same_children(stack: Stack) -> None:

@@ -38,6 +38,21 @@ def _stale_run(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     return start(stack.request())
 
 
+def _execution_is(sfn: Stubber, status: str = "RUNNING", arn: str = EXECUTION) -> None:
+    """Step Functions answers the reconciler's DescribeExecution for the run's execution."""
+    described = {
+        "executionArn": arn,
+        "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:ecsrun",
+        "status": status,
+        "startDate": 1795256100,
+    }
+    sfn.add_response("describe_execution", described, {"executionArn": arn})
+
+
+def _counts(counts: dict[str, int], *names: str) -> dict[str, int]:
+    return {name: counts[name] for name in names}
+
+
 def _reconcile_answering(monkeypatch: pytest.MonkeyPatch, describe_tasks: dict[str, Any]) -> dict[str, int]:
     """Run the reconciler with ECS answering DescribeTasks so (Step Functions stays the sfn fixture's)."""
     ecs = boto3.client("ecs", region_name=REGION)
@@ -54,11 +69,18 @@ def test_reconciler_settles_a_run_whose_event_was_missed(
 ) -> None:
     # Given a running run whose task stopped, but whose STOPPED event never came
     started = _stale_run(stack, monkeypatch)
+    _execution_is(sfn, "RUNNING")
     sfn.add_response("send_task_success", {}, {"taskToken": "token-start-1", "output": ANY})
     # When the reconciler runs
     counts = _reconcile_answering(monkeypatch, {"tasks": [_described(started["taskArn"])], "failures": []})
     # Then it settled the run through the same path as the event handler, and says so
-    assert counts == {"checked": 1, "settled": 1, "lost": 0, "running": 0}
+    assert _counts(counts, "checked", "settled", "lost", "running", "errors") == {
+        "checked": 1,
+        "settled": 1,
+        "lost": 0,
+        "running": 0,
+        "errors": 0,
+    }
     record = _record(stack)
     assert (record["status"], record["settledBy"]) == ("STOPPED", "reconciler")
     assert "waiting" not in record
@@ -69,6 +91,7 @@ def test_reconciler_names_a_task_ecs_forgot_as_lost(
     stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started = _stale_run(stack, monkeypatch)
+    _execution_is(sfn, "RUNNING")
     sfn.add_response("send_task_failure", {}, {"taskToken": "token-start-1", "error": "ECS.TaskLost", "cause": ANY})
     counts = _reconcile_answering(
         monkeypatch, {"tasks": [], "failures": [{"arn": started["taskArn"], "reason": "MISSING"}]}
@@ -82,11 +105,18 @@ def test_reconciler_leaves_running_tasks_and_recent_runs_alone(stack: Stack, sfn
     stack.register("hello.json")
     start(stack.request())
     monkeypatch.setenv("RECONCILE_GRACE_SECONDS", "300")
-    # When the reconciler runs, Then it does not even ask ECS (the stubber fails on any callback)
-    assert reconcile.handler({}, context()) == {"checked": 0, "settled": 0, "lost": 0, "running": 0}
-    # And with no grace, a task ECS still runs stays waiting
+    # When the reconciler runs, Then it does not even ask ECS or Step Functions (the stubber fails on any call)
+    assert reconcile.handler({}, context())["checked"] == 0
+    # And with no grace, a task ECS still runs, of an execution still running, stays waiting
     monkeypatch.setenv("RECONCILE_GRACE_SECONDS", ZERO_GRACE)
-    assert reconcile.handler({}, context())["running"] == 1
+    _execution_is(sfn, "RUNNING")
+    counts = reconcile.handler({}, context())
+    assert _counts(counts, "running", "executionsChecked", "aborted", "errors") == {
+        "running": 1,
+        "executionsChecked": 1,
+        "aborted": 0,
+        "errors": 0,
+    }
     assert _record(stack)["status"] == "RUNNING"
 
 
@@ -135,14 +165,20 @@ def test_an_aborted_execution_stops_its_task(stack: Stack, sfn: Stubber) -> None
     started = start(stack.request())
     # When its execution is aborted
     result = execution_ended.handler(_execution_event("ABORTED", stack.request()), context())
-    # Then its task is stopped with a reason that says why, and the record is ABORTED and no longer waiting
+    # Then its task is stopped with a reason that says why, and the record is ABORTED
     assert result["result"] == "aborted"
     task = stack.ecs.describe_tasks(cluster="default", tasks=[started["taskArn"]])["tasks"][0]
     assert task["lastStatus"] == "STOPPED"
     assert task["stoppedReason"] == "ecsrun: execution first ended ABORTED"
     record = _record(stack)
     assert record["status"] == "ABORTED"
+    # And it stays where the reconciler looks until its task is known to have stopped and its logs are copied
+    assert record["waiting"] == "W"
+    event = ecs_event("stopped-user-initiated.json", taskArn=started["taskArn"], startedBy="ecsrun/hello-demo")
+    assert deliver(event)["result"] == "logs copied"
+    record = _record(stack)
     assert "waiting" not in record
+    assert json.loads(record["outcome"])["error"] == "Run.Aborted"
 
 
 def test_the_aborted_runs_task_stopping_is_recorded_once(stack: Stack, sfn: Stubber) -> None:
@@ -151,7 +187,7 @@ def test_the_aborted_runs_task_stopping_is_recorded_once(stack: Stack, sfn: Stub
     execution_ended.handler(_execution_event("ABORTED", stack.request()), context())
     event = ecs_event("stopped-user-initiated.json", taskArn=started["taskArn"], startedBy="ecsrun/hello-demo")
     # The first STOPPED event records the task and copies its logs; a duplicate changes nothing
-    assert deliver(event)["result"].startswith("recorded")
+    assert deliver(event)["result"] == "logs copied"
     assert deliver(event)["result"] == "ignored: already settled"
     manifest = stack.s3.get_object(Bucket="logs-test", Key="runs/hello-demo/manifest.json")["Body"].read()
     assert json.loads(manifest)["error"] == "Run.Aborted"

@@ -116,8 +116,10 @@ def test_a_closed_token_is_recorded_quietly(stack: Stack, sfn: Stubber) -> None:
     assert _record(stack, "hello-demo")["status"] == "STOPPED"
 
 
-def test_a_stopped_event_that_beats_the_start_is_kept(stack: Stack, sfn: Stubber) -> None:
-    # Given the STOPPED event arrived before the start function recorded the task (status still STARTING)
+def test_a_stopped_event_that_beats_the_start_is_kept_until_the_start_records_its_task(
+    stack: Stack, sfn: Stubber
+) -> None:
+    # Given the STOPPED event arrived before the start function recorded the task (record still STARTING)
     started = _started(stack)
     stack.table.update_item(
         Key={"runId": "hello-demo"},
@@ -125,10 +127,27 @@ def test_a_stopped_event_that_beats_the_start_is_kept(stack: Stack, sfn: Stubber
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":s": "STARTING"},
     )
+    # When it is delivered, Then it is neither trusted nor dropped: kept on the record, no callback (stubber)
+    assert deliver(_stopped_event(started))["result"] == "deferred: stored until the start records its task"
+    assert started["taskArn"] in _record(stack, "hello-demo")["earlyEvents"]
+    # And when the start records that very task, it settles the run with the kept event, once
     sfn.add_response("send_task_success", {}, {"taskToken": "token-start-1", "output": ANY})
-    deliver(_stopped_event(started))
-    # When the start function then records the task, Then the run does not move back to RUNNING
-    RunsTable(clients.table(TABLE)).mark_started("hello-demo", started["taskArn"], None)
+    from ecsrun.handlers import wiring
+    from ecsrun.plumbing.settings import Settings
+    from ecsrun.steps.tasks import record_attempt_task
+
+    settings = Settings.from_env()
+    task = {"taskArn": started["taskArn"], "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/default"}
+    record_attempt_task(
+        "hello-demo",
+        1,
+        task,
+        store=RunsTable(clients.table(TABLE)),
+        ecs=wiring.ecs(),
+        callbacks=wiring.callbacks(),
+        settings=settings,
+    )
+    sfn.assert_no_pending_responses()
     record = _record(stack, "hello-demo")
-    assert record["status"] == "STOPPED"
-    assert record["taskArn"] == started["taskArn"]
+    assert (record["status"], record["taskArn"], record["callback"]) == ("STOPPED", started["taskArn"], "DELIVERED")
+    assert "waiting" not in record

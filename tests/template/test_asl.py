@@ -448,7 +448,7 @@ def test_start_task_and_wait_retries_an_interrupted_start():
     assert retriers[0]["MaxAttempts"] >= 2
 
 
-def test_start_task_and_wait_sends_any_other_error_to_copy_logs_last():
+def test_start_task_and_wait_sends_any_other_error_through_the_stop_of_an_interrupted_start_last():
     # Given StartTaskAndWait's catchers
     catchers = _states()["StartTaskAndWait"].get("Catch", [])
     assert catchers
@@ -456,9 +456,42 @@ def test_start_task_and_wait_sends_any_other_error_to_copy_logs_last():
     # When the last one is read
     last = catchers[-1]
 
-    # Then it catches States.ALL and still copies the logs
+    # Then it catches States.ALL and goes through StopInterruptedStart (RunTask may have started a task nobody
+    # recorded: it is named by its clientToken, stopped, and its logs copied) before CopyLogs
     assert last["ErrorEquals"] == ["States.ALL"]
-    assert last["Next"] == "CopyLogs"
+    assert last["Next"] == "StopInterruptedStart"
+
+
+def test_the_interrupted_start_stop_state_is_the_stop_function_for_an_interrupted_start():
+    # Given StopInterruptedStart
+    state = _states()["StopInterruptedStart"]
+
+    # When its resource, payload and exits are read
+    payload = state["Parameters"]["Payload"]
+
+    # Then it waits on its own token for the stop function, says why, retries StopFailed, and always copies logs
+    assert state["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert state["Parameters"]["FunctionName"] == "${StopTaskFunctionArn}"
+    assert payload["stopFor"] == "interrupted"
+    assert payload["taskToken.$"] == "$$.Task.Token"
+    assert payload["executionArn.$"] == "$$.Execution.Id"
+    assert any("StopFailed" in r["ErrorEquals"] for r in state["Retry"])
+    assert state["Next"] == "CopyLogs"
+    assert all(c["Next"] == "CopyLogs" for c in state["Catch"])
+
+
+def test_a_start_that_died_is_retried_like_an_interrupted_one():
+    # Given StartTaskAndWait's retriers, When the one for StartInterrupted is read
+    [retrier] = [r for r in _states()["StartTaskAndWait"]["Retry"] if "StartInterrupted" in r["ErrorEquals"]]
+
+    # Then a Lambda function that died (timeout, out of memory: Lambda.Unknown) is resumed the same way
+    assert "Lambda.Unknown" in retrier["ErrorEquals"]
+
+
+def test_the_timeout_stop_state_retries_a_failed_stop():
+    state = _states()["StopTimedOutTask"]
+    assert state["Parameters"]["Payload"]["stopFor"] == "timeout"
+    assert any("StopFailed" in r["ErrorEquals"] for r in state["Retry"])
 
 
 def test_start_task_and_wait_goes_to_copy_logs_on_success():
@@ -479,7 +512,7 @@ def test_every_failure_of_start_task_and_wait_leads_to_copy_logs():
     def leads_to_copy_logs(target: str) -> bool:
         if target in ("CopyLogs", "PlanRetry"):  # PlanRetry's own exits are checked above
             return True
-        if target == "StopTimedOutTask":
+        if target in ("StopTimedOutTask", "StopInterruptedStart"):
             stop = states[target]
             return stop.get("Next") == "CopyLogs" and all(c["Next"] == "CopyLogs" for c in stop.get("Catch", []))
         return False
@@ -742,3 +775,19 @@ def test_the_parent_ends_as_the_summary_says():
         "Error": ErrorName.ARRAY_FAILED.value,
         "CausePath": "$.summary.answer.cause",
     }
+
+
+def test_array_children_get_the_parents_run_fields_but_never_its_callers_token():
+    # Given the Distributed Map's ItemSelector (children.json holds no request: issue 12, case 4)
+    selector = _states()["RunChildren"]["ItemSelector"]
+    parent = selector["request"]["arrayChild"]["parent"]
+    # Then the child's input names the parent's run field by field: the caller's token ($.run.callbackTaskToken)
+    # is not among them, so no child can answer the parent's caller
+    assert parent == {
+        "runId.$": "$.run.runId",
+        "request.$": "$.run.request",
+        "timeoutSeconds.$": "$.run.timeoutSeconds",
+        "successExitCodes.$": "$.run.successExitCodes",
+        "retry.$": "$.run.retry",
+    }
+    assert selector["request"]["runId.$"] == "$$.Map.Item.Value.runId"

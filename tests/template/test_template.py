@@ -290,6 +290,15 @@ def test_state_machine_logs_all_events_to_a_destination():
     assert all(d.get("CloudWatchLogsLogGroup", {}).get("LogGroupArn") for d in destinations), destinations
 
 
+def test_state_machine_logging_leaves_out_execution_data():
+    # Given the state machine's logging configuration (issue 12, case 4: an environment value may be a secret)
+    _, machine = _state_machine(_doc())
+
+    # When whether it logs state input and output is read
+    # Then it does not: no request, and so no environment value, reaches the execution log
+    assert machine["Properties"]["Logging"].get("IncludeExecutionData") is False
+
+
 def test_state_machine_definition_is_the_asl_file():
     # Given the state machine
     _, machine = _state_machine(_doc())
@@ -859,3 +868,58 @@ def test_allowlists_reach_the_validator_and_scope_iam():
         if "ecs:RunTask" in actions:
             assert "AllowedTaskDefinitionFamilies" in json.dumps(statement["Resource"]), statement
     assert text.count("!Ref AllowedClusters") >= 6
+
+
+def _granted(doc: dict[str, Any], function: str) -> set[str]:
+    return {
+        action.lower()
+        for where, statement in _iam_statements(doc)
+        if where.startswith(f"{function}/") and statement.get("Effect") == "Allow"
+        for action in _actions(statement)
+    }
+
+
+@pytest.mark.parametrize(
+    ("function", "needed"),
+    [
+        # The start stops a task it recorded after its run stopped waiting for it (issue 13: it lacked StopTask).
+        ("StartTaskFunction", {"ecs:runtask", "ecs:stoptask"}),
+        # The stop, the abort and the reconciler name a task RunTask started, unrecorded, by its clientToken.
+        ("StopTaskFunction", {"ecs:runtask", "ecs:tagresource", "iam:passrole", "ecs:stoptask"}),
+        ("ExecutionEndedFunction", {"ecs:runtask", "ecs:tagresource", "iam:passrole", "ecs:stoptask"}),
+        (
+            "ReconcileFunction",
+            {
+                "states:describeexecution",
+                "ecs:describetasks",
+                "ecs:stoptask",
+                "ecs:runtask",
+                "states:sendtasksuccess",
+                "logs:getlogevents",
+                "s3:putobject",
+                "s3:getobject",
+                "s3:listbucket",
+                "events:putevents",
+            },
+        ),
+        # An aborted run's copy continues from its checkpoint.
+        ("TaskStoppedFunction", {"s3:getobject", "s3:listbucket", "s3:putobject", "logs:getlogevents"}),
+    ],
+)
+def test_each_function_may_make_the_calls_run_integrity_needs(function: str, needed: set[str]) -> None:
+    assert needed <= _granted(_doc(), function), needed - _granted(_doc(), function)
+
+
+def test_no_function_lists_tasks_by_started_by_any_more() -> None:
+    # ListTasks with startedBy and desiredStatus broke ECS's rule that startedBy is ListTasks' only filter; the
+    # clientToken names an attempt's task instead (issue 12, issue 13)
+    functions = [n for n, r in _doc()["Resources"].items() if r.get("Type") == "AWS::Serverless::Function"]
+    assert functions
+    assert all("ecs:listtasks" not in _granted(_doc(), name) for name in functions)
+
+
+def test_every_run_task_grant_is_scoped_as_the_starts() -> None:
+    doc = _doc()
+    grants = [s for _, s in _iam_statements(doc) if "ecs:RunTask" in _actions(s)]
+    assert len(grants) == 4  # StartTask, and the three that name a task by its clientToken
+    assert all(s["Resource"] == grants[0]["Resource"] and s["Condition"] == grants[0]["Condition"] for s in grants)

@@ -3,7 +3,9 @@ events can never move a run backwards or settle it twice."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,7 +15,15 @@ from botocore.exceptions import ClientError
 
 from ecsrun.domain.errors import EcsrunError, StaleRecord
 from ecsrun.domain.models.ecs import EcsTask
-from ecsrun.domain.models.record import WAITING, WAITING_INDEX, WAITING_MARK, RunRecord, RunStatus
+from ecsrun.domain.models.record import (
+    MAX_EARLY_EVENTS,
+    WAITING_INDEX,
+    WAITING_MARK,
+    Callback,
+    RunRecord,
+    RunStatus,
+    TokenState,
+)
 from ecsrun.domain.models.run import ContainerSpec
 from ecsrun.domain.models.verdict import Verdict
 
@@ -58,6 +68,8 @@ class RunsTable:
         for attr in _JSON_ATTRS:
             if attr in item:
                 item[attr] = json.dumps(item[attr])
+        if "earlyEvents" in item:  # a map, so one event can be added by key in a conditional write
+            item["earlyEvents"] = {arn: json.dumps(task) for arn, task in item["earlyEvents"].items()}
         return item
 
     def _from_item(self, item: dict[str, Any]) -> RunRecord:
@@ -65,7 +77,9 @@ class RunsTable:
         for attr in _JSON_ATTRS:
             if isinstance(data.get(attr), str):
                 data[attr] = json.loads(data[attr])
-        for key in ("attempt", "expiresAt", "taskVersion"):
+        if isinstance(data.get("earlyEvents"), dict):
+            data["earlyEvents"] = {arn: json.loads(text) for arn, text in data["earlyEvents"].items()}
+        for key in ("attempt", "expiresAt", "taskVersion", "runTaskAttempt"):
             if key in data:
                 data[key] = int(data[key])
         return RunRecord.model_validate(data)
@@ -122,93 +136,171 @@ class RunsTable:
         condition: str,
         values: dict[str, Any],
         removes: tuple[str, ...] = (),
-    ) -> None:
+        *,
+        raw_sets: tuple[str, ...] = (),
+        names: dict[str, str] | None = None,
+        return_new: bool = False,
+    ) -> RunRecord | None:
+        """One conditional UpdateItem; StaleRecord when the condition fails. With `return_new`, the record as
+        the write left it (ALL_NEW): what the writer saw, atomically, at the moment it won."""
         sets = {**sets, "updatedAt": now_iso()}
-        names = {f"#{k}": k for k in (*sets, *removes)}
-        expression = "SET " + ", ".join(f"#{k} = :{k}" for k in sets)
+        all_names = {f"#{k}": k for k in (*sets, *removes)}
+        all_names.update(names or {})
+        expression = "SET " + ", ".join([f"#{k} = :{k}" for k in sets] + list(raw_sets))
         if removes:
             expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
         attr_values = {f":{k}": (_dump(v) if k in _JSON_ATTRS else v) for k, v in sets.items()}
         attr_values.update(values)
-        if "#status" in condition:
-            names["#status"] = "status"
-        if "#taskToken" in condition:
-            names["#taskToken"] = "taskToken"
+        for placeholder in re.findall(r"#\w+", condition):  # "#status" names the attribute "status"
+            all_names.setdefault(placeholder, placeholder[1:])
         try:
-            self._table.update_item(
+            answer = self._table.update_item(
                 Key={"runId": run_id},
                 UpdateExpression=expression,
                 ConditionExpression=condition,
-                ExpressionAttributeNames=names,
+                ExpressionAttributeNames=all_names,
                 ExpressionAttributeValues=attr_values,
+                ReturnValues="ALL_NEW" if return_new else "NONE",
             )
         except ClientError as exc:
             if _is_conditional_failure(exc):
                 raise StaleRecord(run_id) from exc
             raise
+        return self._from_item(answer["Attributes"]) if return_new else None
 
     def _from_state(self, read: RunRecord) -> tuple[str, dict[str, Any]]:
-        """A condition that holds only while the record is as `read` saw it (same status, same token)."""
+        """A condition that holds only while the record is as `read` saw it (same status, token and attempt)."""
+        values = {":read_status": read.status.value, ":read_attempt": read.attempt}
+        condition = "#status = :read_status AND #attempt = :read_attempt"
         if read.taskToken is None:  # an array's parent never has one
-            return "#status = :read_status AND attribute_not_exists(#taskToken)", {":read_status": read.status.value}
-        return "#status = :read_status AND #taskToken = :read_token", {
-            ":read_status": read.status.value,
-            ":read_token": read.taskToken,
-        }
+            return condition + " AND attribute_not_exists(#taskToken)", values
+        return condition + " AND #taskToken = :read_token", {**values, ":read_token": read.taskToken}
 
-    def set_token(self, read: RunRecord, token: str) -> None:
-        """A retried start state brings a new token; the task, if any, stays the same."""
+    # ---- the start ----
+
+    def set_token(self, read: RunRecord, token: str) -> RunRecord:
+        """A retried start state brings a new token; the task, if any, stays the same. A settled run whose
+        callback went to the old token has it pending again, for the new one."""
         condition, values = self._from_state(read)
-        self._update(read.runId, {"taskToken": token}, condition, values)
+        sets: dict[str, Any] = {"taskToken": token, "tokenState": TokenState.START.value}
+        if read.status in (RunStatus.STOPPED, RunStatus.START_FAILED):
+            sets |= {"callback": Callback.PENDING.value, "waiting": WAITING_MARK}
+        new = self._update(read.runId, sets, condition, values, return_new=True)
+        assert new is not None
+        return new
 
-    def set_containers(self, run_id: str, containers: list[ContainerSpec]) -> None:
-        self._update(run_id, {"containers": containers}, "attribute_exists(runId)", {})
-
-    def mark_started(self, run_id: str, task_arn: str, cluster_arn: str | None) -> bool:
-        """STARTING → RUNNING. If something else won the race (the STOPPED event, an abort), only the task's
-        identity is added, and False says the run is no longer starting."""
-        sets: dict[str, Any] = {"taskArn": task_arn, "clusterArn": cluster_arn or ""}
-        try:
-            self._update(
-                run_id, {**sets, "status": RunStatus.RUNNING.value}, "#status = :s", {":s": RunStatus.STARTING.value}
-            )
-        except StaleRecord:
-            self._update(run_id, sets, "attribute_exists(runId)", {})
-            return False
-        return True
-
-    def mark_start_failed(self, run_id: str, verdict: Verdict) -> None:
+    def begin_start(self, run_id: str, attempt: int, containers: list[ContainerSpec]) -> None:
+        """Just before RunTask: from now on a task may exist for this attempt that only its clientToken names.
+        Only while the run is starting this attempt: once a stop or an abort has begun, no RunTask follows."""
         self._update(
             run_id,
-            {"status": RunStatus.START_FAILED.value, "verdict": verdict},
-            "#status = :s",
-            {":s": RunStatus.STARTING.value},
-            removes=("waiting",),
+            {"containers": containers, "runTaskAttempt": attempt},
+            "#status = :starting AND #attempt = :attempt",
+            {":starting": RunStatus.STARTING.value, ":attempt": attempt, ":now": now_iso()},
+            raw_sets=("runTaskAt = if_not_exists(runTaskAt, :now)",),
         )
 
+    def record_task_arn(self, run_id: str, attempt: int, task_arn: str, cluster_arn: str | None) -> RunRecord:
+        """The attempt's task, as RunTask named it for the attempt's clientToken: recorded once. STARTING →
+        RUNNING; a run that is stopping or aborted keeps its status. Returns the record as the write left it
+        (ALL_NEW), or as it is when the same task was recorded already (by a concurrent stop or abort)."""
+        sets: dict[str, Any] = {"taskArn": task_arn, "clusterArn": cluster_arn or ""}
+        values = {":attempt": attempt, ":starting": RunStatus.STARTING.value}
+        unrecorded = "#attempt = :attempt AND attribute_not_exists(#taskArn)"
+        for status_sets, condition in (
+            ({"status": RunStatus.RUNNING.value}, f"#status = :starting AND {unrecorded}"),
+            ({}, unrecorded),
+        ):
+            try:
+                new = self._update(
+                    run_id,
+                    {**sets, **status_sets},
+                    condition,
+                    values if status_sets else {":attempt": attempt},
+                    return_new=True,
+                )
+                assert new is not None
+                return new
+            except StaleRecord:
+                continue
+        now = self.get(run_id)
+        if now is None or now.attempt != attempt or now.taskArn != task_arn:
+            raise StaleRecord(run_id)
+        return now
+
+    def store_early_event(self, read: RunRecord, task: EcsTask) -> None:
+        """Keep a STOPPED event that came before the run's task was known, by its taskArn: only while the ARN
+        is still unknown, for this attempt, once per task, at most MAX_EARLY_EVENTS."""
+        if read.earlyEvents is None:  # a record from before early events: give it an empty map first
+            with contextlib.suppress(StaleRecord):
+                self._update(read.runId, {"earlyEvents": {}}, "attribute_not_exists(#earlyEvents)", {})
+        self._update(
+            read.runId,
+            {},
+            "#attempt = :attempt AND attribute_not_exists(#taskArn) AND attribute_not_exists(#earlyEvents.#arn) "
+            "AND size(#earlyEvents) < :most",
+            {":attempt": read.attempt, ":most": MAX_EARLY_EVENTS, ":event": json.dumps(task.model_dump(mode="json"))},
+            raw_sets=("#earlyEvents.#arn = :event",),
+            names={"#arn": task.taskArn},
+        )
+
+    def mark_start_failed(self, read: RunRecord, verdict: Verdict) -> None:
+        """RunTask refused: no task exists. The verdict and its pending callback are recorded together."""
+        self._update(
+            read.runId,
+            {"status": RunStatus.START_FAILED.value, "verdict": verdict, "callback": Callback.PENDING.value},
+            "#status = :starting AND #attempt = :attempt",
+            {":starting": RunStatus.STARTING.value, ":attempt": read.attempt},
+        )
+
+    # ---- settling ----
+
     def settle(self, read: RunRecord, task: EcsTask, verdict: Verdict, settled_by: str) -> None:
-        """Record the STOPPED task once: only from the status and token that were read."""
+        """Record the STOPPED task and its verdict once, with the callback pending: only from the status and
+        token that were read, and only for the recorded task. The waiting mark stays until the callback is
+        acknowledged."""
         condition, values = self._from_state(read)
         sets: dict[str, Any] = {
             "status": RunStatus.STOPPED.value,
             "task": task,
             "verdict": verdict,
-            "taskArn": task.taskArn,
-            "clusterArn": task.clusterArn or read.clusterArn or "",
             "settledBy": settled_by,
+            "callback": Callback.PENDING.value,
         }
         if task.version is not None:
             sets["taskVersion"] = task.version
-        self._update(read.runId, sets, condition, values, removes=("waiting",))
-
-    def record_task(self, read: RunRecord, task: EcsTask, verdict: Verdict) -> None:
-        """The stopped task of a run nobody waits for any more: kept, once, for the manifest."""
         self._update(
             read.runId,
-            {"task": task, "verdict": verdict, "taskArn": task.taskArn, "clusterArn": task.clusterArn or ""},
-            "#status = :read_status AND attribute_not_exists(task)",
-            {":read_status": read.status.value},
+            sets,
+            condition + " AND #taskArn = :arn",
+            {**values, ":arn": task.taskArn},
         )
+
+    def mark_callback(self, run_id: str, token: str, *, delivered: bool) -> None:
+        """The pending callback was acknowledged (or its token was closed): recorded once; the run no longer
+        needs anyone."""
+        sets: dict[str, Any] = {"callback": (Callback.DELIVERED if delivered else Callback.CLOSED).value}
+        if not delivered:
+            sets["callbackClosed"] = True
+        self._update(
+            run_id,
+            sets,
+            "#callback = :pending AND #taskToken = :token",
+            {":pending": Callback.PENDING.value, ":token": token},
+            removes=("waiting",),
+        )
+
+    def record_task(self, read: RunRecord, task: EcsTask, verdict: Verdict) -> None:
+        """The stopped task of a run nobody waits for any more (aborted, or ended before its task was known to
+        have stopped): kept, once, for the manifest."""
+        self._update(
+            read.runId,
+            {"task": task, "verdict": verdict, "clusterArn": task.clusterArn or read.clusterArn or ""},
+            "#status = :read_status AND attribute_not_exists(#task) AND #taskArn = :arn",
+            {":read_status": read.status.value, ":arn": task.taskArn},
+        )
+
+    # ---- retries ----
 
     def begin_attempt(self, read: RunRecord, attempt: int, token: str) -> None:
         """The failed attempt joins the history; the record starts over for the next one."""
@@ -227,54 +319,121 @@ class RunsTable:
                 "clientToken": token,
                 "attempts": [*read.attempts, earlier],
                 "waiting": WAITING_MARK,
+                "earlyEvents": {},
+                "tokenState": TokenState.START.value,
             },
-            "#status = :read_status AND attempt = :read_attempt",
+            "#status = :read_status AND #attempt = :read_attempt",
             {":read_status": read.status.value, ":read_attempt": read.attempt},
-            removes=("taskArn", "clusterArn", "task", "verdict", "taskVersion", "settledBy"),
+            removes=(
+                "taskArn",
+                "clusterArn",
+                "task",
+                "verdict",
+                "taskVersion",
+                "settledBy",
+                "callback",
+                "runTaskAt",
+                "stopRequestedAt",
+            ),
         )
 
-    def mark_callback_closed(self, run_id: str) -> None:
-        self._update(run_id, {"callbackClosed": True}, "attribute_exists(runId)", {})
+    # ---- stopping and aborting ----
 
     def record_caller_answer(self, run_id: str, result: str) -> None:
         """The caller's token was answered ("delivered") or found closed ("closed: <code>"): never again."""
         self._update(run_id, {"callerAnswer": result}, "attribute_exists(runId)", {})
 
-    def begin_stop(self, read: RunRecord, token: str, reason: str) -> None:
-        """A timed-out run: the stop state's token replaces the start state's."""
+    def begin_stop(self, read: RunRecord, token: str, reason: str, state: TokenState, *, timed_out: bool) -> RunRecord:
+        """A run whose start state ended without a verdict (timed out, or interrupted beyond its retries): the
+        stop state's token replaces the start state's, and no RunTask can follow (begin_start needs STARTING).
+        Returns the record as the write left it: whether RunTask may have been called is read atomically."""
         condition, values = self._from_state(read)
-        self._update(
-            read.runId,
-            {"status": RunStatus.STOPPING.value, "taskToken": token, "timedOut": True, "stopReason": reason},
-            condition,
-            values,
-        )
+        sets: dict[str, Any] = {
+            "status": RunStatus.STOPPING.value,
+            "taskToken": token,
+            "tokenState": state.value,
+            "stopReason": reason,
+        }
+        sets |= {"timedOut": True} if timed_out else {"interrupted": True}
+        new = self._update(read.runId, sets, condition, values, return_new=True)
+        assert new is not None
+        return new
 
-    def mark_timed_out(self, run_id: str, reason: str) -> None:
-        """The run timed out but its task had already stopped (or never started)."""
-        self._update(run_id, {"timedOut": True, "stopReason": reason}, "attribute_exists(runId)", {})
+    def mark_stop_requested(self, run_id: str, task_arn: str) -> None:
+        with contextlib.suppress(StaleRecord):  # the task is recorded stopped already: nothing to remember
+            self._update(
+                run_id,
+                {"stopRequestedAt": now_iso()},
+                "#taskArn = :arn AND attribute_not_exists(#task)",
+                {":arn": task_arn},
+            )
 
-    def mark_aborted(self, read: RunRecord, reason: str) -> None:
-        """The execution ended first: nobody waits for this run any more."""
+    def mark_aborted(
+        self, read: RunRecord, reason: str, execution_status: str = "ABORTED", execution_error: str | None = None
+    ) -> RunRecord:
+        """The execution ended first: nobody waits for this run any more. It stays visible to the reconciler
+        (waiting) until its task is stopped and its logs are copied. A pending callback is closed with the
+        execution."""
         condition, values = self._from_state(read)
-        self._update(
-            read.runId,
-            {"status": RunStatus.ABORTED.value, "stopReason": reason},
-            condition,
-            values,
-            removes=("waiting",),
-        )
+        sets: dict[str, Any] = {
+            "status": RunStatus.ABORTED.value,
+            "stopReason": reason,
+            "waiting": WAITING_MARK,
+            "executionStatus": execution_status,
+        }
+        if execution_error:
+            sets["executionError"] = execution_error
+        if read.callback == Callback.PENDING:
+            sets |= {"callback": Callback.CLOSED.value, "callbackClosed": True}
+        new = self._update(read.runId, sets, condition + " AND attribute_not_exists(#outcome)", values, return_new=True)
+        assert new is not None
+        return new
 
-    def finish(self, run_id: str, outcome: dict[str, Any], *, aborted: bool = False) -> None:
+    # ---- the end ----
+
+    def finish(
+        self,
+        run_id: str,
+        outcome: dict[str, Any],
+        *,
+        aborted: bool = False,
+        release: bool = True,
+        close_callback: bool = False,
+    ) -> bool:
+        """Record the run's outcome, once: False if another writer recorded one first. With `release` the run
+        needs nobody any more; otherwise its task is not known to have stopped and the reconciler keeps
+        looking. `close_callback`: a pending callback is done with, the state machine has moved on."""
         status = RunStatus.SUCCEEDED if outcome.get("status") == "SUCCEEDED" else RunStatus.FAILED
         if aborted:
             status = RunStatus.ABORTED
-        self._update(
-            run_id, {"status": status.value, "outcome": outcome}, "attribute_exists(runId)", {}, removes=("waiting",)
-        )
+        sets: dict[str, Any] = {"status": status.value, "outcome": outcome}
+        if close_callback:
+            sets["callback"] = Callback.DELIVERED.value
+        if not release:
+            sets["waiting"] = WAITING_MARK
+        try:
+            self._update(
+                run_id,
+                sets,
+                "attribute_exists(runId) AND attribute_not_exists(#outcome)",
+                {},
+                removes=("waiting",) if release else (),
+            )
+        except StaleRecord:
+            return False
+        return True
+
+    def release(self, run_id: str) -> None:
+        """An ended run whose task is now known to have stopped: nobody needs to look at it any more."""
+        self._update(run_id, {}, "attribute_exists(#outcome)", {}, removes=("waiting",))
+
+    def touch(self, run_id: str) -> None:
+        """The reconciler asked Step Functions about this run: it goes to the back of the waiting queue."""
+        self._update(run_id, {}, "attribute_exists(waiting)", {})
 
     def waiting_since(self, before: str) -> Iterator[RunRecord]:
-        """Runs still waiting whose record has not changed since `before` (ISO time), oldest first."""
+        """Runs that need work (the sparse waiting index) whose record has not changed since `before` (ISO
+        time), oldest first."""
         kwargs: dict[str, Any] = {
             "IndexName": WAITING_INDEX,
             "KeyConditionExpression": "waiting = :w AND updatedAt < :before",
@@ -284,7 +443,7 @@ class RunsTable:
             page = self._table.query(**kwargs)
             for item in page.get("Items", []):
                 record = self.get(item["runId"])  # the index is eventually consistent; the table is not
-                if record is not None and record.status in WAITING:
+                if record is not None and record.waiting:
                     yield record
             if "LastEvaluatedKey" not in page:
                 return
@@ -296,6 +455,7 @@ def new_record(**fields: Any) -> RunRecord:
     ttl_days = fields.pop("ttl_days")
     return RunRecord(
         status=RunStatus.STARTING,
+        earlyEvents={},
         createdAt=stamp,
         updatedAt=stamp,
         expiresAt=int(time.time()) + ttl_days * 86400,

@@ -33,6 +33,14 @@ class RunTaskRefused(EcsrunError):
         return self.error != ErrorName.RUN_TASK_FAILED
 
 
+class RunTaskUnanswered(EcsrunError):
+    """RunTask failed on ECS's side (a server error): it may or may not have started a task. Only asking again
+    with the same clientToken tells."""
+
+
+# ECS's server-side errors: the call may have been carried out.
+SERVER_ERRORS = frozenset({"ServerException", "InternalFailure", "InternalServerError", "ServiceUnavailable"})
+
 # RunTask `failures` reasons that mean "not now" rather than "never": no room, or no agent, at the moment.
 CAPACITY_REASONS = re.compile(r"^(RESOURCE:|AGENT)|capacity is unavailable", re.IGNORECASE)
 THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
@@ -79,6 +87,10 @@ class Ecs:
         try:
             response = self._ecs.run_task(**args)
         except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            if code in SERVER_ERRORS or status >= 500:
+                raise RunTaskUnanswered(f"RunTask failed: {code}") from exc
             raise _api_error("RunTask", exc) from exc
         failures = response.get("failures") or []
         tasks = response.get("tasks") or []
@@ -103,17 +115,6 @@ class Ecs:
                 return False
             raise
         return True
-
-    def tasks_started_by(self, cluster: str | None, started_by: str) -> list[str]:
-        """Task ARNs with this startedBy, running or stopped (ECS lists stopped tasks for about an hour)."""
-        found: list[str] = []
-        for status in ("RUNNING", "STOPPED"):
-            kwargs: dict[str, Any] = {"startedBy": started_by, "desiredStatus": status}
-            if cluster:
-                kwargs["cluster"] = cluster
-            for page in self._ecs.get_paginator("list_tasks").paginate(**kwargs):
-                found.extend(arn for arn in page.get("taskArns", []) if arn not in found)
-        return found
 
     def describe_tasks(self, cluster: str | None, task_arns: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
         """(tasks ECS knows, ARNs ECS reports MISSING), in calls of at most 100 tasks."""

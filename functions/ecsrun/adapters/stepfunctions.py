@@ -1,4 +1,5 @@
-"""Step Functions task-token callbacks. A token that is already closed is not an error to retry."""
+"""Step Functions: task-token callbacks (a token that is already closed is not an error to retry), and what the
+reconciler and the execution-ended handler ask about an execution."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from ecsrun.plumbing.observability import logger
 
 # The execution moved on (timed out, aborted, finished): nobody is waiting for this token.
 CLOSED_TOKEN_ERRORS = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+# DescribeExecution's answer for an execution Step Functions does not know (any more).
+MISSING = "MISSING"
 
 
 class Callbacks:
@@ -56,3 +59,28 @@ class Callbacks:
                 return str(code)
             raise
         return None
+
+
+class Executions:
+    def __init__(self, sfn: Any):
+        self._sfn = sfn
+
+    def describe(self, execution_arn: str) -> dict[str, Any] | None:
+        """DescribeExecution's answer, or None when Step Functions does not know the execution."""
+        try:
+            return dict(self._sfn.describe_execution(executionArn=execution_arn))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                return None
+            raise
+
+    def status(self, execution_arn: str) -> str:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE, or MISSING."""
+        described = self.describe(execution_arn)
+        return str(described["status"]) if described else MISSING
+
+    def input(self, execution_arn: str) -> str | None:
+        """The execution's input. DescribeExecution's `input` is optional in the API model: None when absent."""
+        described = self.describe(execution_arn)
+        value = described.get("input") if described else None
+        return value if isinstance(value, str) else None

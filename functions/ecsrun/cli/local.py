@@ -18,6 +18,10 @@ from ecsrun.cli.common import (
 from ecsrun.cli.render import render_text, show_state
 from ecsrun.domain.errors import ErrorName
 
+# The reconciler runs every few seconds locally (the deployed schedule: minutes), so a run whose STOPPED event is
+# lost still ends within a minute with the verdict its task earned.
+RECONCILE_EVERY, RECONCILE_GRACE = 5.0, 5
+
 
 def _task_definitions(paths: list[str]) -> list[tuple[str, Any]]:
     from ecsrun.local.runtime import registration_input
@@ -55,7 +59,7 @@ def local_run(args: argparse.Namespace) -> int:
     from ecsrun.local.runtime import LocalAws
 
     text = args.output == "text"
-    with LocalAws() as aws:
+    with LocalAws(reconcile_every=RECONCILE_EVERY, reconcile_grace=RECONCILE_GRACE) as aws:
         _register(aws, definitions)
         if text:
             print(f"ecsrun local run {args.request}", flush=True)
@@ -91,7 +95,7 @@ def local_event(args: argparse.Namespace) -> int:
     from ecsrun.local.runtime import LocalAws
 
     text = args.output == "text"
-    with LocalAws(parameters=parameters) as aws:
+    with LocalAws(parameters=parameters, reconcile_every=RECONCILE_EVERY, reconcile_grace=RECONCILE_GRACE) as aws:
         _register(aws, definitions)
         for template in args.rules:
             try:

@@ -124,23 +124,56 @@ def child_request(
     return request
 
 
-def children(
-    parent: dict[str, Any],
-    parent_run_id: str,
-    parent_execution_name: str,
-    containers: list[str],
-    task_definition_arn: str | None = None,
-) -> list[dict[str, Any]]:
-    """Every child as the Distributed Map reads it: its execution name and its request."""
+def children(parent: dict[str, Any], parent_run_id: str, parent_execution_name: str) -> list[dict[str, Any]]:
+    """Every child as the Distributed Map reads it: its execution name, runId, index and item. Nothing else: the
+    parent's request (its environment values may be secrets) never goes to S3; each child's ValidateRequest
+    builds its request from the parent's run, which the Map state passes on (see `expand_child`)."""
     items = elements(parent["array"])
     size = len(items)
     return [
         {
             "name": child_execution_name(parent_execution_name, index, size),
-            "request": child_request(parent, parent_run_id, index, item, size, containers, task_definition_arn),
+            "runId": child_run_id(parent_run_id, index),
+            "index": index,
+            "item": item,
         }
         for index, item in enumerate(items)
     ]
+
+
+CHILD_INPUT = "arrayChild"
+
+
+def expand_child(execution_input: Any) -> tuple[Any, str | None]:
+    """A child execution's input, `{"runId", "arrayChild": {"parent": <the parent's run>, "index", "item", "size",
+    "containers", "taskDefinitionArn"}}`, as the request it stands for: (request, None), or (None, why not).
+    Any other input is returned as it is."""
+    if not isinstance(execution_input, dict) or CHILD_INPUT not in execution_input:
+        return execution_input, None
+    child = execution_input[CHILD_INPUT]
+    try:
+        parent = child["parent"]
+        index, size = child["index"], child["size"]
+        if type(index) is not int or type(size) is not int or not 0 <= index < size:
+            raise TypeError("index")
+        request = dict(parent["request"])
+        request.update(
+            timeoutSeconds=parent["timeoutSeconds"], successExitCodes=parent["successExitCodes"], retry=parent["retry"]
+        )
+        built = child_request(
+            request,
+            str(parent["runId"]),
+            index,
+            child["item"],
+            size,
+            [str(name) for name in child["containers"]],
+            child.get("taskDefinitionArn"),
+        )
+    except (KeyError, TypeError, AttributeError):
+        return None, f"{CHILD_INPUT}: not an array child's input (parent, index, item, size, containers)"
+    if execution_input.get("runId") != built["runId"]:
+        return None, f"runId: an array child's runId is {built['runId']!r}"
+    return built, None
 
 
 def child_outcome(record: dict[str, Any] | None, execution_name: str) -> dict[str, Any]:

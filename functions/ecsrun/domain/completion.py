@@ -13,6 +13,7 @@ from ecsrun.domain import limits
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.record import RunRecord, RunStatus
 from ecsrun.domain.outcome import caught_reason, task_summary
+from ecsrun.domain.secrets import override_values, scrub
 
 SOURCE = "ecsrun"
 SUCCEEDED, FAILED = "ecsrun.RunSucceeded", "ecsrun.RunFailed"
@@ -60,13 +61,13 @@ def completion_entry(detail: dict[str, Any], bus: str) -> dict[str, Any]:
 def unannounced_end(
     record: RunRecord | None, execution_arn: str, status: str, error: str | None, cause: str | None
 ) -> dict[str, Any] | None:
-    """The summary to announce for an execution that ended (FAILED, TIMED_OUT, ABORTED) without its run being
-    announced: CopyLogs itself failed (Logs.CopyFailed), or the run was aborted before any task existed.
-    None when the run's end is, or will be, announced elsewhere (it has an outcome, or an aborted task whose
-    logs TaskStopped copies when it stops), or when the run is not this execution's."""
+    """The summary to announce for an execution that ended (FAILED, TIMED_OUT) without its run being announced:
+    CopyLogs itself failed (Logs.CopyFailed) after the run's task was judged. None when the run's end is, or will
+    be, announced elsewhere (it has an outcome; an aborted run is announced when its cleanup records its
+    outcome), or when the run is not this execution's."""
     if record is None or record.executionArn != execution_arn or record.outcome is not None:
         return None
-    if record.status == RunStatus.ABORTED and record.taskArn:
+    if record.status == RunStatus.ABORTED:
         return None
     return ended_summary(record, execution_arn, status, error, cause)
 
@@ -75,13 +76,28 @@ def ended_summary(
     record: RunRecord, execution_arn: str, status: str, error: str | None, cause: str | None
 ) -> dict[str, Any]:
     """The run summary of an execution that ended (FAILED, TIMED_OUT, ABORTED) before its run had an outcome."""
+    return run_summary(_ended_summary(record, status, error, cause), execution_arn)
+
+
+def aborted_without_task(
+    record: RunRecord, status: str, error: str | None, cause: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(The completion detail, the outcome to record) of a run whose execution ended before any task existed."""
+    summary = _ended_summary(record, status, error, cause)
+    outcome = {"status": "FAILED", "error": summary["error"], "message": summary["message"], "manifestKey": None}
+    return run_summary(summary, record.executionArn), outcome
+
+
+def _ended_summary(record: RunRecord, status: str, error: str | None, cause: str | None) -> dict[str, Any]:
     default = ErrorName.ABORTED if status == "ABORTED" else ErrorName.INTERNAL
-    summary = {
+    values = override_values(record.run.request)
+    return {
         "runId": record.runId,
         "status": "FAILED",
         "error": error or default.value,
-        "message": f"the execution ended {status}" + (f": {caught_reason(cause)[:500]}" if cause else ""),
+        "message": scrub(
+            f"the execution ended {status}" + (f": {caught_reason(cause)[:500]}" if cause else ""), values
+        ),
         "task": task_summary(record),
         "attempts": [*record.attempts, {"attempt": record.attempt}],
     }
-    return run_summary(summary, execution_arn)

@@ -57,5 +57,11 @@ class StaleRecord(EcsrunError):
 class StartInterrupted(EcsrunError):
     """The start function failed after the run's record was written; the state machine retries it.
 
-    The retry finds the record (and any task already started) and never starts a second task.
+    The retry finds the record and calls RunTask again with the attempt's clientToken: ECS answers with the task
+    the interrupted call started, so no second task starts.
     """
+
+
+class StopFailed(EcsrunError):
+    """StopTask (or the RunTask that names an unrecorded task by its clientToken) failed after the SDK's own
+    retries; the state machine retries the stop state, and the reconciler keeps at it for ended runs."""

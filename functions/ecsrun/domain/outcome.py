@@ -10,6 +10,7 @@ from ecsrun.domain import limits
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.logs import ContainerLog
 from ecsrun.domain.models.record import RunRecord, RunStatus
+from ecsrun.domain.secrets import override_values, scrub
 
 MAX_TAIL_LINE = 2000
 MAX_CAUSE = limits.MAX_CAUSE_CHARS  # kept for callers that name it here
@@ -82,23 +83,53 @@ def logs_summary(bucket: str, manifest: str, entries: list[ContainerLog]) -> dic
     }
 
 
+def _stopped_by_ecsrun(record: RunRecord) -> bool:
+    """The run's task ended because ecsrun stopped it (or it was never seen to end on its own)."""
+    task = record.task
+    if task is None or task.lastStatus == "MISSING":
+        return True
+    return bool(record.stopRequestedAt) and task.stopCode == "UserInitiated"
+
+
+def _caught(caught: dict[str, Any] | None, secrets: list[str]) -> tuple[ErrorName, str] | None:
+    if not caught:
+        return None
+    name = str(caught.get("Error") or "")
+    known = {e.value: e for e in ErrorName}
+    cause = scrub(caught_reason(caught.get("Cause")), secrets)
+    return known.get(name, ErrorName.INTERNAL), f"the run ended with {name or 'an unknown error'}: {cause}"
+
+
 def _failure(record: RunRecord, caught: dict[str, Any] | None) -> tuple[ErrorName, str, str | None] | None:
     """(error, message, failing container) or None if the run succeeded."""
     verdict = record.verdict
+    secrets = override_values(record.run.request)
     if record.status == RunStatus.ABORTED:
-        return ErrorName.ABORTED, record.stopReason or "the execution ended before the run", None
+        if record.ended_by_abort:
+            return ErrorName.ABORTED, record.stopReason or "the execution ended before the run", None
+        # The execution failed or timed out around the run (a state machine error): its error names the end.
+        known = {e.value: e for e in ErrorName}
+        ended = f"the execution ended {record.executionStatus} ({record.executionError or 'no error name'})"
+        return known.get(record.executionError or "", ErrorName.INTERNAL), ended, None
     if record.timedOut:
         why = record.stopReason or f"the run exceeded timeoutSeconds={record.run.timeoutSeconds}"
         return ErrorName.TIMED_OUT, why, verdict.failingContainer if verdict else None
+    if record.interrupted and (verdict is None or _stopped_by_ecsrun(record)):
+        named = _caught(caught, secrets)
+        what = f": {named[1]}" if named else ""
+        task = f"its task {record.taskArn} was stopped" if record.taskArn else "no task was started"
+        return (
+            ErrorName.INTERNAL,
+            f"the start of attempt {record.attempt} was interrupted beyond its retries{what}; {task}",
+            None,
+        )
     if verdict is not None and not verdict.succeeded and verdict.error is not None:
         return verdict.error, verdict.reason, verdict.failingContainer
     if verdict is not None and verdict.succeeded:
         return None
-    if caught:
-        name = str(caught.get("Error") or "")
-        known = {e.value: e for e in ErrorName}
-        error = known.get(name, ErrorName.INTERNAL)
-        return error, f"the run ended with {name or 'an unknown error'}: {caught_reason(caught.get('Cause'))}", None
+    named = _caught(caught, secrets)
+    if named is not None:
+        return named[0], named[1], None
     return ErrorName.INTERNAL, "the run ended without a verdict on its task", None
 
 

@@ -1,5 +1,6 @@
 """EventBridge target for this state machine's `Step Functions Execution Status Change` (ABORTED, FAILED,
-TIMED_OUT): a run whose execution ended must not leave its task running."""
+TIMED_OUT): a run whose execution ended must not leave its task running. The reconciler runs the same cleanup
+for a run whose execution it finds ended (these events are delivered on a best-effort basis)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
-from ecsrun.adapters import clients
 from ecsrun.adapters.dynamodb import RunsTable
 from ecsrun.domain.callback import callback_token, ended_execution_outcome
 from ecsrun.domain.completion import unannounced_end
@@ -45,7 +45,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
     raw_input = execution.input
     if raw_input is None:
-        raw_input = clients.client("stepfunctions").describe_execution(executionArn=execution.executionArn)["input"]
+        # DescribeExecution's `input` is optional in the API model too: without it the name decides the runId.
+        raw_input = wiring.executions().input(execution.executionArn)
     try:
         request = json.loads(raw_input or "null")
     except json.JSONDecodeError:
@@ -56,15 +57,28 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         _answer_caller(None, request, execution, None)
         return {"result": "ignored: the execution named no valid runId"}
     store = wiring.runs_table(settings)
-    result = abort_run(run_id, execution.executionArn, execution.status, store=store, ecs=wiring.ecs())
+    publish = wiring.completion_publisher(settings)
+    result = abort_run(
+        run_id,
+        execution.executionArn,
+        execution.status,
+        store=store,
+        ecs=wiring.ecs(),
+        callbacks=wiring.callbacks(),
+        settings=settings,
+        publish=publish,
+        error=execution.error,
+        cause=execution.cause,
+    )
     record = store.get(run_id)
     detail = unannounced_end(record, execution.executionArn, execution.status, execution.error, execution.cause)
     if detail is not None:
-        wiring.completion_publisher(settings)(detail)
+        publish(detail)
         result["announced"] = detail["error"]
+    if result.get("announced"):
         # The function that announces a run's end counts it, as CopyLogs does for the ends it announces.
         metrics.add_metric(name="RunsFailed", unit="Count", value=1)
-        metrics.add_metric(name=f"RunsFailed.{detail['error']}", unit="Count", value=1)
+        metrics.add_metric(name=f"RunsFailed.{result['announced']}", unit="Count", value=1)
     _answer_caller(record, request, execution, store)
     logger.info("execution ended", extra={"status": execution.status, **result})
     if result["result"] == "aborted":

@@ -1,4 +1,5 @@
-"""Scheduled: settle runs whose STOPPED event was missed. A non-zero RunsReconciled metric means events were lost."""
+"""Scheduled: the safety net for missed STOPPED events, failed callbacks, missed abort events, failed stops and
+unfinished log copies. A non-zero RunsReconciled metric means events were lost."""
 
 from __future__ import annotations
 
@@ -19,10 +20,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
         store=wiring.runs_table(settings),
         ecs=wiring.ecs(),
         callbacks=wiring.callbacks(),
+        executions=wiring.executions(),
         settings=settings,
         grace_seconds=settings.reconcile_grace_seconds,
+        max_execution_checks=settings.reconcile_execution_checks,
+        publish=wiring.completion_publisher(settings),
+        copy_logs=lambda record: wiring.copy_unwaited_logs(record, settings, context),
     )
     metrics.add_metric(name="RunsReconciled", unit="Count", value=counts["settled"])
     metrics.add_metric(name="TasksLost", unit="Count", value=counts["lost"])
+    metrics.add_metric(name="CallbacksRedelivered", unit="Count", value=counts["callbacks"])
+    metrics.add_metric(name="RunsAbortedByReconciler", unit="Count", value=counts["aborted"])
     logger.info("reconciled", extra=counts)
     return counts

@@ -1,8 +1,10 @@
-"""The run timed out: stop its task. Invoked with `.waitForTaskToken` so logs are copied only after it stops."""
+"""Stop a run's task when its start state ended without a verdict: it timed out (StopTimedOutTask), or its start
+was interrupted beyond its retries (StopInterruptedStart). Invoked with `.waitForTaskToken`, so logs are copied
+only after the task stops."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -11,26 +13,36 @@ from pydantic import BaseModel
 from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented, logger, metrics
 from ecsrun.plumbing.settings import Settings
-from ecsrun.steps.stop import stop_run
+from ecsrun.steps.stop import INTERRUPTED, stop_run
 
 
 class StopInput(BaseModel):
     runId: str
     timeoutSeconds: int
     taskToken: str
+    stopFor: Literal["timeout", "interrupted"] = "timeout"
+    executionArn: str | None = None
 
 
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=StopInput)
     settings = Settings.from_env()
-    logger.append_keys(runId=payload.runId)
-    metrics.add_metric(name="RunsTimedOut", unit="Count", value=1)
+    logger.append_keys(runId=payload.runId, executionArn=payload.executionArn)
+    if payload.stopFor == INTERRUPTED:
+        reason = f"ecsrun: the start of run {payload.runId} was interrupted beyond its retries"
+        metrics.add_metric(name="StartsInterrupted", unit="Count", value=1)
+    else:
+        reason = f"ecsrun: run {payload.runId} exceeded timeoutSeconds={payload.timeoutSeconds}"
+        metrics.add_metric(name="RunsTimedOut", unit="Count", value=1)
     return stop_run(
         payload.runId,
         payload.taskToken,
-        f"ecsrun: run {payload.runId} exceeded timeoutSeconds={payload.timeoutSeconds}",
+        reason,
+        stop_for=payload.stopFor,
+        execution_arn=payload.executionArn,
         store=wiring.runs_table(settings),
         ecs=wiring.ecs(),
         callbacks=wiring.callbacks(),
+        settings=settings,
     )

@@ -34,6 +34,10 @@ class ValidateInput(BaseModel):
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse(event=event, model=ValidateInput)
     settings = Settings.from_env()
+    # An array's child: its request is built here from the parent's run (never read from S3).
+    expanded, not_a_child = arrays.expand_child(payload.request)
+    if not_a_child is None:
+        payload = payload.model_copy(update={"request": expanded})
     run_id = run_id_for_execution(payload.request, payload.executionName)
     logger.append_keys(runId=run_id, executionArn=payload.executionArn)
     request, problems = validate_request(
@@ -42,6 +46,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         max_array_size=settings.max_array_size,
         default_timeout_seconds=settings.default_timeout_seconds,
     )
+    if not_a_child is not None:
+        problems = [*problems, Problem(field=arrays.CHILD_INPUT, message=not_a_child)]
     if isinstance(payload.request, dict):  # then against the allowlists and the account, for one full answer
         # The runner's own account and Region: those of this function (arn:aws:lambda:REGION:ACCOUNT:function:NAME).
         _, _, _, region, account, *_ = context.invoked_function_arn.split(":")

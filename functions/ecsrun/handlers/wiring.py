@@ -9,7 +9,7 @@ from ecsrun.adapters import clients
 from ecsrun.adapters.dynamodb import RunsTable
 from ecsrun.adapters.ecs import Ecs
 from ecsrun.adapters.eventbridge import Events
-from ecsrun.adapters.stepfunctions import Callbacks
+from ecsrun.adapters.stepfunctions import Callbacks, Executions
 from ecsrun.domain.completion import completion_entry
 from ecsrun.domain.models.record import RunRecord
 from ecsrun.plumbing.settings import Settings
@@ -28,6 +28,10 @@ def ecs() -> Ecs:
 
 def callbacks() -> Callbacks:
     return Callbacks(clients.client("stepfunctions"))
+
+
+def executions() -> Executions:
+    return Executions(clients.client("stepfunctions"))
 
 
 def finish(
@@ -65,3 +69,24 @@ def completion_publisher(settings: Settings) -> Callable[[dict[str, Any]], None]
         return lambda detail: None
     events = Events(clients.client("events"))
     return lambda detail: events.put(completion_entry(detail, bus))
+
+
+def copy_unwaited_logs(record: RunRecord, settings: Settings, context: Any) -> bool:
+    """Copy (or continue copying) the logs of a run no state machine waits for (aborted, or ended before its task
+    was known to have stopped), pausing at a checkpoint before this invocation's time runs out; a stream whose last
+    lines may still be on their way is waited for here, once, if there is time. True when done."""
+    import time
+
+    started_with = context.get_remaining_time_in_millis()
+    # Keep a third of this invocation's time (at most the configured reserve) for the page in hand and the pause.
+    reserve = min(settings.copy_reserve_seconds * 1000, started_with // 3)
+
+    def pause() -> bool:
+        return bool(context.get_remaining_time_in_millis() < reserve)
+
+    outcome, copied = finish(record, settings, resume=True, should_pause=pause)
+    wait_ms = copied.wait_seconds * 1000
+    if outcome is None and copied.wait_seconds > 0 and context.get_remaining_time_in_millis() - wait_ms > reserve:
+        time.sleep(copied.wait_seconds)
+        outcome, copied = finish(record, settings, resume=True, should_pause=pause, settle=False)
+    return outcome is not None

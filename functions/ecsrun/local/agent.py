@@ -34,6 +34,10 @@ from ecsrun.local.taskdef import (
 
 DEFAULT_STOP_TIMEOUT = 30  # seconds between SIGTERM and SIGKILL, as ECS's default stopTimeout
 LOG_BATCH = 1000
+READ_CHUNK = 65536
+# Once a container's processes are gone, its output is read until the pipe ends, or this long if a process that
+# left the container's process group (setsid) still holds it: the task does not wait for leftovers.
+DRAIN_SECONDS = 0.5
 HOST_ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
 
@@ -66,6 +70,8 @@ class ContainerRun:
     kill_deadline: float | None = None  # SIGTERM sent; SIGKILL at this monotonic time
     # One PutLogEvents at a time per container keeps its stdout and stderr lines in the order they were read.
     log_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set once the container's main process has exited and its process group was killed.
+    ended: threading.Event = field(default_factory=threading.Event)
 
     @property
     def name(self) -> str:
@@ -158,10 +164,11 @@ class LocalEcsAgent:
         return all(task.done.wait(max(0.0, deadline - time.monotonic())) for task in list(self._tasks.values()))
 
     def shutdown(self) -> None:
-        """Kill whatever is still running (a run that ended while its task was still going)."""
+        """Kill whatever is still running (a run that ended while its task was still going), leftovers included."""
         for task in list(self._tasks.values()):
             for container in task.containers:
                 _signal(container, signal.SIGKILL)
+                container.ended.set()
 
     def task(self, task_arn: str) -> TaskRun | None:
         return self._tasks.get(task_arn)
@@ -183,8 +190,9 @@ class LocalEcsAgent:
                 self._supervise(task)
         finally:
             for container in task.containers:
+                container.ended.set()
                 for reader in container.readers:
-                    reader.join(timeout=10)
+                    reader.join(timeout=DRAIN_SECONDS * 4)
             task.stopped_at = _now_iso()
             task.version += 1
             stopped = self.state_change_event(task, "STOPPED")
@@ -200,6 +208,8 @@ class LocalEcsAgent:
             _signal(container, signal.SIGKILL)
             if container.process is not None:
                 container.process.wait()
+                _kill_group(container.process.pid)
+            container.ended.set()
             container.reason = container.reason or failure
 
     def _load_definition(self, task: TaskRun) -> None:
@@ -372,7 +382,9 @@ class LocalEcsAgent:
     def _supervise(self, task: TaskRun) -> None:
         """Start containers as their dependencies are met. When an essential container exits or can never
         start (or StopTask arrives), nothing more starts and the running containers get SIGTERM, dependents
-        before what they depend on, then SIGKILL after their stopTimeout."""
+        before what they depend on, then SIGKILL after their stopTimeout. Each signal goes to the container's
+        whole process group, and when a container's main process exits, whatever it left behind is SIGKILLed at
+        once: the kernel does that to a PID namespace whose PID 1 exits (pid_namespaces(7))."""
         task_started = time.monotonic()
         stopping = False
         while True:
@@ -384,6 +396,8 @@ class LocalEcsAgent:
                 ):
                     container.exit_code = _exit_code(container.process.returncode)
                     container.stopped_at, container.stopped_iso = time.monotonic(), _now_iso()
+                    _kill_group(container.process.pid)
+                    container.ended.set()
             if not stopping:
                 failure = self._start_ready(task, task_started)
                 if failure is not None:  # a container whose turn came could not be started
@@ -425,24 +439,51 @@ class LocalEcsAgent:
         """Copy one output pipe into the container's log stream, a line an event, as the awslogs driver does.
 
         Lines already waiting in the pipe go in one PutLogEvents call; a quiet container's lines go one by one.
+        Once the container has ended, what is left in the pipe is read, and the reader stops at the end of the
+        pipe or after DRAIN_SECONDS, whichever comes first: a process that escaped the container's process group
+        and holds the pipe open never keeps the task from stopping.
         """
+        fd = stream.fileno()
+        pending = b""
         batch: list[dict[str, Any]] = []
-        for raw in iter(stream.readline, b""):
-            message = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        drain_until: float | None = None
+        try:
+            while True:
+                if container.ended.is_set() and drain_until is None:
+                    drain_until = time.monotonic() + DRAIN_SECONDS
+                if drain_until is not None and time.monotonic() > drain_until:
+                    break
+                if not select.select([fd], [], [], 0.05)[0]:
+                    continue
+                chunk = os.read(fd, READ_CHUNK)
+                if not chunk:
+                    break
+                *lines, pending = (pending + chunk).split(b"\n")
+                batch.extend(self._events(container, lines))
+                if len(batch) >= LOG_BATCH or not select.select([fd], [], [], 0)[0]:
+                    self._put(container, batch)
+                    batch = []
+        finally:
+            if pending:
+                batch.extend(self._events(container, [pending]))
+            self._put(container, batch)
+            stream.close()
+
+    def _events(self, container: ContainerRun, lines: list[bytes]) -> list[dict[str, Any]]:
+        """Log events of the lines read (each also shown to `on_line`); none without an awslogs destination."""
+        now = int(time.time() * 1000)
+        events = []
+        for raw in lines:
+            message = raw.decode("utf-8", errors="replace").rstrip("\r")
             if self.on_line is not None:
                 self.on_line(container.name, message)
-            if container.log_group is None:
-                continue
-            batch.append({"timestamp": int(time.time() * 1000), "message": message})
-            more_waiting = select.select([stream], [], [], 0)[0]
-            if len(batch) >= LOG_BATCH or not more_waiting:
-                self._put(container, batch)
-                batch = []
-        if batch:
-            self._put(container, batch)
-        stream.close()
+            if container.log_group is not None:
+                events.append({"timestamp": now, "message": message})
+        return events
 
     def _put(self, container: ContainerRun, batch: list[dict[str, Any]]) -> None:
+        if not batch:
+            return
         with container.log_lock:
             self._logs.put_log_events(
                 logGroupName=container.log_group, logStreamName=container.log_stream, logEvents=batch
@@ -522,11 +563,19 @@ class LocalEcsAgent:
 
 
 def _signal(container: ContainerRun, sig: signal.Signals) -> None:
+    """Signal the container's whole process group (its main process leads it: start_new_session)."""
     process = container.process
-    if process is None or process.poll() is not None:
+    if process is None or (process.poll() is not None and container.ended.is_set()):
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL what is left of a process group whose leader exited. Linux does not reuse an ID while a process
+    group of that ID has members, so this reaches only the container's own leftovers."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def container_env(

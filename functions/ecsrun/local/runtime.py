@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -28,6 +29,7 @@ import boto3
 from botocore.exceptions import ClientError, ParamValidationError
 
 from ecsrun.adapters import clients
+from ecsrun.local import ecs_idempotency
 from ecsrun.local.agent import LocalEcsAgent, TaskRun
 from ecsrun.local.taskdef import registration_problems, resource_requirements
 from ecsrun.local.template import Template, Trigger
@@ -120,6 +122,8 @@ class LocalAws:
         default_timeout_seconds: int | None = None,
         log_level: str = "WARNING",
         parameters: dict[str, Any] | None = None,
+        reconcile_every: float | None = None,
+        reconcile_grace: int | None = None,
     ):
         self.template = Template(template_path or project_root() / "template.yaml")
         # Template parameters the run needs a value for (a schedule's request, an example stack's settings).
@@ -136,6 +140,15 @@ class LocalAws:
                 default_timeout_seconds or self.template.parameter_default("DefaultTimeoutSeconds") or 3600
             ),
         }
+        # The reconciler on a short schedule (off unless asked: tests that run it themselves stay deterministic),
+        # so a dropped event still ends a local run within seconds, as the deployed schedule does within minutes.
+        self.reconcile_every = reconcile_every
+        if reconcile_every is not None:
+            grace = reconcile_grace if reconcile_grace is not None else max(0, round(reconcile_every))
+            self._env["RECONCILE_GRACE_SECONDS"] = str(grace)
+        self._reconciler: threading.Thread | None = None
+        self._closing = threading.Event()
+        self.reconciler_passes: list[dict[str, Any]] = []
         self._saved_env: dict[str, str | None] = {}
         self._patches: list[tuple[Any, str, Any]] = []
         self.handlers: dict[str, str] = {}
@@ -168,9 +181,17 @@ class LocalAws:
         except BaseException:
             self.__exit__(*sys.exc_info())
             raise
+        if self.reconcile_every is not None:
+            self._reconciler = threading.Thread(
+                target=self._reconcile_on_schedule, name="local-reconciler", daemon=True
+            )
+            self._reconciler.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self._closing.set()
+        if self._reconciler is not None:
+            self._reconciler.join(timeout=60)
         if hasattr(self, "agent"):
             self.agent.shutdown()
         for owner, name, original in reversed(self._patches):
@@ -310,6 +331,15 @@ class LocalAws:
                 "stackTrace": [lambda_paths(line) for line in traceback.format_exception(exc)],
             }, True
 
+    def _reconcile_on_schedule(self) -> None:
+        """The template's scheduled rule, every `reconcile_every` seconds instead of minutes."""
+        assert self.reconcile_every is not None
+        while not self._closing.wait(self.reconcile_every):
+            result, failed = self.invoke_handler(
+                "ReconcileFunction", self.function_arns["ReconcileFunction"], {"source": "aws.events"}
+            )
+            self.reconciler_passes.append({"failed": failed, **(result if isinstance(result, dict) else {})})
+
     # ---- Step Functions: an array's children are executions of the same state machine ----
 
     def _route_nested_executions(self) -> None:
@@ -426,12 +456,22 @@ class LocalAws:
             return tasks
 
         def stop_task(backend: Any, cluster_str: str, task_str: str, reason: str) -> Any:
+            tasks = backend.tasks.get(backend._get_cluster(cluster_str).name, {})
+            prior = next((t for arn, t in tasks.items() if arn.endswith(task_str.rsplit("/", 1)[-1])), None)
+            before = (prior.last_status, prior.stopped_reason) if prior is not None else None
             task = original_stop(backend, cluster_str, task_str, reason)
+            if before is not None and before[0] == "STOPPED":
+                # A task that stopped already stays as it stopped (StopTask changes nothing).
+                task.last_status, task.stopped_reason = before
+                return task
+            # As on ECS, only desiredStatus changes now: lastStatus says STOPPED once the agent has stopped it.
+            task.last_status = before[0] if before is not None else "RUNNING"
             runtime.agent.stop(task.task_arn, reason or "Task stopped by user")
             return task
 
         self._patch(EC2ContainerServiceBackend, "run_task", run_task)
         self._patch(EC2ContainerServiceBackend, "stop_task", stop_task)
+        ecs_idempotency.install(self._patch)
         self._register_as_ecs()
 
     def _register_as_ecs(self) -> None:

@@ -27,6 +27,8 @@ class Settings(BaseModel):
     # finish a page (GetLogEvents retries included), upload a part, and save the checkpoint.
     copy_reserve_seconds: Annotated[int, Field(alias="COPY_RESERVE_SECONDS", ge=1)] = 120
     reconcile_grace_seconds: Annotated[int, Field(alias="RECONCILE_GRACE_SECONDS", ge=0)] = 300
+    # DescribeExecution calls a reconciler pass makes at most (oldest waiting runs first; the rest next pass).
+    reconcile_execution_checks: Annotated[int, Field(alias="RECONCILE_EXECUTION_CHECKS", ge=0)] = 100
 
     # The clusters and task definition families this runner may use (patterns, comma-separated), as IAM allows.
     allowed_clusters: Annotated[str, Field(alias="ALLOWED_CLUSTERS", min_length=1)] = "*"

@@ -32,9 +32,10 @@ def prepare(
     bucket: str,
     ttl_days: int,
 ) -> dict[str, Any]:
-    """Claim the parent's runId, then write every child's execution name and request where the Distributed
-    Map reads them, each pinned to the task definition revision the parent resolved. Idempotent: a retry finds
-    its own claim and writes the same children again."""
+    """Claim the parent's runId, then write every child's execution name, runId, index and item where the
+    Distributed Map reads them (never a request: its environment values may be secrets). The answer names the
+    containers and the task definition revision the parent resolved, which every child is pinned to.
+    Idempotent: a retry finds its own claim and writes the same children again."""
     record = new_record(
         runId=run.runId,
         executionArn=execution_arn,
@@ -56,10 +57,17 @@ def prepare(
                 "existingExecutionArn": exists.existing.executionArn,
             }
             return {"prepared": False, "error": ErrorName.DUPLICATE.value, "cause": json.dumps(cause)}
-    items = arrays.children(request, run.runId, execution_name, containers, task_definition_arn)
+    items = arrays.children(request, run.runId, execution_name)
     key = children_key(run.runId)
     put_object(Bucket=bucket, Key=key, Body=json.dumps(items).encode(), ContentType="application/json")
-    return {"prepared": True, "bucket": bucket, "key": key, "size": len(items)}
+    return {
+        "prepared": True,
+        "bucket": bucket,
+        "key": key,
+        "size": len(items),
+        "containers": containers,
+        "taskDefinitionArn": task_definition_arn,
+    }
 
 
 def summarize(

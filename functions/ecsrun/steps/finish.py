@@ -13,7 +13,7 @@ from ecsrun.domain.completion import run_summary
 from ecsrun.domain.keys import manifest_key
 from ecsrun.domain.logsettle import epoch_ms, settle_wait
 from ecsrun.domain.models.logs import LogProgress
-from ecsrun.domain.models.record import RunRecord, RunStatus
+from ecsrun.domain.models.record import Callback, RunRecord
 from ecsrun.domain.outcome import compose
 from ecsrun.steps.copy_logs import CopyProgress, copy_run_logs
 
@@ -81,6 +81,10 @@ def finish_run(
     manifest = manifest_key(record.runId)
     outcome = compose(record, copied.entries, copied.tails, bucket=bucket, manifest=manifest, caught=caught)
     summary = outcome["output"] if outcome["status"] == "SUCCEEDED" else json.loads(outcome["cause"])
+    recorded = record.outcome
+    if recorded is not None:  # the run ended before its task was known to have stopped: its recorded outcome
+        # stands, and the manifest now describes the task as it ended
+        summary = {**summary, **{k: recorded.get(k) for k in ("status", "error", "message")}}
     document = {
         **summary,
         "logs": {**summary["logs"], "containers": [e.model_dump(mode="json") for e in copied.entries]},
@@ -90,10 +94,26 @@ def finish_run(
     }
     body = json.dumps(document, indent=2).encode()
     s3.put_object(Bucket=bucket, Key=manifest, Body=body, ContentType="application/json")
+    if recorded is not None:
+        if record.task_known_stopped:
+            store.release(record.runId)
+        return outcome, copied
     summary_only = {k: v for k, v in outcome.items() if k != "cause"} | {"manifestKey": manifest}
     if summary.get("message"):  # the failure in one line, for whoever reads the record (an array's verdict)
         summary_only["message"] = summary["message"]
-    store.finish(record.runId, summary_only, aborted=record.status == RunStatus.ABORTED)
+    written = store.finish(
+        record.runId,
+        summary_only,
+        aborted=record.ended_by_abort,
+        # Until its task is known to have stopped, the run stays where the reconciler looks.
+        release=record.task_known_stopped,
+        close_callback=record.callback == Callback.PENDING,
+    )
+    if not written:  # a retry of this finish (same outcome: announce again, at least once) or another writer's
+        now = store.get(record.runId)
+        mine = now is not None and now.outcome is not None and now.outcome.get("error") == summary_only.get("error")
+        if not mine:
+            return outcome, copied
     if publish is not None:
         publish(run_summary(summary, record.executionArn))
     return outcome, copied

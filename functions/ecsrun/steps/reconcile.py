@@ -1,57 +1,226 @@
-"""The safety net: settle runs whose STOPPED event never came, through the same path as the event handler."""
+"""The safety net: whatever an event, a callback or a stop failed to do, the reconciler does, through the same
+code as the handlers that missed it.
+
+It reads the runs that carry the sparse `waiting` mark and have not changed for the grace period, and for each:
+- a state waits on its task: is the execution still running (DescribeExecution, at most `max_execution_checks`
+  a pass, oldest first)? If not, the run is aborted through ExecutionEnded's code (that event is best effort);
+- a verdict's callback is pending: delivered again, from the record;
+- its task is recorded but not known to have stopped: DescribeTasks (100 a call). Stopped: settled (or, for a
+  run nobody waits for, recorded). ECS no longer knows it: lost. Still running for a run that is stopping,
+  aborted or ended: StopTask again;
+- an aborted (or ended) run whose task RunTask may have started without anyone recording it: named by RunTask
+  with the attempt's clientToken, then stopped;
+- an aborted run whose task stopped but whose logs are not all copied: the copy continues from its checkpoint.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from ecsrun.adapters.dynamodb import RunsTable, iso_utc
 from ecsrun.adapters.ecs import Ecs
-from ecsrun.adapters.stepfunctions import Callbacks
+from ecsrun.adapters.stepfunctions import Callbacks, Executions
 from ecsrun.domain.errors import ErrorName, StaleRecord
 from ecsrun.domain.models.ecs import EcsTask
-from ecsrun.domain.models.record import RunRecord
+from ecsrun.domain.models.record import WAITING, Callback, RunRecord, RunStatus
 from ecsrun.domain.models.verdict import Verdict
+from ecsrun.plumbing.observability import logger
 from ecsrun.plumbing.settings import Settings
-from ecsrun.steps.settle import settle_once, settle_stopped_task
+from ecsrun.steps.abort import abort_run, cleanup_aborted
+from ecsrun.steps.settle import complete_callback, settle_once, settle_stopped_task
+from ecsrun.steps.tasks import record_attempt_task, resolve_attempt_task, stop_recorded_task
+
+COUNTS = (
+    "checked",
+    "settled",
+    "lost",
+    "running",
+    "callbacks",
+    "aborted",
+    "stopped",
+    "copied",
+    "executionsChecked",
+    "errors",
+)
+STILL_RUNNING = ("RUNNING", "PENDING_REDRIVE")
+_T = TypeVar("_T")
 
 
 def reconcile(
-    *, store: RunsTable, ecs: Ecs, callbacks: Callbacks, settings: Settings, grace_seconds: int
+    *,
+    store: RunsTable,
+    ecs: Ecs,
+    callbacks: Callbacks,
+    executions: Executions,
+    settings: Settings,
+    grace_seconds: int,
+    max_execution_checks: int,
+    publish: Callable[[dict[str, Any]], None],
+    copy_logs: Callable[[RunRecord], bool],
 ) -> dict[str, int]:
-    """Settle runs whose STOPPED event never came, through the same path as the event handler.
-
-    A non-zero `settled` means events were missed; `lost` counts tasks ECS no longer knows.
-    """
+    """One pass. A non-zero `settled` means STOPPED events were missed; `lost` counts tasks ECS no longer knows.
+    `copy_logs(record)` copies an aborted run's logs (True when finished, False when it paused)."""
     before = iso_utc(datetime.now(UTC) - timedelta(seconds=grace_seconds))
-    stale = [r for r in store.waiting_since(before) if r.taskArn]
-    counts = {"checked": len(stale), "settled": 0, "lost": 0, "running": 0}
-    by_cluster: dict[str, list[RunRecord]] = {}
-    for record in stale:
-        by_cluster.setdefault(record.clusterArn or record.run.request.get("cluster") or "", []).append(record)
-    for cluster, records in by_cluster.items():
-        by_task = {r.taskArn: r for r in records if r.taskArn}
-        described, missing = ecs.describe_tasks(cluster or None, list(by_task))
-        for raw in described:
-            task = EcsTask.model_validate(raw)
-            if task.lastStatus != "STOPPED":
-                counts["running"] += 1
+    found = list(store.waiting_since(before))
+    work = _Pass(store, ecs, callbacks, executions, settings, publish, copy_logs)
+    work.counts["checked"] = len(found)
+    for record in [r for r in found if r.status in WAITING][:max_execution_checks]:
+        work.counts["executionsChecked"] += 1
+        work.guarded(record, work.check_execution)
+    current = [r for r in (work.guarded(r, work.reread) for r in found) if r is not None and r.waiting]
+    for record in current:
+        if record.callback == Callback.PENDING and record.status in (RunStatus.STOPPED, RunStatus.START_FAILED):
+            work.guarded(record, work.redeliver)
+    work.ask_ecs([r for r in current if r.taskArn and r.task is None and r.status != RunStatus.STARTING])
+    for record in current:
+        if record.taskArn is None and (record.status == RunStatus.ABORTED or record.outcome is not None):
+            work.guarded(record, work.name_unrecorded_task)
+    for record in current:
+        work.guarded(record, work.copy_if_unwaited)
+    return work.counts
+
+
+class _Pass:
+    """One reconciler pass: what it does to each run, and what it counted."""
+
+    def __init__(
+        self,
+        store: RunsTable,
+        ecs: Ecs,
+        callbacks: Callbacks,
+        executions: Executions,
+        settings: Settings,
+        publish: Callable[[dict[str, Any]], None],
+        copy_logs: Callable[[RunRecord], bool],
+    ):
+        self.store, self.ecs, self.callbacks, self.executions = store, ecs, callbacks, executions
+        self.settings, self.publish, self.copy_logs = settings, publish, copy_logs
+        self.counts = dict.fromkeys(COUNTS, 0)
+
+    def guarded(self, record: RunRecord, action: Callable[[RunRecord], _T]) -> _T | None:
+        try:
+            return action(record)
+        except Exception:  # noqa: BLE001 - one run's trouble must not stop the pass; the next pass tries again
+            self.counts["errors"] += 1
+            logger.exception("reconciling a run failed", extra={"runId": record.runId})
+            return None
+
+    def reread(self, record: RunRecord) -> RunRecord | None:
+        return self.store.get(record.runId)
+
+    def check_execution(self, record: RunRecord) -> None:
+        """A state waits on this run's task: does its execution still run? If not, abort the run."""
+        status = self.executions.status(record.executionArn)
+        if status in STILL_RUNNING:
+            self.store.touch(record.runId)  # to the back of the queue: the next pass asks about others first
+            return
+        result = abort_run(
+            record.runId,
+            record.executionArn,
+            status,
+            store=self.store,
+            ecs=self.ecs,
+            callbacks=self.callbacks,
+            settings=self.settings,
+            publish=self.publish,
+        )
+        self.counts["aborted"] += result["result"] == "aborted"
+
+    def redeliver(self, record: RunRecord) -> None:
+        complete_callback(record, store=self.store, callbacks=self.callbacks)
+        self.counts["callbacks"] += 1
+
+    def ask_ecs(self, records: list[RunRecord]) -> None:
+        """Recorded tasks not known to have stopped: DescribeTasks, then settle, stop again, or call them lost."""
+        by_cluster: dict[str, list[RunRecord]] = {}
+        for record in records:
+            by_cluster.setdefault(record.clusterArn or record.run.request.get("cluster") or "", []).append(record)
+        for cluster, group in by_cluster.items():
+            by_task: dict[str, RunRecord] = {r.taskArn: r for r in group if r.taskArn}
+            try:
+                described, missing = self.ecs.describe_tasks(cluster or None, list(by_task))
+            except Exception:  # noqa: BLE001 - the next pass asks again
+                self.counts["errors"] += 1
+                logger.exception("DescribeTasks failed", extra={"cluster": cluster})
                 continue
-            result = settle_stopped_task(
-                task, store=store, callbacks=callbacks, settings=settings, settled_by="reconciler"
+            for raw in described:
+                task = EcsTask.model_validate(raw)
+                owner = by_task.get(task.taskArn)
+                if owner is None:
+                    continue
+                if task.lastStatus == "STOPPED":
+                    self.guarded(owner, functools.partial(self.settle, task))
+                    continue
+                self.counts["running"] += 1
+                if owner.status != RunStatus.RUNNING:  # stopping, aborted or ended: the task must not run on
+                    self.guarded(owner, self.stop_again)
+            for arn in missing:
+                self.guarded(by_task[arn], self.lost)
+
+    def settle(self, task: EcsTask, record: RunRecord) -> None:
+        result = settle_stopped_task(
+            task, store=self.store, callbacks=self.callbacks, settings=self.settings, settled_by="reconciler"
+        )
+        self.counts["settled"] += result.startswith("settled")
+
+    def stop_again(self, record: RunRecord) -> None:
+        self.counts["stopped"] += stop_recorded_task(record, ecs=self.ecs, store=self.store)
+
+    def lost(self, record: RunRecord) -> None:
+        self.counts["lost"] += _lost(record, store=self.store, callbacks=self.callbacks)
+
+    def name_unrecorded_task(self, record: RunRecord) -> None:
+        """An aborted or ended run whose task RunTask may have started, unrecorded: name it by the attempt's
+        clientToken and stop it (or end an aborted run that never had one)."""
+        now = self.store.get(record.runId)
+        if now is None or now.taskArn is not None:
+            return
+        if now.status == RunStatus.ABORTED and now.outcome is None:
+            cleanup_aborted(
+                now,
+                store=self.store,
+                ecs=self.ecs,
+                callbacks=self.callbacks,
+                settings=self.settings,
+                publish=self.publish,
             )
-            counts["settled"] += result.startswith("settled")
-        for arn in missing:
-            counts["lost"] += _settle_lost(by_task[arn], store=store, callbacks=callbacks)
-    return counts
+            return
+        task = None if now.task_known_stopped else resolve_attempt_task(now, ecs=self.ecs, settings=self.settings)
+        if task is None:
+            self.store.release(now.runId)
+            return
+        record_attempt_task(
+            now.runId,
+            now.attempt,
+            task,
+            store=self.store,
+            ecs=self.ecs,
+            callbacks=self.callbacks,
+            settings=self.settings,
+        )
+
+    def copy_if_unwaited(self, record: RunRecord) -> None:
+        """A run nobody waits for whose task has stopped: copy its logs (continuing a paused or failed copy)."""
+        now = self.store.get(record.runId)
+        if now is None or not now.waiting or now.task is None:
+            return
+        if now.status == RunStatus.ABORTED or now.outcome is not None:
+            self.counts["copied"] += self.copy_logs(now)
 
 
-def _settle_lost(record: RunRecord, *, store: RunsTable, callbacks: Callbacks) -> int:
+def _lost(record: RunRecord, *, store: RunsTable, callbacks: Callbacks) -> bool:
     """ECS no longer knows the task (stopped over an hour ago, event missed): its end is unknowable."""
     task = EcsTask(taskArn=record.taskArn or "", clusterArn=record.clusterArn, lastStatus="MISSING")
     reason = f"ECS no longer knows task {record.taskArn}: it stopped long ago and its STOPPED event was missed"
     verdict = Verdict.failed(ErrorName.TASK_LOST, reason)
     try:
-        settle_once(record, task, verdict, store=store, callbacks=callbacks, settled_by="reconciler")
+        if record.status in WAITING:
+            settle_once(record, task, verdict, store=store, callbacks=callbacks, settled_by="reconciler")
+        else:
+            store.record_task(record, task, verdict)
     except StaleRecord:
-        return 0  # settled meanwhile by its event
-    return 1
+        return False  # settled meanwhile by its event
+    return True

@@ -8,13 +8,14 @@ from ecsrun.adapters.dynamodb import RunExists, RunsTable, new_record
 from ecsrun.adapters.ecs import Ecs, RunTaskRefused
 from ecsrun.adapters.stepfunctions import Callbacks
 from ecsrun.domain.errors import ErrorName, StaleRecord, StartInterrupted
-from ecsrun.domain.models.record import RunStatus
+from ecsrun.domain.models.record import Callback, RunRecord, RunStatus
 from ecsrun.domain.models.run import Run
 from ecsrun.domain.models.verdict import Verdict
 from ecsrun.domain.runtask import client_token, container_specs, run_task_args, started_by
 from ecsrun.plumbing.observability import logger
 from ecsrun.plumbing.settings import Settings
-from ecsrun.steps.settle import SETTLE_ATTEMPTS, deliver, failure_cause
+from ecsrun.steps.settle import SETTLE_ATTEMPTS, complete_callback, failure_cause, settle_stopped_task
+from ecsrun.steps.tasks import record_attempt_task
 
 
 def start_run(
@@ -28,7 +29,11 @@ def start_run(
     settings: Settings,
     region: str,
 ) -> dict[str, Any]:
-    """Write the record, then RunTask. The record exists before the task, so no task is ever unaccounted for."""
+    """Write the record, then RunTask. The record exists before the task, so no task is ever unaccounted for.
+
+    Every failure after the record exists is StartInterrupted, which the state machine retries: the retry calls
+    RunTask again with the same clientToken and parameters, so ECS answers with the task the first call started.
+    """
     record = new_record(
         runId=run.runId,
         executionArn=execution_arn,
@@ -38,6 +43,7 @@ def start_run(
         run=run,
         ttl_days=settings.run_record_ttl_days,
     )
+    resuming = False
     try:
         store.create(record)
     except RunExists as exists:
@@ -48,66 +54,92 @@ def start_run(
                 token, ErrorName.DUPLICATE.value, failure_cause(first, message, firstExecutionArn=first.executionArn)
             )
             return {"runId": run.runId, "started": False, "duplicateOf": first.executionArn}
-        resumed = _resume(first.runId, token, store=store, ecs=ecs, callbacks=callbacks)
-        if resumed is not None:
-            return resumed
-        record = first.model_copy(update={"taskToken": token})
+        resuming = True
+    try:
+        if resuming:
+            resumed = _resume(run.runId, token, store=store, callbacks=callbacks, settings=settings)
+            if resumed is not None:
+                return resumed
+            record = store.get(run.runId) or record
+        return _start_attempt(record, store=store, ecs=ecs, callbacks=callbacks, settings=settings, region=region)
+    except StartInterrupted:
+        raise
+    except Exception as exc:
+        # The record exists and a task may too: the retried start sorts out which, by the attempt's clientToken.
+        # Only the exception's type is named: an SDK message may quote a parameter (an environment value).
+        raise StartInterrupted(f"start of run {run.runId} interrupted: {type(exc).__name__}") from exc
 
+
+def _start_attempt(
+    record: RunRecord, *, store: RunsTable, ecs: Ecs, callbacks: Callbacks, settings: Settings, region: str
+) -> dict[str, Any]:
+    run, attempt = record.run, record.attempt
     try:
         definition = ecs.describe_task_definition(run.request["taskDefinition"])
-        store.set_containers(run.runId, container_specs(definition, region))
-        task = ecs.run_task(run_task_args(run, settings.started_by_prefix, attempt=record.attempt))
+        containers = container_specs(definition, region)
     except RunTaskRefused as refused:
-        verdict = Verdict(succeeded=False, error=refused.error, reason=str(refused), retryable=refused.retryable)
-        store.mark_start_failed(run.runId, verdict)
-        callbacks.fail(token, refused.error.value, failure_cause(record, str(refused), failures=refused.failures))
+        return _refused(record, refused, store=store, callbacks=callbacks)
+    try:
+        store.begin_start(run.runId, attempt, containers)
+    except StaleRecord:
+        # A stop or an abort began first (or the attempt moved on): no RunTask may follow.
+        logger.info("the run stopped being started before RunTask; nothing started")
         return {"runId": run.runId, "started": False}
-    except Exception as exc:
-        # The record exists and a task may too: the retried start (see _resume) sorts out which.
-        raise StartInterrupted(f"start of run {run.runId} interrupted: {exc!r}") from exc
-    if not _record_started(store, run.runId, task["taskArn"], task.get("clusterArn")):
-        now = store.get(run.runId)
-        if now is not None and now.status == RunStatus.ABORTED:
-            # The execution ended while RunTask was in flight: nobody will wait for this task.
-            ecs.stop_task(task.get("clusterArn"), task["taskArn"], now.stopReason or "ecsrun: execution ended")
-    logger.info("task started", extra={"runId": run.runId, "taskArn": task["taskArn"]})
+    try:
+        task = ecs.run_task(run_task_args(run, settings.started_by_prefix, attempt=attempt))
+    except RunTaskRefused as refused:
+        if refused.error == ErrorName.THROTTLED and record.run_task_may_have_run:
+            # An earlier call with this clientToken may have started a task; a throttled call says nothing about
+            # it, so the attempt is not over: try again (the state machine retries StartInterrupted).
+            raise StartInterrupted(f"start of run {run.runId} interrupted: RunTask throttled on resume") from refused
+        return _refused(record, refused, store=store, callbacks=callbacks)
+    now = record_attempt_task(run.runId, attempt, task, store=store, ecs=ecs, callbacks=callbacks, settings=settings)
+    logger.info("task started", extra={"taskArn": task["taskArn"], "status": now.status.value})
     return {"runId": run.runId, "started": True, "taskArn": task["taskArn"]}
 
 
-def _record_started(store: RunsTable, run_id: str, task_arn: str, cluster_arn: str | None) -> bool:
+def _refused(record: RunRecord, refused: RunTaskRefused, *, store: RunsTable, callbacks: Callbacks) -> dict[str, Any]:
+    """ECS refused: no task exists. The verdict and its pending callback are recorded, then delivered."""
+    verdict = Verdict(succeeded=False, error=refused.error, reason=str(refused), retryable=refused.retryable)
     try:
-        return store.mark_started(run_id, task_arn, cluster_arn)
-    except Exception as exc:
-        raise StartInterrupted(f"task {task_arn} of run {run_id} started but not recorded: {exc!r}") from exc
+        store.mark_start_failed(record, verdict)
+    except StaleRecord:
+        logger.info("RunTask refused, but the run is no longer starting", extra={"reason": str(refused)})
+        return {"runId": record.runId, "started": False}
+    failed = store.get(record.runId)
+    if failed is not None and failed.callback == Callback.PENDING:
+        complete_callback(failed, store=store, callbacks=callbacks)
+    return {"runId": record.runId, "started": False}
 
 
-def _resume(run_id: str, token: str, *, store: RunsTable, ecs: Ecs, callbacks: Callbacks) -> dict[str, Any] | None:
-    """This execution's start state ran again (a Lambda retry). Never start a second task.
+def _resume(
+    run_id: str, token: str, *, store: RunsTable, callbacks: Callbacks, settings: Settings
+) -> dict[str, Any] | None:
+    """This execution's start state ran again (a Lambda retry, or StartInterrupted). Never start a second task.
 
-    Returns None when no task exists yet, so the caller starts one (RunTask's clientToken makes that safe).
+    Returns None when the attempt still has to be started: the caller then calls RunTask, with the attempt's
+    clientToken, which names the task an interrupted call may have started.
     """
     for _ in range(SETTLE_ATTEMPTS):
         first = store.get(run_id)
         if first is None:
             raise StaleRecord(run_id)
-        if first.status not in (RunStatus.STARTING, RunStatus.RUNNING):
-            # Settled (or refused) while no state was listening: hand the outcome to this state.
-            if first.verdict is not None:
-                deliver(callbacks, first.model_copy(update={"taskToken": token}), first.verdict)
+        if first.status not in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.STOPPED, RunStatus.START_FAILED):
+            # Stopping, aborted or ended: this start state is not waited on any more.
             return {"runId": run_id, "started": False, "resumed": True, "taskArn": first.taskArn}
         try:
-            store.set_token(first, token)
+            now = store.set_token(first, token)
         except StaleRecord:
             continue
-        if first.taskArn is None:
-            # The earlier attempt may have started a task and died before recording it: ECS knows it by startedBy.
-            cluster = first.run.request.get("cluster")
-            earlier = {a.get("taskArn") for a in first.attempts}
-            found = [arn for arn in ecs.tasks_started_by(cluster, first.startedBy) if arn not in earlier]
-            if not found:
-                return None
-            _record_started(store, run_id, found[0], None)
-            logger.warning("adopted a task started by an interrupted attempt", extra={"taskArn": found[0]})
-            return {"runId": run_id, "started": False, "resumed": True, "taskArn": found[0]}
-        return {"runId": run_id, "started": False, "resumed": True, "taskArn": first.taskArn}
+        if now.status in (RunStatus.STOPPED, RunStatus.START_FAILED):
+            # Settled (or refused) while no state was listening: hand the recorded verdict to this state.
+            complete_callback(now, store=store, callbacks=callbacks)
+            return {"runId": run_id, "started": False, "resumed": True, "taskArn": now.taskArn}
+        if now.status == RunStatus.STARTING:
+            return None
+        early = (now.earlyEvents or {}).get(now.taskArn or "")
+        if early is not None:
+            # The start recorded its task, found the task's STOPPED event waiting, and died before settling.
+            settle_stopped_task(early, store=store, callbacks=callbacks, settings=settings)
+        return {"runId": run_id, "started": False, "resumed": True, "taskArn": now.taskArn}
     raise StaleRecord(run_id)

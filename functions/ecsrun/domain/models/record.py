@@ -25,9 +25,28 @@ class RunStatus(StrEnum):
 
 # A run in one of these states still has a task token waiting for the task to stop.
 WAITING = (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.STOPPING)
-# The sparse index the reconciler reads: only waiting runs carry the attribute.
+# The sparse index the reconciler reads: a run carries the attribute while it needs work from someone (a state
+# waits on its task, a callback is pending, an aborted run's task or logs, an ended run's task not known stopped).
 WAITING_INDEX = "waiting"
 WAITING_MARK = "W"
+# At most this many STOPPED events wait on a record for the start to record its task (see RunRecord.earlyEvents).
+MAX_EARLY_EVENTS = 10
+
+
+class Callback(StrEnum):
+    """The settled verdict's callback to the record's task token: recorded once, delivered at least once."""
+
+    PENDING = "PENDING"  # written with the verdict; SendTask* not yet acknowledged
+    DELIVERED = "DELIVERED"  # Step Functions took it (or the state machine moved on: CopyLogs ran)
+    CLOSED = "CLOSED"  # the token was closed already (TaskTimedOut, TaskDoesNotExist, InvalidToken)
+
+
+class TokenState(StrEnum):
+    """Which state of the state machine waits on the record's task token."""
+
+    START = "StartTaskAndWait"  # answered with the task's verdict
+    STOP_TIMED_OUT = "StopTimedOutTask"  # answered with success once the task stopped
+    STOP_INTERRUPTED = "StopInterruptedStart"  # likewise, for a start interrupted beyond its retries
 
 
 class RunRecord(BaseModel):
@@ -52,6 +71,20 @@ class RunRecord(BaseModel):
     settledBy: str | None = None  # "event" or "reconciler"
     callbackClosed: bool = False  # the execution had moved on when the task stopped
     callerAnswer: str | None = None  # the caller's token (run.callbackTaskToken): "delivered" or "closed: <code>"
+    callback: Callback | None = None
+    tokenState: TokenState = TokenState.START
+    # RunTask may have been called for this attempt (written just before it): with no taskArn, a task may exist
+    # that only RunTask with the attempt's clientToken can name.
+    runTaskAttempt: int | None = None
+    runTaskAt: str | None = None  # when, for ECS's 24-hour clientToken window
+    # STOPPED events that came while taskArn was unknown, by taskArn (current attempt, at most MAX_EARLY_EVENTS).
+    # Never trusted: only the one for the ARN RunTask returns, on the run's cluster, settles the run.
+    earlyEvents: dict[str, EcsTask] | None = None
+    interrupted: bool = False  # the start was interrupted beyond its retries; StopInterruptedStart stopped its task
+    stopRequestedAt: str | None = None  # StopTask was sent for the current task
+    # How the execution ended, when it ended before the run did (ABORTED, FAILED, TIMED_OUT), and its error.
+    executionStatus: str | None = None
+    executionError: str | None = None
     outcome: dict[str, Any] | None = None
     array: dict[str, Any] | None = None  # an array run's parent: size, maxConcurrency, where its children are
     createdAt: str
@@ -61,3 +94,27 @@ class RunRecord(BaseModel):
     @property
     def essential(self) -> dict[str, bool]:
         return {c.name: c.essential for c in self.containers}
+
+    @property
+    def ended_by_abort(self) -> bool:
+        """The run is ABORTED because its execution was aborted (not because it failed or timed out)."""
+        return self.status == RunStatus.ABORTED and self.executionStatus in (None, "ABORTED")
+
+    @property
+    def run_task_may_have_run(self) -> bool:
+        """RunTask may have been called for the current attempt (its answer may not be recorded)."""
+        return self.runTaskAttempt == self.attempt
+
+    @property
+    def earlier_task_arns(self) -> set[str]:
+        return {str(a["taskArn"]) for a in self.attempts if a.get("taskArn")}
+
+    @property
+    def task_known_stopped(self) -> bool:
+        """No task of the current attempt can be running: it is recorded stopped (or lost), or none was started
+        (RunTask was not called for this attempt, or ECS refused it)."""
+        if self.task is not None:
+            return True
+        if self.taskArn is None:
+            return not self.run_task_may_have_run or self.status == RunStatus.START_FAILED
+        return False
