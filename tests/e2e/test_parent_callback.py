@@ -108,7 +108,8 @@ def test_a_parent_gets_the_runs_output_when_it_succeeds(aws: LocalAws, answers: 
     assert output["task"]["containers"][0]["exitCode"] == 0
     assert output["logs"]["manifestKey"] == "runs/report-ok/manifest.json"
     # And ecsrun's own execution ended the same way, the token answered once
-    child = _ecsrun_execution(aws)
+    # (once it has ended: the parent, answered from CopyLogs, may end before ecsrun's own last transitions)
+    child = _wait_for_end(aws, _ecsrun_execution(aws)["executionArn"], timeout=30)
     assert child["status"] == "SUCCEEDED"
     assert _one_answer(answers).succeeded
     record = aws.client("dynamodb").get_item(TableName="ecsrun-local-runs", Key={"runId": {"S": "report-ok"}})
