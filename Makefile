@@ -9,7 +9,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 
-.PHONY: setup demo test lint typecheck pytest sam checkov bench clean
+.PHONY: setup demo test lint typecheck pytest sam checkov bench smoke clean
 
 setup: $(STAMP)
 
@@ -56,6 +56,11 @@ checkov: $(CHECKOV_STAMP)
 		-f examples/s3-trigger/template.yaml \
 		-f examples/parent-state-machine/template.yaml \
 		--framework cloudformation --compact --quiet --skip-download
+
+## smoke: the smoke scenarios against a deployed stack, through the AWS CLI (make smoke STACK=ecsrun SMOKE_ARGS="--execution-role-arn ...")
+smoke: setup
+	@test -n "$(STACK)" || { echo "make smoke: give STACK=<stack name> (and SMOKE_ARGS=\"--execution-role-arn ...\")" >&2; exit 2; }
+	$(BIN)/ecsrun smoke --stack-name $(STACK) $(SMOKE_ARGS)
 
 ## bench: measure the pipeline (cost, cold start, 1,000 runs, a 500-item array) and the log copy; tables in docs/benchmarks.md
 bench: setup

@@ -27,7 +27,18 @@ LEAVES = _leaf_commands()
 
 
 def test_the_walk_finds_every_command() -> None:
-    assert set(LEAVES) == {"local run", "local event", "validate", "explain", "logs", "start", "status", "list"}
+    assert set(LEAVES) == {
+        "local run",
+        "local event",
+        "local serve",
+        "validate",
+        "explain",
+        "logs",
+        "start",
+        "status",
+        "list",
+        "smoke",
+    }
 
 
 @pytest.mark.parametrize("command", sorted(LEAVES))

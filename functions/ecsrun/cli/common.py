@@ -40,6 +40,17 @@ def task_definitions_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def parameter_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a template parameter's value for the local stack (repeatable; a list parameter takes "
+        "comma-separated values), e.g. PassRoleArns=arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+    )
+
+
 def stack_output(cloudformation: Any, stack: str, name: str) -> str:
     from botocore.exceptions import ClientError
 

@@ -46,6 +46,17 @@ def _register(aws: Any, definitions: list[tuple[str, Any]]) -> None:
             raise UsageError(f"task definition {path}: {rejected}") from rejected
 
 
+def _parameters(args: argparse.Namespace) -> dict[str, str]:
+    """--parameter KEY=VALUE ...: the local stack's template parameters."""
+    parameters = {}
+    for item in getattr(args, "parameter", []):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--parameter {item!r} is not KEY=VALUE")
+        parameters[key] = value
+    return parameters
+
+
 def _exit_status(result: Any) -> int:
     if result.status == "SUCCEEDED":
         return EXIT_OK
@@ -59,7 +70,9 @@ def local_run(args: argparse.Namespace) -> int:
     from ecsrun.local.runtime import LocalAws
 
     text = args.output == "text"
-    with LocalAws(reconcile_every=RECONCILE_EVERY, reconcile_grace=RECONCILE_GRACE) as aws:
+    with LocalAws(
+        parameters=_parameters(args), reconcile_every=RECONCILE_EVERY, reconcile_grace=RECONCILE_GRACE
+    ) as aws:
         _register(aws, definitions)
         if text:
             print(f"ecsrun local run {args.request}", flush=True)
@@ -76,12 +89,7 @@ def local_run(args: argparse.Namespace) -> int:
 def local_event(args: argparse.Namespace) -> int:
     event = read_json(args.event, "event")
     definitions = _task_definitions(args.task_definition)
-    parameters = {}
-    for item in args.parameter:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--parameter {item!r} is not KEY=VALUE")
-        parameters[key] = value
+    parameters = _parameters(args)
     entries = event if isinstance(event, list) else None
     if entries is not None and not all(
         isinstance(e, dict) and {"Source", "DetailType", "Detail"} <= set(e) for e in entries
@@ -118,3 +126,51 @@ def local_event(args: argparse.Namespace) -> int:
         print(json.dumps([result.as_json() for result in results], indent=2))
     statuses = [_exit_status(result) for result in results]
     return max(statuses)
+
+
+def local_serve(args: argparse.Namespace) -> int:
+    """Serve the local stack until Ctrl-C (130) or SIGTERM (0); the stack's outputs as JSON on stdout."""
+    import signal
+    import threading
+
+    from ecsrun.local.runtime import LocalAws
+    from ecsrun.local.serve import LocalServer, PortInUse, check_port
+
+    definitions = _task_definitions(args.task_definition)
+    try:
+        check_port("127.0.0.1", args.port)  # before building the stack, which takes a while
+    except PortInUse as exc:
+        raise UsageError(str(exc)) from exc
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C stops it even when started in the background (a shell makes background jobs ignore SIGINT).
+    interrupt = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with LocalAws(
+            parameters=_parameters(args), reconcile_every=RECONCILE_EVERY, reconcile_grace=RECONCILE_GRACE
+        ) as aws:
+            _register(aws, definitions)
+            try:
+                server = LocalServer(aws, port=args.port).__enter__()
+            except PortInUse as exc:
+                raise UsageError(str(exc)) from exc
+            try:
+                exports = " ".join(f"{k}={v}" for k, v in server.environment().items())
+                print(f"ecsrun local serve: {server.endpoint} (Ctrl-C stops it)", file=sys.stderr)
+                print(f"  export {exports}", file=sys.stderr)
+                print(json.dumps(server.describe_stacks(), indent=2, default=str), flush=True)
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                print("ecsrun local serve: stopped", file=sys.stderr)
+                return EXIT_INTERRUPTED
+            finally:
+                server.__exit__(None, None, None)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, interrupt)
+    print("ecsrun local serve: stopped", file=sys.stderr)
+    return EXIT_OK
+
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C ended

@@ -7,6 +7,7 @@ from typing import Any
 
 from ecsrun.cli.common import (
     output_option,
+    parameter_option,
     task_definitions_option,
 )
 from ecsrun.cli.stack import STATUSES
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     task_definitions_option(run)
     output_option(run, "document")
     run.add_argument("--artifacts", metavar="DIR", help="write every S3 object the run produced to DIR/<key>")
+    parameter_option(run)
     event = local_commands.add_parser(
         "event",
         help="deliver an event to the local stack's EventBridge rules and follow every run it starts",
@@ -86,15 +88,72 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TEMPLATE",
         help="a stack template whose EventBridge rules target the ecsrun state machine (repeatable)",
     )
-    event.add_argument(
-        "--parameter",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a template parameter's value (repeatable); a list parameter takes comma-separated values",
-    )
+    parameter_option(event)
     task_definitions_option(event)
     output_option(event, "document")
+    serve = local_commands.add_parser(
+        "serve",
+        help="serve the local stack to AWS clients (the AWS CLI, boto3, Airflow) on 127.0.0.1",
+        description="Run the local stack behind an AWS-compatible endpoint on 127.0.0.1 until Ctrl-C: executions "
+        "started with `aws stepfunctions start-execution`, run requests put with `aws events put-events` and "
+        "objects read with `aws s3 cp` reach the real state machine and handlers on moto, with IAM and the "
+        "limits checked as in `local run`. Prints the stack as `aws cloudformation describe-stacks` shows it "
+        "(stack ecsrun-local: the state machine, the bus, the bucket, the table). Exits 0 when stopped by "
+        "SIGTERM, 130 on Ctrl-C, 2 when the command is misused (a port in use).",
+        epilog="example:\n"
+        "  ecsrun local serve --port 4580 &\n"
+        "  export AWS_ENDPOINT_URL=http://127.0.0.1:4580 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing\n"
+        "  aws stepfunctions start-execution --state-machine-arn "
+        "arn:aws:states:us-east-1:123456789012:stateMachine:ecsrun-local --input file://events/requests/hello.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument(
+        "--port", type=int, default=4580, metavar="N", help="the port to listen on (default 4580; 0: any free port)"
+    )
+    task_definitions_option(serve)
+    parameter_option(serve)
+    smoke = commands.add_parser(
+        "smoke",
+        help="run the smoke scenarios against a stack (deployed, or `ecsrun local serve`) with the AWS CLI",
+        description="Run the same scenarios against any ecsrun stack, through public AWS APIs only (driven by the "
+        "AWS CLI): success, a non-zero exit, a timeout, an invalid request, a run requested with "
+        "`aws events put-events`, and the success run's log read back from S3. Registers a small task definition "
+        "of its own and deregisters it at the end. Prints PASS or FAIL per scenario. Exits 0 when every scenario "
+        "passes, 1 when one fails, 2 when the command is misused or the stack cannot be reached.",
+        epilog="examples:\n"
+        "  ecsrun smoke --stack-name ecsrun --execution-role-arn arn:aws:iam::123456789012:role/ecsTaskExecutionRole\n"
+        "  ecsrun smoke --stack-name ecsrun-local --endpoint-url http://127.0.0.1:4580 \\\n"
+        "      --execution-role-arn arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    smoke.add_argument("--stack-name", required=True, help="the stack's name (its outputs name its resources)")
+    smoke.add_argument(
+        "--execution-role-arn",
+        required=True,
+        help="the task execution role of the smoke task definition (Fargate's awslogs needs one); it must be in "
+        "the stack's PassRoleArns",
+    )
+    smoke.add_argument("--endpoint-url", help="an AWS-compatible endpoint, such as `ecsrun local serve`'s")
+    smoke.add_argument("--region", help="the stack's Region (default: the AWS CLI's)")
+    smoke.add_argument("--cluster", default="default", help="the cluster to run the tasks on (default: default)")
+    smoke.add_argument("--subnets", help="comma-separated subnet IDs (default: the default VPC's)")
+    smoke.add_argument("--security-groups", help="comma-separated security group IDs (default: the default VPC's)")
+    smoke.add_argument(
+        "--assign-public-ip",
+        choices=["ENABLED", "DISABLED"],
+        default="ENABLED",
+        help="ENABLED (default) lets a task in a public subnet pull the image",
+    )
+    smoke.add_argument("--image", default="public.ecr.aws/docker/library/busybox:stable", help="an image with sh")
+    smoke.add_argument("--family", default="ecsrun-smoke", help="the smoke task definition's family")
+    smoke.add_argument("--log-group", default="/ecsrun/smoke", help="the tasks' awslogs group (created if missing)")
+    smoke.add_argument(
+        "--timeout-seconds", type=int, default=20, help="the timeout scenario's run timeout (default 20)"
+    )
+    smoke.add_argument(
+        "--wait-seconds", type=int, default=600, help="how long any one run may take to end (default 600)"
+    )
+    smoke.add_argument("--aws-cli", metavar="PATH", help="the AWS CLI to drive (default: the one installed here)")
     validate = commands.add_parser(
         "validate",
         help="check a run request offline, as the ValidateRequest state does (no AWS needed)",

@@ -67,6 +67,8 @@ def _transform(path: Path, mtime: int, region: str) -> dict[str, Any]:
     from samtranslator.yaml_helper import yaml_parse
 
     sam = yaml_parse(path.read_text())
+    if "Transform" not in sam:  # plain CloudFormation (an example stack): nothing for SAM to do
+        return dict(sam)
     placeholder = "s3://ecsrun-local/code.zip"
     function_globals = (sam.get("Globals") or {}).get("Function") or {}
     if "CodeUri" in function_globals:
@@ -195,12 +197,12 @@ class Resolver:
         resource = self.template["Resources"][logical_id]
         return "Condition" not in resource or self.condition(resource["Condition"])
 
-    def resources(self) -> dict[str, dict[str, Any]]:
-        """Every resource that exists with these parameters, properties resolved."""
+    def resources(self, *, conditional: bool = False) -> dict[str, dict[str, Any]]:
+        """Every resource that exists with these parameters, properties resolved (`conditional`: every one)."""
         return {
             logical_id: {**resource, "Properties": self.resolve(resource.get("Properties") or {})}
             for logical_id, resource in self.template["Resources"].items()
-            if self.exists(logical_id)
+            if conditional or self.exists(logical_id)
         }
 
     def name_of(self, logical_id: str) -> str:
@@ -352,10 +354,11 @@ class Role:
     statements: tuple[dict[str, Any], ...]
 
 
-def roles(resolver: Resolver) -> dict[str, Role]:
+def roles(resolver: Resolver, *, conditional: bool = False) -> dict[str, Role]:
     """Every AWS::IAM::Role that exists, with its inline policies, its AWS::IAM::Policy attachments and the
-    AWS managed policies SAM attached (from MANAGED_POLICIES; any other managed policy is an error)."""
-    resources = resolver.resources()
+    AWS managed policies SAM attached (from MANAGED_POLICIES; any other managed policy is an error).
+    `conditional`: also the roles whose Condition is false (what they would be with it true)."""
+    resources = resolver.resources(conditional=conditional)
     found: dict[str, list[dict[str, Any]]] = {}
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::IAM::Role":
@@ -403,3 +406,19 @@ def role_of(resolver: Resolver, logical_id: str) -> str:
         target = reference["Fn::GetAtt"]
         return str(target[0] if isinstance(target, list) else target.split(".", 1)[0])
     raise TemplateError(f"{logical_id} does not run with a role of this template ({reference!r})")
+
+
+def target_role(resolver: Resolver, logical_id: str, target_arn: str) -> str | None:
+    """The logical id of the role an EventBridge rule's target (or a Scheduler schedule's) with Arn `target_arn`
+    is invoked with; None if it names no role of this template."""
+    resource = resolver.template["Resources"].get(logical_id) or {}
+    props = resource.get("Properties") or {}
+    targets = props.get("Targets") or ([props["Target"]] if "Target" in props else [])
+    for target in targets:
+        if resolver.resolve(target.get("Arn")) != target_arn:
+            continue
+        reference = target.get("RoleArn")
+        if isinstance(reference, dict) and "Fn::GetAtt" in reference:
+            found = reference["Fn::GetAtt"]
+            return str(found[0] if isinstance(found, list) else found.split(".", 1)[0])
+    return None

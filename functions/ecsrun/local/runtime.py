@@ -7,6 +7,7 @@ only if they match the template's EventBridge pattern, as EventBridge would deli
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import json
@@ -29,8 +30,9 @@ import boto3
 from botocore.exceptions import ClientError, ParamValidationError
 
 from ecsrun.adapters import clients
-from ecsrun.local import ecs_idempotency
+from ecsrun.local import cfn, ecs_idempotency, quotas
 from ecsrun.local.agent import LocalEcsAgent, TaskRun
+from ecsrun.local.iam import Enforcer, Principal
 from ecsrun.local.taskdef import registration_problems, resource_requirements
 from ecsrun.local.template import Template, Trigger
 
@@ -40,6 +42,7 @@ MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use
 TABLE = "ecsrun-local-runs"
 BUCKET = "ecsrun-local-logs"
 BUS = "ecsrun-local-runs"
+STACK = "ecsrun-local"  # the local stack's name, and its state machine's
 STARTED_BY_PREFIX = "ecsrun/"
 EVENT_DELIVERY_ATTEMPTS = 3  # EventBridge retries a failed Lambda target; locally a few tries are enough
 
@@ -124,6 +127,7 @@ class LocalAws:
         parameters: dict[str, Any] | None = None,
         reconcile_every: float | None = None,
         reconcile_grace: int | None = None,
+        enforce_iam: bool = True,
     ):
         self.template = Template(template_path or project_root() / "template.yaml")
         # Template parameters the run needs a value for (a schedule's request, an example stack's settings).
@@ -160,6 +164,12 @@ class LocalAws:
         # Fault injection for tests: what EventBridge delivers for each event (default: the event, once).
         self.event_faults: Callable[[dict[str, Any]], list[dict[str, Any]]] = lambda event: [event]
         self.agent: LocalEcsAgent
+        # IAM as deployed (ecsrun.local.iam): each function's calls are checked against its own role.
+        self.enforce_iam = enforce_iam
+        self.iam: Enforcer | None = None
+        self.function_roles: dict[str, Principal] = {}
+        self._trigger_roles: dict[tuple[str, str], Principal | None] = {}
+        self._trigger_templates: dict[str, Path] = {}
 
     # ---- lifecycle ----
 
@@ -244,7 +254,7 @@ class LocalAws:
         for key, value in substitutions.items():
             definition = definition.replace("${" + key + "}", self._resolve_substitution(value))
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
-            name="ecsrun-local", definition=definition, roleArn=role, type="STANDARD"
+            name=STACK, definition=definition, roleArn=role, type="STANDARD"
         )["stateMachineArn"]
 
         self.references = {
@@ -278,6 +288,9 @@ class LocalAws:
         self._abort_promptly()
         self._keep_callback_causes()
         self._name_unnamed_executions()
+        quotas.enforce(self._patch)  # the payload and API limits AWS enforces and moto skips
+        if self.enforce_iam:
+            self._enforce_iam()
 
     def _create_cluster(self, name: str) -> None:
         """A cluster with the Fargate capacity providers and one container instance (this machine), so FARGATE,
@@ -288,6 +301,49 @@ class LocalAws:
         instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="m5.large")["Instances"][0]
         document = {"instanceId": instance["InstanceId"], "region": REGION, "accountId": ACCOUNT}
         ecs.register_container_instance(cluster=name, instanceIdentityDocument=json.dumps(document))
+
+    # ---- IAM: every call checked against the role `sam deploy` would give its caller ----
+
+    def _resolver(self, template_path: Path) -> cfn.Resolver:
+        """A template of the local stack, resolved with its names and parameters (as deployed here)."""
+        names = {"RunsTable": TABLE, "LogsBucket": BUCKET, "RunBus": BUS, "RunStateMachine": STACK}
+        names.update({logical_id: logical_id for logical_id in self.handlers})
+        template = cfn.transform(template_path, region=REGION)
+        declared = template.get("Parameters") or {}
+        references = {"StateMachineArn": self.state_machine_arn, "StartedByPrefix": STARTED_BY_PREFIX}
+        values = {k: v for k, v in {**references, **self.parameters}.items() if k in declared}
+        stack = cfn.Stack(name=STACK, region=REGION, account=ACCOUNT)
+        return cfn.Resolver(template, stack, parameters=values, names=names)
+
+    def _enforce_iam(self) -> None:
+        from botocore.client import BaseClient
+
+        resolver = self._resolver(self.template.path)
+        roles = cfn.roles(resolver)
+        self.function_roles = {
+            logical_id: Principal(roles[cfn.role_of(resolver, logical_id)], session=logical_id)
+            for logical_id in self.handlers
+        }
+        machine_id = next(k for k, r in resolver.template["Resources"].items() if r["Type"].endswith("StateMachine"))
+        machine = Principal(roles[cfn.role_of(resolver, machine_id)], session=f"{STACK}-execution")
+        self.iam = Enforcer(machine, account=ACCOUNT, task_definition_roles=_task_definition_roles)
+        original = BaseClient._make_api_call  # type: ignore[attr-defined]
+        self._patch(BaseClient, "_make_api_call", self.iam.make_api_call(original))
+
+    def acting_as(self, principal: Principal | None) -> Any:
+        """A context in which this thread's AWS calls are `principal`'s (unchecked without enforcement)."""
+        return self.iam.acting_as(principal) if self.iam is not None else contextlib.nullcontext()
+
+    def _target_principal(self, template_path: Path, logical_id: str) -> Principal | None:
+        """The role an EventBridge rule or a Scheduler schedule of `template_path` starts executions with."""
+        key = (str(template_path), logical_id)
+        if key not in self._trigger_roles:
+            resolver = self._resolver(template_path)
+            role = cfn.target_role(resolver, logical_id, self.state_machine_arn)
+            # A schedule fired locally whose Condition is false (no ScheduleExpression) still uses its role.
+            found = cfn.roles(resolver, conditional=True)
+            self._trigger_roles[key] = Principal(found[role], session=logical_id) if role else None
+        return self._trigger_roles[key]
 
     def _resolve_substitution(self, value: Any) -> str:
         if isinstance(value, dict) and "Fn::GetAtt" in value:
@@ -322,7 +378,8 @@ class LocalAws:
         module_name, _, attr = self.handlers[logical_id].rpartition(".")
         handler = getattr(importlib.import_module(module_name), attr)
         try:
-            return handler(event, LocalContext(function_name=logical_id, invoked_function_arn=arn)), False
+            with self.acting_as(self.function_roles.get(logical_id)):
+                return handler(event, LocalContext(function_name=logical_id, invoked_function_arn=arn)), False
         except Exception as exc:  # noqa: BLE001 - the Lambda runtime reports every exception the same way
             return {
                 "errorMessage": lambda_paths(str(exc)),
@@ -575,6 +632,7 @@ class LocalAws:
         if not added:
             raise LookupError(f"{template_path} has no EventBridge rule that targets the ecsrun state machine")
         self.triggers += added
+        self._trigger_templates.update({trigger.rule: template_path for trigger in added})
         return added
 
     def deliver_event(self, event: dict[str, Any], bus: str = "default") -> list[str]:
@@ -596,7 +654,10 @@ class LocalAws:
             for trigger in self.triggers:
                 if trigger.bus == bus and matches(trigger.pattern, delivered):
                     self.delivered_events.append(delivered)
-                    started.append(self.start_execution(target_input(trigger, delivered)))
+                    template = self._trigger_templates.get(trigger.rule, self.template.path)
+                    principal = self._target_principal(template, trigger.rule) if self.iam is not None else None
+                    with self.acting_as(principal):  # the rule's target role starts the execution
+                        started.append(self.start_execution(target_input(trigger, delivered)))
         return started
 
     def put_events(self, entries: list[dict[str, Any]]) -> list[str]:
@@ -609,6 +670,22 @@ class LocalAws:
             event = envelope(entry["Source"], entry["DetailType"], json.loads(entry["Detail"]), entry.get("Resources"))
             started += self.deliver_event(event, bus=bus)
         return started
+
+    def route_put_events(self) -> None:
+        """PutEvents from any client (`aws events put-events` to `local serve`) reaches the stack's rules, as
+        EventBridge delivers the entries it accepts."""
+        from moto.events.models import EventsBackend
+
+        put = EventsBackend.put_events
+        runtime = self
+
+        def put_events(backend: Any, events: list[dict[str, Any]]) -> Any:
+            answers = put(backend, events)
+            accepted = [event for event, answer in zip(events, answers, strict=False) if "ErrorCode" not in answer]
+            runtime.put_events(accepted)
+            return answers
+
+        self._patch(EventsBackend, "put_events", put_events)
 
     def fire_schedule(self, logical_id: str, *, scheduled_time: datetime | None = None, attempt: int = 1) -> str:
         """Invoke a schedule's target as EventBridge Scheduler does: its Input, context attributes filled in."""
@@ -626,7 +703,9 @@ class LocalAws:
         text = schedule.input
         for name, value in attributes.items():
             text = text.replace(f"<{name}>", value)
-        return self.start_execution(text)
+        principal = self._target_principal(self.template.path, logical_id) if self.iam is not None else None
+        with self.acting_as(principal):  # the schedule's role starts the execution
+            return self.start_execution(text)
 
     def start_execution(self, execution_input: str) -> str:
         """StartExecution as EventBridge and Scheduler targets call it: a generated execution name."""
@@ -741,6 +820,21 @@ def registration_input(document: dict[str, Any]) -> dict[str, Any]:
     if isinstance(document.get("taskDefinition"), dict):
         document = document["taskDefinition"]
     return {k: v for k, v in document.items() if k not in _DESCRIBE_ONLY}
+
+
+def _task_definition_roles(name: str, region: str) -> tuple[str, list[str]]:
+    """A task definition's ARN and the roles RunTask would pass for it (the IAM check's lookup)."""
+    from moto.ecs.models import ecs_backends
+
+    try:
+        definition = ecs_backends[ACCOUNT][region].describe_task_definition(name)
+    except Exception:  # noqa: BLE001 - unknown to ECS: RunTask fails on its own, IAM has nothing to pass
+        family = name.rsplit("task-definition/", 1)[-1]
+        return f"arn:aws:ecs:{region}:{ACCOUNT}:task-definition/{family if ':' in family else family + ':*'}", []
+    # moto sets these attributes only when the definition has the roles.
+    found = (getattr(definition, name, None) for name in ("task_role_arn", "execution_role_arn"))
+    roles = [str(role) for role in found if role]
+    return str(definition.arn), roles
 
 
 def _record_stop(run: TaskRun, stopped: dict[str, Any]) -> None:

@@ -1,0 +1,134 @@
+"""IAM on the local engine, end to end: every call a function, the state machine or a rule makes is checked
+against its role from template.yaml, and a call the role does not allow fails as it would on AWS."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from ecsrun.local.engine import run_local
+from ecsrun.local.runtime import ACCOUNT, REGION, TABLE, LocalAws
+
+from tests.conftest import EVENTS
+
+
+def _json(kind: str, name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / kind / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def aws() -> Iterator[LocalAws]:
+    with LocalAws() as local:
+        local.register_task_definition(_json("task-definitions", "hello"))
+        yield local
+
+
+def test_a_run_makes_only_calls_its_roles_allow(aws: LocalAws) -> None:
+    # Given the local stack with IAM enforced (the default)
+    assert aws.iam is not None
+    # When the hello request runs through the state machine
+    result = run_local(_json("requests", "hello"), [], aws=aws)
+    # Then it succeeded, every function's and the state machine's calls were checked, and none was refused
+    assert result.status == "SUCCEEDED", result.cause
+    assert aws.iam.checked >= 20
+    assert aws.iam.denied == []
+
+
+def test_an_array_run_starts_and_follows_its_children_within_the_state_machines_role() -> None:
+    # Given an array of two children: the Distributed Map's nested executions are the state machine's calls
+    request = {**_json("requests", "array"), "array": {"size": 2}}
+    with LocalAws() as aws:
+        aws.register_task_definition(_json("task-definitions", "array"))
+        result = run_local(request, [], aws=aws)
+        # Then the parent and its children succeeded with nothing refused
+        assert result.status == "SUCCEEDED", result.cause
+        assert aws.iam is not None and aws.iam.denied == []
+
+
+def test_a_call_outside_the_callers_role_fails_as_on_aws(aws: LocalAws) -> None:
+    # Given code acting as the PlanRetry function, whose role may read and update run records only
+    ecs, dynamodb = aws.client("ecs"), aws.client("dynamodb")
+    principal = aws.function_roles["PlanRetryFunction"]
+    with aws.acting_as(principal):
+        # When it calls StopTask, Then ECS's own AccessDeniedException is raised with AWS's message
+        with pytest.raises(ecs.exceptions.AccessDeniedException) as stopped:
+            ecs.stop_task(cluster="default", task="abc")
+        # And a DynamoDB Scan (not granted) fails with DynamoDB's error code
+        with pytest.raises(ClientError) as scanned:
+            dynamodb.scan(TableName=TABLE)
+    task = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/default/abc"
+    assert stopped.value.response["Error"]["Message"] == (
+        f"User: {principal.arn} is not authorized to perform: ecs:StopTask on resource: {task} "
+        "because no identity-based policy allows the ecs:StopTask action"
+    )
+    assert principal.arn.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/") and principal.arn.endswith(
+        "/PlanRetryFunction"
+    )
+    assert scanned.value.response["Error"]["Code"] == "AccessDeniedException"
+    # And outside any role (the local engine, a test), nothing is checked
+    aws.client("dynamodb").scan(TableName=TABLE)
+
+
+def test_a_run_aborted_while_run_task_is_in_flight_has_its_task_stopped_by_the_start(aws: LocalAws) -> None:
+    # Given a valid run, and an execution that ends (ExecutionEnded marks the run ABORTED) while RunTask is in flight
+    validated = aws.invoke_function(
+        "ValidateRequestFunction",
+        {"request": _json("requests", "hello"), "executionName": "first", "executionArn": _execution("first")},
+    )
+    launch = aws.agent.launch
+    launched: list[Any] = []
+
+    def abort_then_launch(run: Any) -> None:
+        aws.client("dynamodb").update_item(
+            TableName=TABLE,
+            Key={"runId": {"S": "hello-demo"}},
+            UpdateExpression="SET #s = :aborted, stopReason = :why",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":aborted": {"S": "ABORTED"}, ":why": {"S": "execution ended"}},
+        )
+        launched.append(run)
+        launch(run)
+
+    aws.agent.launch = abort_then_launch  # type: ignore[method-assign]
+
+    # When the start function records the task it started and finds the run aborted
+    answer = aws.invoke_function(
+        "StartTaskFunction", {"run": validated["run"], "taskToken": "token", "executionArn": _execution("first")}
+    )
+
+    # Then it stopped that task itself (its role must allow ecs:StopTask), so no task outlives its run
+    assert answer["taskArn"] == launched[0].task_arn
+    assert aws.iam is not None and aws.iam.denied == []
+    aws.agent.wait_all(timeout=60)
+    [task] = aws.client("ecs").describe_tasks(cluster="default", tasks=[answer["taskArn"]])["tasks"]
+    assert task["lastStatus"] == "STOPPED"
+
+
+def test_the_run_requested_rule_starts_executions_with_its_own_role(aws: LocalAws) -> None:
+    # Given the rule's role as the template grants it (StartExecution on this state machine)
+    entry = _json("requests", "eventbridge-put-events")
+    entries = entry if isinstance(entry, list) else [entry]
+    assert aws.iam is not None
+    checked = aws.iam.checked
+    # When a run request is put on the bus, Then the execution starts, the rule's role having been checked
+    assert len(aws.put_events(entries)) == 1
+    assert aws.iam.checked > checked and aws.iam.denied == []
+
+    # And a role without that grant cannot start it
+    rule = aws.template.path, "RunStateMachineRunRequested"
+    real = aws._target_principal(*rule)
+    assert real is not None
+    stripped = dataclasses.replace(real, role=dataclasses.replace(real.role, statements=()))
+    aws._trigger_roles[(str(rule[0]), rule[1])] = stripped
+    with pytest.raises(ClientError) as refused:
+        aws.put_events(entries)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "states:StartExecution" in refused.value.response["Error"]["Message"]
+
+
+def _execution(name: str) -> str:
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:ecsrun-local:{name}"
