@@ -577,3 +577,25 @@ def test_a_run_whose_copy_failed_ends_at_once_and_gets_its_logs_copied_later(
     assert json.loads(record["outcome"])["error"] == "Logs.CopyFailed" and "waiting" not in record
     manifest = json.loads(stack.s3.get_object(Bucket="logs-test", Key="runs/hello-demo/manifest.json")["Body"].read())
     assert (manifest["error"], manifest["task"]["taskArn"]) == ("Logs.CopyFailed", started["taskArn"])
+
+
+def test_a_run_whose_start_never_wrote_its_record_still_ends_once_with_an_outcome(
+    stack: Stack, sfn: FakeStepFunctions
+) -> None:
+    # Given a start that died before writing the record, every time it was tried, and the state machine going on
+    # to CopyLogs with what it caught
+    from ecsrun.handlers import copy_logs
+
+    stack.register("hello.json")
+    run = validated_run(stack.request())
+    failure = {"Error": "Lambda.Unknown", "Cause": "The cause could not be determined"}
+    payload = {"run": run, "executionArn": EXECUTION, "failure": failure}
+    # When CopyLogs runs
+    answer = copy_logs.handler(payload, context())
+    # Then the run has its record and one outcome (no task: none was started), and a late start cannot start one
+    assert (answer["done"], answer["outcome"]["error"]) == (True, "Run.InternalError")
+    record = _record(stack)
+    assert (record["status"], json.loads(record["outcome"])["error"]) == ("FAILED", "Run.InternalError")
+    assert "waiting" not in record
+    assert start_run(run, token="token-late")["started"] is False
+    assert _tasks(stack) == []

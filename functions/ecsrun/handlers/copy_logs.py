@@ -18,13 +18,13 @@ from pydantic import BaseModel
 
 from ecsrun.domain import resumable
 from ecsrun.domain.completion import run_summary
-from ecsrun.domain.errors import RunNotFound
 from ecsrun.domain.models.run import Run
 from ecsrun.domain.outcome import duplicate, task_run_seconds
 from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.callback import answer_caller
+from ecsrun.steps.start import claim_unstarted_run
 
 
 class CopyState(BaseModel):
@@ -54,8 +54,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(runId=run_id, executionArn=payload.executionArn)
     store = wiring.runs_table(settings)
     record = store.get(run_id)
-    if record is None:
-        raise RunNotFound(run_id)
+    if record is None:  # the start died before it wrote the record, each time: nothing was started
+        record = claim_unstarted_run(payload.run, payload.executionArn, store=store, settings=settings)
     if record.executionArn != payload.executionArn:
         # The runId belongs to another execution: its logs and manifest are not this execution's to write.
         refused = duplicate(record, payload.executionArn)

@@ -124,8 +124,13 @@ def _resume(
         first = store.get(run_id)
         if first is None:
             raise StaleRecord(run_id)
-        if first.status not in (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.STOPPED, RunStatus.START_FAILED):
-            # Stopping, aborted or ended: this start state is not waited on any more.
+        resumable = (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.STOPPED, RunStatus.START_FAILED)
+        if (
+            first.outcome is not None
+            or first.status not in resumable
+            or (first.status in (RunStatus.STOPPED, RunStatus.START_FAILED) and first.verdict is None)
+        ):
+            # Stopping, aborted or ended (or claimed by CopyLogs): this start state is not waited on any more.
             return {"runId": run_id, "started": False, "resumed": True, "taskArn": first.taskArn}
         try:
             now = store.set_token(first, token)
@@ -143,3 +148,22 @@ def _resume(
             settle_stopped_task(early, store=store, callbacks=callbacks, settings=settings)
         return {"runId": run_id, "started": False, "resumed": True, "taskArn": now.taskArn}
     raise StaleRecord(run_id)
+
+
+def claim_unstarted_run(run: Run, execution_arn: str, *, store: RunsTable, settings: Settings) -> RunRecord:
+    """The start never wrote the run's record (it died before, every time it was tried) and the state machine went
+    on to copy the logs: write the record now, as a start that called no RunTask (START_FAILED), so the run still
+    ends once, with an outcome, and a start still running late can no longer call RunTask (that needs STARTING).
+    If a record exists after all, it is returned as it is."""
+    record = new_record(
+        runId=run.runId,
+        executionArn=execution_arn,
+        startedBy=started_by(settings.started_by_prefix, run.runId),
+        clientToken=client_token(run.runId, 1),
+        run=run,
+        ttl_days=settings.run_record_ttl_days,
+    ).model_copy(update={"status": RunStatus.START_FAILED})
+    try:
+        return store.create(record)
+    except RunExists as exists:
+        return exists.existing
