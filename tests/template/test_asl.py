@@ -475,7 +475,7 @@ def test_the_interrupted_start_stop_state_is_the_stop_function_for_an_interrupte
     assert payload["stopFor"] == "interrupted"
     assert payload["taskToken.$"] == "$$.Task.Token"
     assert payload["executionArn.$"] == "$$.Execution.Id"
-    assert any("StopFailed" in r["ErrorEquals"] for r in state["Retry"])
+    assert any({"StopFailed", "Lambda.Unknown"} <= set(r["ErrorEquals"]) for r in state["Retry"])
     assert state["Next"] == "CopyLogs"
     assert all(c["Next"] == "CopyLogs" for c in state["Catch"])
 
