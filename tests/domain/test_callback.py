@@ -8,12 +8,10 @@ from typing import Any
 
 import pytest
 from ecsrun.domain import array as arrays
+from ecsrun.domain import limits
 from ecsrun.domain.callback import (
-    MAX_CAUSE,
-    MAX_ERROR,
     MAX_OUTPUT_BYTES,
     answer_for,
-    bounded_cause,
     callback_token,
     ended_execution_outcome,
     fingerprint,
@@ -134,23 +132,31 @@ def test_a_failure_answers_with_its_name_and_cause_within_the_limits() -> None:
     # When it is turned into an answer
     answer = answer_for({"status": "FAILED", "error": "E" * 300, "cause": cause})
     # Then the error and the cause fit SendTaskFailure, the cause is still JSON and keeps the newest lines
-    assert answer.error == "E" * MAX_ERROR
-    assert answer.cause is not None and len(answer.cause) <= MAX_CAUSE
+    assert answer.error == "E" * limits.MAX_ERROR_CHARS
+    assert answer.cause is not None and len(answer.cause) <= limits.MAX_CAUSE_CHARS
     kept = json.loads(answer.cause)
-    assert kept["truncated"] is True and kept["lastLogLines"]["lines"][-1] == lines[-1]
+    assert kept["lastLogLines"]["lines"][-1] == lines[-1]
+    assert kept["lastLogLines"]["omitted"] == len(lines) - len(kept["lastLogLines"]["lines"]) > 0
     assert kept["error"] == "ECS.ContainerExitedNonZero"
 
 
-def test_a_cause_with_too_many_problems_keeps_the_first_ones() -> None:
+def test_a_cause_with_too_many_problems_keeps_the_first_ones_and_says_how_many_there_were() -> None:
+    # Given a cause with 2,000 problems, far over SendTaskFailure's 32,768 characters
     problems = [{"field": f"overrides.containerOverrides[{i}].name", "message": "m" * 100} for i in range(2000)]
-    cause = bounded_cause(json.dumps({"message": "the run request has 2000 problems", "problems": problems}))
-    kept = json.loads(cause)
-    assert len(cause) <= MAX_CAUSE and kept["problems"][0] == problems[0] and kept["truncated"] is True
+    cause = json.dumps({"message": "the run request has 2000 problems", "problems": problems})
+    # When it is turned into an answer
+    answer = answer_for({"status": "FAILED", "error": "RunRequest.Invalid", "cause": cause})
+    # Then it is cut as every other document is: the first problems kept, and the cut said
+    assert answer.cause is not None and len(answer.cause) <= limits.MAX_CAUSE_CHARS
+    kept = json.loads(answer.cause)
+    assert kept["problems"][0] == problems[0]
+    assert kept["truncated"]["problems"] == {"shown": len(kept["problems"]), "total": 2000}
 
 
 def test_a_cause_that_is_not_json_is_cut_and_says_so() -> None:
-    cause = bounded_cause("y" * (MAX_CAUSE * 2))
-    assert len(cause) == MAX_CAUSE and cause.endswith("(truncated)")
+    answer = answer_for({"status": "FAILED", "error": "Run.InternalError", "cause": "y" * (limits.MAX_CAUSE_CHARS * 2)})
+    assert answer.cause is not None and len(answer.cause) == limits.MAX_CAUSE_CHARS
+    assert answer.cause.endswith(f"({limits.MAX_CAUSE_CHARS * 2} characters, truncated)")
 
 
 def test_an_output_over_256_kib_keeps_where_the_manifest_is() -> None:

@@ -21,8 +21,6 @@ from ecsrun.domain.models.record import RunRecord
 
 CALLBACK_FIELD = "callbackTaskToken"
 MAX_TOKEN = 2048  # botocore `TaskToken`: 1-2,048 characters
-MAX_ERROR = limits.MAX_ERROR_CHARS
-MAX_CAUSE = limits.MAX_CAUSE_CHARS
 MAX_OUTPUT_BYTES = limits.MAX_PAYLOAD_BYTES
 MAX_QUOTED_CAUSE = 1000  # of a cause ecsrun did not write, quoted in its own
 
@@ -57,7 +55,7 @@ def answer_for(outcome: dict[str, Any]) -> Answer:
     if outcome.get("status") == "SUCCEEDED":
         return Answer(output=bounded_output(outcome.get("output") or {}))
     error = str(outcome.get("error") or ErrorName.INTERNAL.value)
-    return Answer(error=error[:MAX_ERROR], cause=bounded_cause(str(outcome.get("cause") or "")))
+    return Answer(error=limits.bounded_error(error), cause=limits.bounded_cause(str(outcome.get("cause") or "")))
 
 
 def bounded_output(output: dict[str, Any]) -> str:
@@ -72,41 +70,6 @@ def bounded_output(output: dict[str, Any]) -> str:
         "logs": {"bucket": logs.get("bucket"), "manifestKey": logs.get("manifestKey")},
         "truncated": "the output is over 256 KiB: the manifest holds all of it",
     }
-    return json.dumps(kept)
-
-
-# Lists a cause may carry, longest first to go: what is left still says what failed and why.
-_TRIMMABLE = (("lastLogLines", "lines"), ("problems",), ("array", "failedChildren"), ("attempts",))
-
-
-def bounded_cause(cause: str) -> str:
-    """A cause within 32,768 characters that is still JSON when it was: lists are shortened from the front
-    (the newest log lines, the first problems stay), and, if that is not enough, only the names are kept."""
-    if len(cause) <= MAX_CAUSE:
-        return cause
-    try:
-        document = json.loads(cause)
-    except json.JSONDecodeError:
-        document = None
-    if not isinstance(document, dict):
-        note = "… (truncated)"
-        return cause[: MAX_CAUSE - len(note)] + note
-    for path in _TRIMMABLE:
-        holder: Any = document
-        for key in path[:-1]:
-            holder = holder.get(key) if isinstance(holder, dict) else None
-        items = holder.get(path[-1]) if isinstance(holder, dict) else None
-        if not isinstance(items, list):
-            continue
-        while items and len(json.dumps(document)) > MAX_CAUSE:
-            items = items[1:] if path[-1] == "lines" else items[:-1]
-            holder[path[-1]] = items
-        document["truncated"] = True
-        if len(json.dumps(document)) <= MAX_CAUSE:
-            return json.dumps(document)
-    kept = {k: document.get(k) for k in ("runId", "status", "error") if k in document}
-    kept["message"] = str(document.get("message") or "")[:MAX_QUOTED_CAUSE]
-    kept["truncated"] = True
     return json.dumps(kept)
 
 

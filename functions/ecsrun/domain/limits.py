@@ -138,8 +138,23 @@ def bounded_text(text: str, limit: int) -> str:
     return text[: max(0, limit - len(note))] + note
 
 
+def fit_cause(cause: dict[str, Any], limit: int = MAX_CAUSE_CHARS) -> dict[str, Any]:
+    """A run's cause fitted into `limit` characters. Its last log lines matter most, so their earliest go first
+    (counted in `lastLogLines.omitted`); anything still too long is cut by `fit`, which says so."""
+    if fits(cause, limit):
+        return cause
+    cause = json.loads(json.dumps(cause))
+    tail = cause.get("lastLogLines")
+    if isinstance(tail, dict) and isinstance(tail.get("lines"), list):
+        while tail["lines"] and not fits(cause, limit):
+            tail["lines"].pop(0)
+            tail["omitted"] = tail.get("omitted", 0) + 1
+    return fit(cause, limit)
+
+
 def bounded_cause(cause: str, limit: int = MAX_CAUSE_CHARS) -> str:
-    """A cause within `limit` characters: a JSON object is fitted structurally (it stays JSON); other text is cut."""
+    """A cause within `limit` characters: a JSON object is fitted as `fit_cause` does (it stays JSON); other text
+    is cut."""
     if len(cause) <= limit:
         return cause
     try:
@@ -147,7 +162,7 @@ def bounded_cause(cause: str, limit: int = MAX_CAUSE_CHARS) -> str:
     except ValueError:
         document = None
     if isinstance(document, dict):
-        return json.dumps(fit(document, limit))
+        return json.dumps(fit_cause(document, limit))
     return bounded_text(cause, limit)
 
 

@@ -193,10 +193,5 @@ def compose(
         "retryable": bool(record.verdict and record.verdict.retryable) and error != ErrorName.TIMED_OUT,
         "lastLogLines": {"container": tail_from, "lines": lines},
     }
-    # The Fail state's cause: within Step Functions' 32,768 characters. The last log lines matter most, so the
-    # earliest go first (counted in "omitted"); anything still too long is cut by limits.fit, which says so.
-    tail = cause["lastLogLines"]
-    while tail["lines"] and not limits.fits(cause, limits.MAX_CAUSE_CHARS):
-        tail["lines"].pop(0)
-        tail["omitted"] = tail.get("omitted", 0) + 1
-    return {"status": "FAILED", "error": error.value, "cause": json.dumps(limits.fit(cause, limits.MAX_CAUSE_CHARS))}
+    # The Fail state's cause: within Step Functions' 32,768 characters, the newest log lines kept.
+    return {"status": "FAILED", "error": error.value, "cause": json.dumps(limits.fit_cause(cause))}
