@@ -1,5 +1,9 @@
 """Cold start, measured in fresh interpreters that see only what a deployed function's interpreter sees.
 
+Times are the process's CPU time (`time.process_time`): importing and creating clients is CPU work, and CPU
+time is what other load on this shared machine does not inflate (its wall time varied 2.5-fold between runs,
+its CPU time by a few percent). On an idle machine the two agree for this work.
+
 Two measures per handler, each a median over fresh processes, run interleaved so drift in the machine's load
 hits every subject alike:
 
@@ -162,9 +166,12 @@ def subjects(path: list[Path], environment: dict[str, str]) -> dict[str, str]:
 
 
 def _timed(code: str, path: list[Path]) -> str:
+    """`code` between two readings of the process's CPU time (and of the wall clock), printed in ms."""
     setup = f"import sys, time\nsys.path[:0] = {[str(p) for p in path]!r}\n"
     body = "\n".join(f"    {line}" for line in code.splitlines())
-    return f"{setup}t = time.perf_counter()\nif True:\n{body}\nprint((time.perf_counter() - t) * 1000)\n"
+    start = "c, t = time.process_time(), time.perf_counter()"
+    end = "print((time.process_time() - c) * 1000, (time.perf_counter() - t) * 1000)"
+    return f"{setup}{start}\nif True:\n{body}\n{end}\n"
 
 
 def _run(code: str, environment: dict[str, str], *flags: str) -> str:
@@ -184,7 +191,7 @@ def measure(samples: int, variables: dict[str, str]) -> dict[str, Any]:
         times: dict[str, list[float]] = {name: [] for name in codes}
         for _ in range(samples):
             for name, code in codes.items():
-                times[name].append(float(_run(_timed(code, path), environment)))
+                times[name].append(float(_run(_timed(code, path), environment).split()[0]))
         medians = {name: statistics.median(values) for name, values in times.items()}
         breakdown = {
             handler: _breakdown(codes[f"fair {handler}"], path, environment, max(3, samples // 3))
@@ -240,16 +247,18 @@ def import_groups(report: str) -> Counter[str]:
 
 def _breakdown(code: str, path: list[Path], environment: dict[str, str], samples: int) -> dict[str, float]:
     """Where the fair measure's time goes: `python -X importtime` self times by group, and the rest (creating
-    the clients, module-level work that is not importing) as the measured time minus the import time. Medians;
-    importtime's own bookkeeping inflates every figure a little."""
+    the clients, module-level work that is not importing) as the measured time minus the import time, the whole
+    apportioned to the run's CPU time. Medians; importtime's own bookkeeping inflates every figure a little."""
     runs: list[Counter[str]] = []
     for _ in range(samples):
         program = _timed(code, path)
         command = [PYTHON, "-S", "-E", "-X", "importtime", "-c", program]
         done = subprocess.run(command, env=environment, capture_output=True, text=True, check=True)  # noqa: S603
+        cpu, wall = map(float, done.stdout.split())
         parts = import_groups(done.stderr)
-        parts["clients and other work"] = max(0.0, float(done.stdout) - sum(parts.values()))
-        runs.append(parts)
+        parts["clients and other work"] = max(0.0, wall - sum(parts.values()))
+        scale = cpu / max(wall, 1e-9)  # importtime reads the wall clock: apportion the CPU time by its shares
+        runs.append(Counter({name: ms * scale for name, ms in parts.items()}))
     names = [*GROUPS, OTHER, "clients and other work"]
     return {name: statistics.median(r[name] for r in runs) for name in names}
 

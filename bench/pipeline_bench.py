@@ -583,7 +583,8 @@ def cold_report(samples: int, observed: dict[str, set[str]]) -> list[str]:
         "### Cold start",
         "",
         f"Fresh interpreters that see only what a deployed function's sees, median of {samples}, interleaved"
-        " (bench/coldstart.py says how). Import only: the handler's module against `import boto3`. The fair",
+        " (bench/coldstart.py says how), in ms of the process's CPU time (which other load on this shared machine"
+        " does not inflate). Import only: the handler's module against `import boto3`. The fair",
         "measure: the handler imported and the boto3 clients its first invocation creates (built as its wiring",
         "builds them, with the modules its code imports lazily), against a bare handler that imports boto3 and",
         "creates the same clients.",
@@ -602,7 +603,7 @@ def cold_report(samples: int, observed: dict[str, set[str]]) -> list[str]:
         f" {_met(worst['fair_ratio'] <= 1.2)}. Worst import-only ratio {worst_import:.2f}.",
         *(["", "Clients the bench's runs saw that the fair measure lacks: " + "; ".join(drift) + "."] if drift else []),
         "",
-        "Where the fair measure's time goes (ms, medians of `python -X importtime` self times by package; a",
+        "Where the fair measure's time goes (ms of CPU, medians of `python -X importtime` self times by package; a",
         "standard-library module counts for whoever imported it first; the last column is the measured time minus",
         "the import time: creating the clients and module-level work such as patching; importtime inflates",
         "every figure a little):",
