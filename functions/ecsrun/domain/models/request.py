@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
-
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from ecsrun.domain import array as arrays
 from ecsrun.domain import limits
@@ -20,56 +19,83 @@ RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 MAX_TASK_TOKEN = 2048  # botocore `TaskToken`: a Step Functions task token is 1-2,048 characters
 MAX_TIMEOUT_SECONDS = 365 * 24 * 3600  # a Standard execution lasts at most a year
 DEFAULT_TIMEOUT_SECONDS = 3600  # the template's DefaultTimeoutSeconds; the validator is given the stack's own
+MAX_EXECUTION_ID = 2048
+UNKNOWN = "unknown field: not a RunTask field nor an ecsrun field"
+_RUN_ID_RULE = "(1-64 letters, digits, '.', '_', '-'; starting with a letter or digit)"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class RetryPolicy(_Strict):
+@dataclass(frozen=True)
+class RetryPolicy:
     """How often a retryable failure (no capacity, throttling, a transient failed start) is tried again."""
 
-    maxAttempts: Annotated[int, Field(ge=1, le=10)] = 3
-    intervalSeconds: Annotated[int, Field(ge=1, le=3600)] = 10
-    backoffRate: Annotated[float, Field(ge=1.0, le=10.0)] = 2.0
+    maxAttempts: int = 3  # 1-10
+    intervalSeconds: int = 10  # 1-3600
+    backoffRate: float = 2.0  # 1-10
+
+    def model_dump(self) -> dict[str, Any]:
+        return asdict(self)
 
 
-class ArraySpec(_Strict):
+@dataclass(frozen=True)
+class ArraySpec:
     """One child run per element: {"size": N} (elements 0..N-1) or {"items": [...]}."""
 
-    size: Annotated[int, Field(ge=1, le=arrays.MAX_ARRAY_SIZE)] | None = None
-    items: Annotated[list[Any], Field(min_length=1, max_length=arrays.MAX_ARRAY_SIZE)] | None = None
-
-    @model_validator(mode="after")
-    def _one_of(self) -> ArraySpec:
-        if (self.size is None) == (self.items is None):
-            raise ValueError('give exactly one of "size" or "items"')
-        return self
+    size: int | None = None
+    items: list[Any] | None = None
 
 
-class RunRequest(BaseModel):
+@dataclass
+class RunRequest:
     """What a user sends: the fields they would give `aws ecs run-task`, plus ecsrun's runner fields.
 
-    The runner fields are typed here; the RunTask fields are checked against ECS's own API model
-    (ecsrun.domain.apishape) and the rules in ecsrun.domain.request_rules, then kept exactly as given.
+    The runner fields are typed here (checked by `validate_request`, strictly: "60" is not an integer); the
+    RunTask fields are checked against ECS's own API model (ecsrun.domain.apishape) and the rules in
+    ecsrun.domain.request_rules, then kept exactly as given, in `fields`.
     """
 
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    runId: Annotated[str, StringConstraints(pattern=RUN_ID_PATTERN)] | None = None
-    timeoutSeconds: Annotated[int, Field(ge=1, le=MAX_TIMEOUT_SECONDS)] | None = None
-    successExitCodes: Annotated[list[Annotated[int, Field(ge=0, le=255)]], Field(min_length=1)] | None = None
+    runId: str | None = None
+    timeoutSeconds: int | None = None
+    successExitCodes: list[int] | None = None
     retry: RetryPolicy | None = None
     array: ArraySpec | None = None
-    maxConcurrency: Annotated[int, Field(ge=1, le=arrays.MAX_ARRAY_SIZE)] | None = None
-    toleratedFailurePercentage: Annotated[float, Field(ge=0, le=100)] | None = None
+    maxConcurrency: int | None = None
+    toleratedFailurePercentage: float | None = None
     # A parent state machine's `.waitForTaskToken` token: answered when the run ends (domain/callback.py).
-    callbackTaskToken: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TASK_TOKEN)] | None = None
+    callbackTaskToken: str | None = None
     # The parent execution's ARN: Step Functions' console links a nested execution to the one that started it
     # when its input carries this field (the AWS docs' nested-workflow examples pass it). ecsrun only accepts it.
-    AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: (
-        Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None
-    ) = None
+    AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)  # the RunTask fields, as given
+
+    def __getattr__(self, name: str) -> Any:  # a RunTask field, as given (`request.count`)
+        fields = self.__dict__.get("fields", {})
+        if name in fields:
+            return fields[name]
+        raise AttributeError(name)
+
+    def model_dump(self, *, exclude_none: bool = False, mode: str = "python") -> dict[str, Any]:
+        """Every field as given (runner and RunTask alike), runner fields first; `exclude_none` drops the
+        top-level ones that are None."""
+        dumped = {name: getattr(self, name) for name in _RUNNER_ORDER}
+        dumped["retry"] = self.retry.model_dump() if self.retry else None
+        if self.array is not None:
+            array = asdict(self.array)
+            dumped["array"] = {k: v for k, v in array.items() if v is not None} if exclude_none else array
+        dumped.update(self.fields)
+        return {k: v for k, v in dumped.items() if v is not None} if exclude_none else dumped
+
+
+_RUNNER_ORDER = (
+    "runId",
+    "timeoutSeconds",
+    "successExitCodes",
+    "retry",
+    "array",
+    "maxConcurrency",
+    "toleratedFailurePercentage",
+    "callbackTaskToken",
+    "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID",
+)
 
 
 RUNNER_FIELDS = frozenset(
@@ -94,11 +120,15 @@ RESERVED_FIELDS = {
 SET_BY_ECSRUN = frozenset({*RESERVED_FIELDS, "count"})
 
 
-class Problem(BaseModel):
+@dataclass(frozen=True)
+class Problem:
     """One thing wrong with a request, with the field path a person can find."""
 
     field: str
     message: str
+
+    def model_dump(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
 
 
 MAX_FIELDS_NAMED = 20  # fields the one-line message names; every problem is in "problems" (within the cause's bound)
@@ -150,31 +180,6 @@ def size_problems(raw: dict[str, Any]) -> list[Problem]:
     return [Problem(field="(request)", message=message)]
 
 
-def field_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path or "(request)"
-
-
-def _message(error: dict[str, Any]) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return "unknown field: not a RunTask field nor an ecsrun field"
-    if kind == "missing":
-        return "required field is missing"
-    if error["loc"] == ("callbackTaskToken",):  # a bearer secret: described, never quoted
-        given = error.get("input")
-        what = f"a string of {len(given)} characters" if isinstance(given, str) else type(given).__name__
-        return f"must be a Step Functions task token: a string of 1-{MAX_TASK_TOKEN:,} characters; got {what}"
-    if kind == "string_pattern_mismatch" and error["loc"] == ("runId",):
-        return f"must match {RUN_ID_PATTERN} (1-64 letters, digits, '.', '_', '-'; starting with a letter or digit)"
-    return f"{error['msg'].replace('Input should be', 'must be')}; got {_show(error.get('input'))}"
-
-
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -199,12 +204,8 @@ def validate_request(
     cleaned = {k: v for k, v in raw.items() if k not in RESERVED_FIELDS}
 
     runner = {k: v for k, v in cleaned.items() if k in RUNNER_FIELDS}
-    request: RunRequest | None = None
-    try:
-        request = RunRequest.model_validate(runner)
-    except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            problems.append(Problem(field=field_path(error["loc"]), message=_message(dict(error))))
+    found = _Runner(runner)
+    problems += found.problems
     shape = operation_input("ecs", "RunTask")
     run_task = {k: v for k, v in cleaned.items() if k not in RUNNER_FIELDS}
     problems += [
@@ -214,13 +215,11 @@ def validate_request(
     problems += [Problem(field=f, message=m) for f, m in rules.problems(run_task)]
     problems += [Problem(field=f, message=m) for f, m in arrays.problems(runner, max_array_size)]
     problems += size_problems(cleaned)
-    if request is not None:
-        problems += retry_problems(request, default_timeout_seconds)
-    if request is not None and not problems:
-        request = RunRequest.model_validate({**run_task, **runner})
+    if not found.problems:  # the runner fields hold: their retry policy can be judged
+        problems += retry_problems(found.request({}), default_timeout_seconds)
 
     problems.sort(key=lambda p: p.field)
-    return (request if not problems else None), problems
+    return (found.request(run_task) if not problems else None), problems
 
 
 def default_run_id(execution_name: str) -> str:
@@ -228,3 +227,154 @@ def default_run_id(execution_name: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", execution_name)
     cleaned = re.sub(r"^[^A-Za-z0-9]+", "", cleaned)[:64]
     return cleaned or "run"
+
+
+# ---- the runner fields, checked strictly (as pydantic's strict mode did: the messages are the same) ----
+
+
+def _bound(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+class _Runner:
+    """Checks the runner fields of a request and says every problem, with the field path and the message users
+    have always read; `request()` builds the RunRequest when there is none."""
+
+    def __init__(self, runner: dict[str, Any]) -> None:
+        self.runner = runner
+        self.problems: list[Problem] = []
+        self._check()
+
+    def _add(self, path: str, message: str) -> None:
+        self.problems.append(Problem(field=path, message=message))
+
+    def _invalid(self, path: str, what: str, value: Any) -> bool:
+        self._add(path, f"must be {what}; got {_show(value)}")
+        return False
+
+    def _integer(self, path: str, value: Any, low: int, high: int) -> bool:
+        if type(value) is not int:
+            return self._invalid(path, "a valid integer", value)
+        return self._range(path, value, low, high)
+
+    def _number(self, path: str, value: Any, low: float, high: float) -> bool:
+        if type(value) not in (int, float):
+            return self._invalid(path, "a valid number", value)
+        return self._range(path, value, low, high)
+
+    def _range(self, path: str, value: float, low: float, high: float) -> bool:
+        if not value <= high:  # first, as pydantic did: NaN fails here
+            return self._invalid(path, f"less than or equal to {_bound(high)}", value)
+        if not value >= low:
+            return self._invalid(path, f"greater than or equal to {_bound(low)}", value)
+        return True
+
+    def _list(self, path: str, value: Any, low: int, high: int | None) -> bool:
+        if not isinstance(value, list):
+            return self._invalid(path, "a valid list", value)
+        if len(value) < low:
+            self._add(
+                path, f"List should have at least {low} item after validation, not {len(value)}; got {_show(value)}"
+            )
+            return False
+        if high is not None and len(value) > high:
+            self._add(
+                path, f"List should have at most {high} items after validation, not {len(value)}; got {_show(value)}"
+            )
+            return False
+        return True
+
+    def _object(self, path: str, value: Any, model: str, known: tuple[str, ...]) -> bool:
+        if not isinstance(value, dict):
+            return self._invalid(path, f"a valid dictionary or instance of {model}", value)
+        for key in value:
+            if key not in known:
+                self._add(f"{path}.{key}", UNKNOWN)
+        return all(key in known for key in value)
+
+    def _check(self) -> None:
+        given = self.runner
+        run_id = given.get("runId")
+        if run_id is not None:
+            if not isinstance(run_id, str):
+                self._invalid("runId", "a valid string", run_id)
+            elif not re.fullmatch(RUN_ID_PATTERN, run_id):
+                self._add("runId", f"must match {RUN_ID_PATTERN} {_RUN_ID_RULE}")
+        if given.get("timeoutSeconds") is not None:
+            self._integer("timeoutSeconds", given["timeoutSeconds"], 1, MAX_TIMEOUT_SECONDS)
+        codes = given.get("successExitCodes")
+        if codes is not None and self._list("successExitCodes", codes, 1, None):
+            for index, code in enumerate(codes):
+                self._integer(f"successExitCodes[{index}]", code, 0, 255)
+        retry = given.get("retry")
+        if retry is not None:
+            self._object("retry", retry, "RetryPolicy", tuple(_RETRY_LIMITS))
+            for name, (low, high) in _RETRY_LIMITS.items() if isinstance(retry, dict) else ():
+                if name == "backoffRate" and name in retry:
+                    self._number(f"retry.{name}", retry[name], low, high)
+                elif name in retry:
+                    self._integer(f"retry.{name}", retry[name], low, high)
+        self._check_array(given.get("array"))
+        if given.get("maxConcurrency") is not None:
+            self._integer("maxConcurrency", given["maxConcurrency"], 1, arrays.MAX_ARRAY_SIZE)
+        if given.get("toleratedFailurePercentage") is not None:
+            self._number("toleratedFailurePercentage", given["toleratedFailurePercentage"], 0, 100)
+        token = given.get("callbackTaskToken")
+        if token is not None and not (isinstance(token, str) and 1 <= len(token) <= MAX_TASK_TOKEN):
+            # a bearer secret: described, never quoted
+            what = f"a string of {len(token)} characters" if isinstance(token, str) else type(token).__name__
+            self._add(
+                "callbackTaskToken",
+                f"must be a Step Functions task token: a string of 1-{MAX_TASK_TOKEN:,} characters; got {what}",
+            )
+        parent = given.get("AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")
+        if parent is not None:
+            path = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
+            if not isinstance(parent, str):
+                self._invalid(path, "a valid string", parent)
+            elif not parent:
+                self._add(path, f"String should have at least 1 character; got {_show(parent)}")
+            elif len(parent) > MAX_EXECUTION_ID:
+                self._add(path, f"String should have at most {MAX_EXECUTION_ID} characters; got {_show(parent)}")
+
+    def _check_array(self, array: Any) -> None:
+        if array is None:
+            return
+        fine = self._object("array", array, "ArraySpec", ("size", "items"))
+        if not isinstance(array, dict):
+            return
+        if array.get("size") is not None:
+            fine &= self._integer("array.size", array["size"], 1, arrays.MAX_ARRAY_SIZE)
+        if array.get("items") is not None:
+            fine &= self._list("array.items", array["items"], 1, arrays.MAX_ARRAY_SIZE)
+        if fine and (array.get("size") is None) == (array.get("items") is None):
+            self._add("array", f'Value error, give exactly one of "size" or "items"; got {_show(array)}')
+
+    def request(self, run_task: dict[str, Any]) -> RunRequest:
+        given = self.runner
+        retry, array = given.get("retry"), given.get("array")
+        tolerated = given.get("toleratedFailurePercentage")
+        return RunRequest(
+            runId=given.get("runId"),
+            timeoutSeconds=given.get("timeoutSeconds"),
+            successExitCodes=given.get("successExitCodes"),
+            retry=_retry(retry) if retry is not None else None,
+            array=ArraySpec(**array) if array is not None else None,
+            maxConcurrency=given.get("maxConcurrency"),
+            toleratedFailurePercentage=float(tolerated) if tolerated is not None else None,  # a number: 50 is 50.0
+            callbackTaskToken=given.get("callbackTaskToken"),
+            AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID=given.get("AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"),
+            fields=dict(run_task),
+        )
+
+
+_RETRY_LIMITS = {"maxAttempts": (1, 10), "intervalSeconds": (1, 3600), "backoffRate": (1, 10)}
+
+
+def _retry(given: dict[str, Any]) -> RetryPolicy:
+    default = RetryPolicy()
+    return RetryPolicy(
+        maxAttempts=given.get("maxAttempts", default.maxAttempts),
+        intervalSeconds=given.get("intervalSeconds", default.intervalSeconds),
+        backoffRate=float(given.get("backoffRate", default.backoffRate)),  # a number: 2 is 2.0
+    )
