@@ -1,4 +1,5 @@
-"""boto3 clients, created once per process and region (Lambda reuses them across invocations)."""
+"""boto3 clients, created once per process and region (Lambda reuses them across invocations), each call
+traced (ecsrun.plumbing.tracing)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,21 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from ecsrun.plumbing.tracing import trace_calls
+
 _CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
 
 
 @lru_cache(maxsize=32)
 def client(service: str, region: str | None = None) -> Any:
-    return boto3.client(service, region_name=region, config=_CONFIG)  # type: ignore[call-overload]
+    return trace_calls(boto3.client(service, region_name=region, config=_CONFIG))  # type: ignore[call-overload]
 
 
 @lru_cache(maxsize=4)
 def table(name: str, region: str | None = None) -> Any:
-    return boto3.resource("dynamodb", region_name=region, config=_CONFIG).Table(name)
+    resource = boto3.resource("dynamodb", region_name=region, config=_CONFIG)
+    trace_calls(resource.meta.client)
+    return resource.Table(name)
 
 
 def reset() -> None:
