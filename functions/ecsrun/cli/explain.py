@@ -7,8 +7,6 @@ import json
 import re
 from typing import Any
 
-from pydantic import ValidationError
-
 from ecsrun.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -16,6 +14,7 @@ from ecsrun.cli.common import (
     read_json,
 )
 from ecsrun.cli.render import render_explanation
+from ecsrun.domain.models.base import ModelError
 from ecsrun.domain.models.ecs import EcsTask, TaskStateChangeEvent
 from ecsrun.domain.runtask import container_specs
 from ecsrun.domain.verdict import judge
@@ -74,8 +73,8 @@ def parse_task(document: Any, path: str) -> EcsTask:
             task = EcsTask.model_validate(tasks[0])
         else:
             raise UsageError(f"{path} is neither an ECS Task State Change event nor a DescribeTasks task")
-    except ValidationError as exc:
-        raise UsageError(f"{path} is not a valid ECS task: {_first_problem(exc)}") from exc
+    except ModelError as exc:
+        raise UsageError(f"{path} is not a valid ECS task: {exc}") from exc
     status = (task.lastStatus or "").strip()
     if status and status != "STOPPED":
         raise UsageError(f"task {task.task_id} has not stopped (lastStatus {status}); only a stopped task is judged")
@@ -98,13 +97,6 @@ def essential_flags(document: Any, path: str, task: EcsTask) -> dict[str, bool]:
     region = task.taskArn.split(":")[3] if task.taskArn.count(":") >= 5 else ""
     try:
         specs = container_specs(definition, region)
-    except ValidationError as exc:
-        raise UsageError(f"task definition {path} has an invalid container: {_first_problem(exc)}") from exc
+    except ModelError as exc:
+        raise UsageError(f"task definition {path} has an invalid container: {exc}") from exc
     return {spec.name: spec.essential for spec in specs}
-
-
-def _first_problem(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {error['msg']}{more}"

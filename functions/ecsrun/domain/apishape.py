@@ -7,7 +7,6 @@ Patterns written for Java's regex dialect (\\p{L} and friends) are checked by ch
 
 from __future__ import annotations
 
-import difflib
 import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
@@ -52,7 +51,12 @@ def _join(path: str, member: str) -> str:
 
 def _unknown(name: str, known: list[str]) -> str:
     lowered = {k.lower(): k for k in known}
-    close = [lowered[name.lower()]] if name.lower() in lowered else difflib.get_close_matches(name, known, 1, 0.7)
+    if name.lower() in lowered:
+        close = [lowered[name.lower()]]
+    else:  # an unknown field: only then is difflib worth its import (~2 ms of a cold start)
+        import difflib
+
+        close = difflib.get_close_matches(name, known, 1, 0.7)
     return (
         f"unknown field; did you mean {close[0]!r}?" if close else f"unknown field; expected one of {', '.join(known)}"
     )

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
-
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from ecsrun.domain import resumable
 from ecsrun.domain.completion import run_summary
+from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.run import Run
 from ecsrun.domain.outcome import duplicate, task_run_seconds
 from ecsrun.handlers import wiring
@@ -26,8 +23,11 @@ from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.callback import answer_caller
 from ecsrun.steps.start import claim_unstarted_run
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-class CopyState(BaseModel):
+
+class CopyState(Model):
     """What the previous invocation returned, passed back by the state machine as `$.logCopy`."""
 
     done: bool
@@ -35,7 +35,7 @@ class CopyState(BaseModel):
     waitSeconds: int = 0  # > 0: the state machine waited that long for a stream's last lines before this invocation
 
 
-class CopyInput(BaseModel):
+class CopyInput(Model):
     run: Run
     executionArn: str
     failure: dict[str, Any] | None = None  # what a Catch caught, if the wait ended in an error
@@ -48,7 +48,7 @@ def _done(outcome: dict[str, Any]) -> dict[str, Any]:
 
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    payload = parse(event=event, model=CopyInput)
+    payload = CopyInput.model_validate(event)
     settings = Settings.from_env()
     run_id = payload.run.runId
     logger.append_keys(runId=run_id, executionArn=payload.executionArn)

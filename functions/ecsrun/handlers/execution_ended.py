@@ -5,16 +5,12 @@ for a run whose execution it finds ended (these events are delivered on a best-e
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING, Any
 
 from ecsrun.adapters.dynamodb import RunsTable
 from ecsrun.domain.callback import callback_token, ended_execution_outcome
 from ecsrun.domain.completion import unannounced_end
+from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.record import RunRecord
 from ecsrun.domain.runtask import run_id_for_execution
 from ecsrun.handlers import wiring
@@ -23,10 +19,11 @@ from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.abort import abort_run
 from ecsrun.steps.callback import answer_caller
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-class ExecutionStatus(BaseModel):
-    model_config = ConfigDict(extra="ignore")
 
+class ExecutionStatus(Model):
     executionArn: str
     name: str
     status: str
@@ -35,13 +32,15 @@ class ExecutionStatus(BaseModel):
     cause: str | None = None
 
 
-class ExecutionStatusChangeEvent(EventBridgeModel):
+class ExecutionStatusChangeEvent(Model):
+    """`aws.states` / `Step Functions Execution Status Change`, as EventBridge delivers it."""
+
     detail: ExecutionStatus
 
 
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    execution = parse(event=event, model=ExecutionStatusChangeEvent).detail
+    execution = ExecutionStatusChangeEvent.model_validate(event).detail
     settings = Settings.from_env()
     raw_input = execution.input
     if raw_input is None:

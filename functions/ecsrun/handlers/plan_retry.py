@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
-
+from ecsrun.domain.models.base import Model
 from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.retry import plan_retry
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-class PlanInput(BaseModel):
+
+class PlanInput(Model):
     runId: str
     executionArn: str
 
 
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    payload = parse(event=event, model=PlanInput)
+    payload = PlanInput.model_validate(event)
     logger.append_keys(runId=payload.runId, executionArn=payload.executionArn)
     plan = plan_retry(payload.runId, payload.executionArn, store=wiring.runs_table(Settings.from_env()))
     if plan["retry"]:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel
 
 from ecsrun.adapters import clients
 from ecsrun.domain.completion import run_summary
+from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.run import Run
 from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented, logger, metrics
@@ -19,8 +17,11 @@ from ecsrun.plumbing.settings import Settings
 from ecsrun.steps import arrays as array_runs
 from ecsrun.steps.callback import answer_caller
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-class PrepareInput(BaseModel):
+
+class PrepareInput(Model):
     run: Run
     array: dict[str, Any]
     request: dict[str, Any]  # the execution's input: the items are read from it, not carried in the state
@@ -30,7 +31,7 @@ class PrepareInput(BaseModel):
 
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    payload = parse(event=event, model=PrepareInput)
+    payload = PrepareInput.model_validate(event)
     settings = Settings.from_env()
     logger.append_keys(runId=payload.run.runId, executionArn=payload.executionArn)
     definition = wiring.ecs().describe_task_definition(payload.run.request["taskDefinition"])

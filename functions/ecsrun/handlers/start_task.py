@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
-
+from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.run import Run
 from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.start import start_run
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-class StartInput(BaseModel):
+
+class StartInput(Model):
     run: Run
     taskToken: str
     executionArn: str
@@ -24,7 +24,7 @@ class StartInput(BaseModel):
 
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    payload = parse(event=event, model=StartInput)
+    payload = StartInput.model_validate(event)
     settings = Settings.from_env()
     logger.append_keys(runId=payload.run.runId, executionArn=payload.executionArn)
     result = start_run(

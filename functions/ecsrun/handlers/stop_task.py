@@ -4,19 +4,19 @@ only after the task stops."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
-
+from ecsrun.domain.models.base import Model
 from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.stop import INTERRUPTED, stop_run
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-class StopInput(BaseModel):
+
+class StopInput(Model):
     runId: str
     timeoutSeconds: int
     taskToken: str
@@ -26,7 +26,7 @@ class StopInput(BaseModel):
 
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    payload = parse(event=event, model=StopInput)
+    payload = StopInput.model_validate(event)
     settings = Settings.from_env()
     logger.append_keys(runId=payload.runId, executionArn=payload.executionArn)
     if payload.stopFor == INTERRUPTED:

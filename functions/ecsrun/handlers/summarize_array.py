@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from ecsrun.adapters import clients
 from ecsrun.domain.completion import run_summary
+from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.run import Run
 from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented, logger, metrics
@@ -17,8 +14,11 @@ from ecsrun.plumbing.settings import Settings
 from ecsrun.steps import arrays as array_runs
 from ecsrun.steps.callback import answer_caller
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-class SummarizeInput(BaseModel):
+
+class SummarizeInput(Model):
     runId: str
     array: dict[str, Any]
     run: Run | None = None  # the parent's run: its caller's token
@@ -28,7 +28,7 @@ class SummarizeInput(BaseModel):
 
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    payload = parse(event=event, model=SummarizeInput)
+    payload = SummarizeInput.model_validate(event)
     settings = Settings.from_env()
     logger.append_keys(runId=payload.runId, executionArn=payload.executionArn)
     store = wiring.runs_table(settings)

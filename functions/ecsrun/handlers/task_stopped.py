@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from ecsrun.domain.models.ecs import TaskStateChangeEvent
 from ecsrun.domain.runtask import run_id_from_started_by
@@ -14,10 +11,13 @@ from ecsrun.plumbing.observability import instrumented, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.settle import COPY_RESULTS, settle_stopped_task
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    task = parse(event=event, model=TaskStateChangeEvent).detail
+    task = TaskStateChangeEvent.model_validate(event).detail
     settings = Settings.from_env()
     logger.append_keys(taskArn=task.taskArn, startedBy=task.startedBy)
     # A failed callback raises: Lambda's async retries and EventBridge's redelivery complete it, from the

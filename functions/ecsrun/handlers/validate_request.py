@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel
 
 from ecsrun.domain import array as arrays
 from ecsrun.domain import limits
 from ecsrun.domain.callback import callback_token
 from ecsrun.domain.completion import run_summary
 from ecsrun.domain.errors import ErrorName
+from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.request import Problem, problems_report, validate_request
 from ecsrun.domain.runtask import resolve_run, run_id_for_execution
 from ecsrun.handlers import wiring
@@ -23,8 +21,11 @@ from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.account_checks import account_problems
 from ecsrun.steps.callback import answer_caller
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-class ValidateInput(BaseModel):
+
+class ValidateInput(Model):
     request: Any = None
     executionName: str
     executionArn: str
@@ -32,7 +33,7 @@ class ValidateInput(BaseModel):
 
 @instrumented
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    payload = parse(event=event, model=ValidateInput)
+    payload = ValidateInput.model_validate(event)
     settings = Settings.from_env()
     # An array's child: its request is built here from the parent's run (never read from S3).
     expanded, not_a_child = arrays.expand_child(payload.request)
@@ -45,6 +46,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         reveal_secrets=not settings.redact_secrets,
         max_array_size=settings.max_array_size,
         default_timeout_seconds=settings.default_timeout_seconds,
+        run_task_shape=wiring.ecs().run_task_input(),
     )
     if not_a_child is not None:
         problems = [*problems, Problem(field=arrays.CHILD_INPUT, message=not_a_child)]

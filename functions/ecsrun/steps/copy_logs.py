@@ -11,13 +11,12 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import IO, Any
 
-from pydantic import BaseModel
-
 from ecsrun.adapters.cloudwatch_logs import LogPage, LogStreamMissing, iter_log_pages
 from ecsrun.adapters.s3.checkpoints import CopyCheckpoints
 from ecsrun.adapters.s3.writer import S3StreamWriter, Suspended
 from ecsrun.domain.keys import log_key
 from ecsrun.domain.logformat import format_event, format_events, iso_utc
+from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.logs import ContainerCopy, ContainerLog, CopyCheckpoint, LogProgress
 from ecsrun.domain.models.record import RunRecord
 from ecsrun.domain.models.run import ContainerSpec
@@ -133,7 +132,7 @@ def _not_copyable(spec: ContainerSpec, task_id: str | None) -> ContainerLog | No
     return None
 
 
-class CopyProgress(BaseModel):
+class CopyProgress(Model):
     """A run's copy: every container's entry once done. Otherwise the checkpoint to continue from (None: the
     next invocation starts afresh), and how long to wait first (`wait_seconds` > 0: a stream's last lines may
     still be on their way to CloudWatch Logs)."""

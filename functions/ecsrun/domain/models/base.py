@@ -32,14 +32,60 @@ class ModelError(ValueError):
     """Data that does not fit a model: says where (Model.field[index]) and what was expected."""
 
 
+@dataclasses.dataclass(frozen=True)
+class FieldInfo:
+    """A field as `Model.model_fields` describes it: its type, its default, the name it is read under."""
+
+    annotation: Any
+    default: Any
+    alias: str | None = None
+
+
+class _Fields:
+    """`model_fields` on a class: each field's FieldInfo, by name (pydantic's class attribute of the same name).
+    Works on any dataclass: a field's `alias` is read from its metadata."""
+
+    def __get__(self, instance: Any, owner: type[Any]) -> Any:
+        if not dataclasses.is_dataclass(owner):  # while @dataclass reads the class's attributes
+            return self
+        hints = typing.get_type_hints(owner)
+        return {
+            f.name: FieldInfo(
+                annotation=hints[f.name],
+                default=None if f.default is dataclasses.MISSING else f.default,
+                alias=f.metadata.get("alias"),
+            )
+            for f in dataclasses.fields(owner)
+        }
+
+
+def model_fields_of() -> Any:
+    """A `model_fields` class attribute for a plain dataclass (Settings)."""
+    return _Fields()
+
+
 @dataclass_transform(kw_only_default=True, field_specifiers=(dataclasses.field,))
 class Model:
     _hints: ClassVar[dict[str, Any] | None] = None
+    model_fields: ClassVar[Any] = _Fields()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._hints = None
-        dataclasses.dataclass(kw_only=True)(cls)
+        # Only __init__ is generated per class (dataclasses exec each method they make: a cold start's time);
+        # __eq__ and __repr__ are Model's own, for every model.
+        dataclasses.dataclass(kw_only=True, eq=False, repr=False)(cls)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in dataclasses.fields(self))  # type: ignore[arg-type]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value: unhashable, as dataclasses make them
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))  # type: ignore[arg-type]
+        return f"{self.__class__.__name__}({fields})"
 
     @classmethod
     def _prepare(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -77,13 +123,15 @@ class Model:
     def model_validate_json(cls, text: str | bytes) -> Self:
         return cls.model_validate(json.loads(text))
 
-    def model_dump(self, *, mode: str = "python", exclude_none: bool = False) -> dict[str, Any]:
-        """The fields as plain data: nested models as dicts, enums as their values (in both modes: they are
-        StrEnums, so the JSON is the same)."""
+    def model_dump(
+        self, *, mode: str = "python", exclude_none: bool = False, exclude: set[str] | None = None
+    ) -> dict[str, Any]:
+        """The fields (but those named in `exclude`) as plain data: nested models as dicts, enums as their values
+        (in both modes: they are StrEnums, so the JSON is the same)."""
         dumped = {}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
-            if not (exclude_none and value is None):
+            if not (exclude_none and value is None) and f.name not in (exclude or ()):
                 dumped[f.name] = _dump(value, exclude_none)
         return dumped
 

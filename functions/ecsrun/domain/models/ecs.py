@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, field_validator
+from ecsrun.domain.models.base import Model
+
+_TIMES = ("createdAt", "startedAt", "stoppingAt", "stoppedAt", "executionStoppedAt")
 
 
 def _iso(value: Any) -> Any:
@@ -19,9 +21,7 @@ def _iso(value: Any) -> Any:
     return value
 
 
-class TaskContainer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class TaskContainer(Model):
     name: str
     containerArn: str | None = None
     lastStatus: str | None = None
@@ -29,10 +29,8 @@ class TaskContainer(BaseModel):
     reason: str | None = None
 
 
-class EcsTask(BaseModel):
+class EcsTask(Model):
     """The fields of a task that judging and reporting need."""
-
-    model_config = ConfigDict(extra="ignore")
 
     taskArn: str
     clusterArn: str | None = None
@@ -51,19 +49,19 @@ class EcsTask(BaseModel):
     stoppedAt: str | None = None
     executionStoppedAt: str | None = None  # when the task's containers had all stopped (before stoppedAt)
     version: int | None = None
-    containers: list[TaskContainer] = []
+    containers: list[TaskContainer] = field(default_factory=list)
 
-    @field_validator("createdAt", "startedAt", "stoppingAt", "stoppedAt", "executionStoppedAt", mode="before")
     @classmethod
-    def _timestamps(cls, value: Any) -> Any:
-        return _iso(value)
+    def _prepare(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, **{name: _iso(data[name]) for name in _TIMES if name in data}}
 
     @property
     def task_id(self) -> str:
         return self.taskArn.rsplit("/", 1)[-1]
 
 
-class TaskStateChangeEvent(EventBridgeModel):
-    """`aws.ecs` / `ECS Task State Change`, as EventBridge delivers it."""
+class TaskStateChangeEvent(Model):
+    """`aws.ecs` / `ECS Task State Change`, as EventBridge delivers it: the task is its `detail` (the envelope's
+    other fields are not read)."""
 
     detail: EcsTask

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import Any
 
-from pydantic import BaseModel, Field
+from ecsrun.domain.models.base import Model
 
 
-class ContainerLog(BaseModel):
+class ContainerLog(Model):
     """One container's entry in the manifest; `copied` False means it had no logs to copy, and `note` says why.
     `complete` means the stream was read to its true end (the forward token repeated)."""
 
@@ -26,7 +27,7 @@ class ContainerLog(BaseModel):
     note: str | None = None
 
 
-class LogProgress(BaseModel):
+class LogProgress(Model):
     """One container's text written so far: enough for another process to continue it exactly.
     `sha256` is set once the last page is written; until then `hashState` carries the running hash."""
 
@@ -39,29 +40,29 @@ class LogProgress(BaseModel):
     first: int | None = None
     last: int | None = None
     ingested: int | None = None  # the latest ingestionTime among the events written (evidence the stream settled)
-    tail: list[str] = Field(default_factory=list)
+    tail: list[str] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
         return self.sha256 is not None
 
 
-class ContainerCopy(BaseModel):
+class ContainerCopy(Model):
     """A container's copy paused mid-stream: its multipart upload, and where the bytes short of a part wait."""
 
     name: str
     progress: LogProgress
     uploadId: str | None = None
-    parts: list[dict[str, Any]] = Field(default_factory=list)
+    parts: list[dict[str, Any]] = field(default_factory=list)
     pendingKey: str | None = None
 
 
-class CopyCheckpoint(BaseModel):
+class CopyCheckpoint(Model):
     """Where a run's copy paused: the containers finished, and the one in progress. `seq` counts invocations,
     so each one stages its pending bytes under its own key and a retried invocation never reads half a write."""
 
     runId: str
     seq: int
-    entries: list[ContainerLog] = Field(default_factory=list)
-    tails: dict[str, list[str]] = Field(default_factory=dict)
+    entries: list[ContainerLog] = field(default_factory=list)
+    tails: dict[str, list[str]] = field(default_factory=dict)
     current: ContainerCopy | None = None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel
-
+from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.ecs import EcsTask
 from ecsrun.domain.models.run import ContainerSpec, Run
 from ecsrun.domain.models.verdict import Verdict
@@ -49,7 +49,7 @@ class TokenState(StrEnum):
     STOP_INTERRUPTED = "StopInterruptedStart"  # likewise, for a start interrupted beyond its retries
 
 
-class RunRecord(BaseModel):
+class RunRecord(Model):
     runId: str
     executionArn: str
     status: RunStatus
@@ -57,9 +57,11 @@ class RunRecord(BaseModel):
     startedBy: str
     clientToken: str
     attempt: int = 1
-    attempts: list[dict[str, Any]] = []  # earlier attempts of this run: attempt, taskArn, error, reason
+    attempts: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # earlier attempts of this run: attempt, taskArn, error, reason
     run: Run
-    containers: list[ContainerSpec] = []
+    containers: list[ContainerSpec] = field(default_factory=list)
     taskArn: str | None = None
     clusterArn: str | None = None
     task: EcsTask | None = None

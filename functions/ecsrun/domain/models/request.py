@@ -191,9 +191,11 @@ def validate_request(
     reveal_secrets: bool = False,
     max_array_size: int = arrays.MAX_ARRAY_SIZE,
     default_timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
+    run_task_shape: Any = None,
 ) -> tuple[RunRequest | None, list[Problem]]:
     """Validate a run request completely: every problem at once, none hidden behind another. Values of
-    fields the API marks sensitive (container environment) are not quoted unless `reveal_secrets`."""
+    fields the API marks sensitive (container environment) are not quoted unless `reveal_secrets`.
+    `run_task_shape`: RunTask's input shape from a client's loaded model (else loaded from botocore's data)."""
     if not isinstance(raw, dict):
         return None, [Problem(field="(request)", message=f"must be a JSON object; got {type(raw).__name__}")]
 
@@ -206,7 +208,7 @@ def validate_request(
     runner = {k: v for k, v in cleaned.items() if k in RUNNER_FIELDS}
     found = _Runner(runner)
     problems += found.problems
-    shape = operation_input("ecs", "RunTask")
+    shape = run_task_shape if run_task_shape is not None else operation_input("ecs", "RunTask")
     run_task = {k: v for k, v in cleaned.items() if k not in RUNNER_FIELDS}
     problems += [
         Problem(field=f, message=m)

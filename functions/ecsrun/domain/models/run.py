@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import Any
 
-from pydantic import BaseModel
+from ecsrun.domain.models.base import Model
 
 
-class LogTarget(BaseModel):
+class LogTarget(Model):
     """Where a container's awslogs stream lives; `stream_prefix` None means no known stream name."""
 
     group: str
@@ -15,19 +16,19 @@ class LogTarget(BaseModel):
     stream_prefix: str | None = None
 
 
-class ContainerSpec(BaseModel):
+class ContainerSpec(Model):
     name: str
     essential: bool = True
     log: LogTarget | None = None
     log_driver: str | None = None
 
 
-class Run(BaseModel):
+class Run(Model):
     """A validated request with every default resolved; the state machine carries this as `$.run`."""
 
     runId: str
     timeoutSeconds: int
     successExitCodes: list[int]
-    retry: dict[str, Any] = {"maxAttempts": 3, "intervalSeconds": 10, "backoffRate": 2.0}
+    retry: dict[str, Any] = field(default_factory=lambda: {"maxAttempts": 3, "intervalSeconds": 10, "backoffRate": 2.0})
     request: dict[str, Any]  # the RunTask fields, exactly as the user gave them
     callbackTaskToken: str | None = None  # the caller's token, answered when the run ends (domain/callback.py)

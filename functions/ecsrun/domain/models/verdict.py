@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from ecsrun.domain.errors import ErrorName
+from ecsrun.domain.models.base import Model
 
 
-class Verdict(BaseModel):
+class Verdict(Model):
     succeeded: bool
     error: ErrorName | None = None
     reason: str
