@@ -602,6 +602,17 @@ def cold_report(samples: int, observed: dict[str, set[str]]) -> list[str]:
         f"Worst fair ratio {worst['fair_ratio']:.2f} ({worst['handler'].rsplit('.', 1)[1]}): target ≤ 1.2:"
         f" {_met(worst['fair_ratio'] <= 1.2)}. Worst import-only ratio {worst_import:.2f}.",
         *(["", "Clients the bench's runs saw that the fair measure lacks: " + "; ".join(drift) + "."] if drift else []),
+        *(
+            [
+                "",
+                "Imported inside functions of the modules a handler loads, off its first invocation's common"
+                " path (an aborted run's copy, say), so not in the fair measure: "
+                + "; ".join(f"{h.rsplit('.', 1)[1]}: {', '.join(m)}" for h, m in measured["rarer"].items() if m)
+                + ".",
+            ]
+            if any(measured["rarer"].values())
+            else []
+        ),
         "",
         "Where the fair measure's time goes (ms of CPU, medians of `python -X importtime` self times by package; a",
         "standard-library module counts for whoever imported it first; the last column is the measured time minus",
