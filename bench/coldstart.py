@@ -55,17 +55,19 @@ LAYER_PACKAGES = (
 )
 
 # The boto3 clients each handler's first invocation creates, read from the handler and handlers/wiring.py (the
-# common path: a valid request, a run record that exists). "table" is the runs table (a boto3 resource). The
-# bench checks these against the clients the handlers created in its local runs (see `observed_clients`).
+# common path: a valid request, a run record that exists; CopyLogs and SummarizeArray build their callbacks'
+# Step Functions client whether or not the run has a caller's token). "table" is the runs table (a boto3
+# resource). The bench checks these against the clients the handlers created in its local runs (see
+# `observed_clients`).
 HANDLER_CLIENTS: dict[str, tuple[str, ...]] = {
     "ecsrun.handlers.validate_request": ("ecs",),
     "ecsrun.handlers.start_task": ("table", "ecs", "stepfunctions"),
     "ecsrun.handlers.task_stopped": ("table", "stepfunctions"),
     "ecsrun.handlers.stop_task": ("table", "ecs", "stepfunctions"),
-    "ecsrun.handlers.copy_logs": ("table", "s3", "logs", "events"),
+    "ecsrun.handlers.copy_logs": ("table", "s3", "logs", "events", "stepfunctions"),
     "ecsrun.handlers.plan_retry": ("table",),
     "ecsrun.handlers.prepare_array": ("ecs", "table", "s3"),
-    "ecsrun.handlers.summarize_array": ("table", "s3", "events"),
+    "ecsrun.handlers.summarize_array": ("table", "s3", "events", "stepfunctions"),
     "ecsrun.handlers.reconcile": ("table", "ecs", "stepfunctions", "events"),
     "ecsrun.handlers.execution_ended": ("table", "events", "ecs", "stepfunctions"),
 }
