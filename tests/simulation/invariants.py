@@ -1,0 +1,242 @@
+"""The invariants of issue 12, checked on a schedule's final state (and on the run record's history).
+
+1. Each run ends exactly once: its execution ended, the record holds one outcome that agrees with it.
+2. The task judged is one the run started: its attempt's clientToken task, on the run's cluster.
+3. At most one task per attempt.
+4. No task left running after its run ended.
+5. No callback left pending: the record does not wait any more.
+6. Logs copied whenever a task ran: every line the judged task wrote is in S3 (aborted runs too).
+7. No secret (the canary environment override value) in S3, the functions' logs, PutEvents entries, callbacks, or the
+   execution's output and cause.
+8. A fault never changes the verdict the task earns: when the run's final task stopped on its own before the
+   deadline, the run ends with that task's verdict (exit 0 succeeds, non-zero is ECS.ContainerExitedNonZero, ...),
+   promptly (within PROMPT_SECONDS of the stop), not by the timeout.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ecsrun.domain.models.ecs import EcsTask
+from ecsrun.domain.verdict import judge
+from tests.simulation.fakes import FakeTask
+from tests.simulation.world import EPOCH, World
+
+TERMINAL = {"SUCCEEDED", "FAILED", "ABORTED"}
+# An event missed is settled by the reconciler: its schedule (5 min) + its grace (5 min), then Lambda's and the
+# ASL's retries and the log copy. Twenty minutes bounds "promptly".
+PROMPT_SECONDS = 1200
+# A task may outlive its run by its stop (stopTimeout, at most 120 s on Fargate) plus one reconciler cycle (rate +
+# grace) when the news of the run's end was missed.
+OUTLIVE_SECONDS = 900
+
+
+@dataclass
+class Violation:
+    invariant: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.invariant}: {self.detail}"
+
+
+def _record(world: World) -> dict[str, Any] | None:
+    item = world.table.get_item(Key={"runId": world.run_id}, ConsistentRead=True).get("Item")
+    if item is None:
+        return None
+    found = json.loads(json.dumps(item, default=str))
+    for key in ("task", "verdict", "outcome", "attempts", "run"):
+        if isinstance(found.get(key), str):
+            found[key] = json.loads(found[key])
+    return dict(found)
+
+
+def _short(arn: str | None) -> str:
+    return (arn or "none").rsplit("/", 1)[-1][:8]
+
+
+def check(world: World) -> list[Violation]:
+    found: list[Violation] = []
+    add = lambda invariant, detail: found.append(Violation(invariant, detail))  # noqa: E731
+    [execution] = world.executions.values()
+    record = _record(world)
+    ours = [t for t in world.ecs.tasks.values() if not t.foreign]
+    by_token = {(t.cluster_arn, t.client_token): t for t in ours}
+    run_cluster = world.ecs.cluster_arn("default")
+
+    # 1. ends exactly once
+    if execution.status == "RUNNING":
+        add("1 ends once", f"the execution is still RUNNING in {execution.state} ({execution.phase})")
+    if execution.ends > 1:
+        add("1 ends once", f"the execution ended {execution.ends} times")
+    if record is None:
+        if ours:
+            add("1 ends once", f"{len(ours)} task(s) started, but there is no run record")
+        # Otherwise the run ended before its start wrote a record (an invalid request, a failed validation):
+        # nothing ran, nothing to settle. The error name it ended with is checked by observations().
+        return found
+    status = record.get("status")
+    if status not in TERMINAL:
+        add("1 ends once", f"the record is {status}, not ended (execution {execution.status} {execution.error or ''})")
+    expected_status = {"SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED", "ABORTED": "ABORTED"}.get(execution.status)
+    if expected_status and status in TERMINAL and status != expected_status:
+        add("1 ends once", f"the execution {execution.status} but the record says {status}")
+    outcome = record.get("outcome") or {}
+    if execution.status == "FAILED" and status == "FAILED" and outcome.get("error") != execution.error:
+        add("1 ends once", f"the execution failed {execution.error} but the record's outcome is {outcome.get('error')}")
+    outcomes = {
+        (json.loads(h["outcome"]).get("status"), json.loads(h["outcome"]).get("error"))
+        for h in world.record_history
+        if isinstance(h.get("outcome"), str)
+    }
+    if len(outcomes) > 1:
+        add("1 ends once", f"the record's outcome changed: {sorted(outcomes, key=str)}")
+    completions = [e for e in world.put_events.entries if json.loads(e["Detail"]).get("runId") == world.run_id]
+    kinds = {(e["DetailType"], json.loads(e["Detail"]).get("error")) for e in completions}
+    if len(kinds) > 1:
+        add("1 ends once", f"contradictory completion events: {sorted(kinds, key=str)}")
+
+    # 2. the task judged is one the run started
+    attempt = int(record.get("attempt", 1))
+    own = by_token.get((run_cluster, record.get("clientToken")))
+    judged = (record.get("task") or {}).get("taskArn") or record.get("taskArn")
+    if judged and (own is None or judged != own.arn):
+        culprit = world.ecs.tasks.get(judged)
+        what = "a foreign task" if culprit and culprit.foreign else f"attempt {culprit.attempt}'s task" if culprit else "an unknown task"
+        add("2 own task", f"attempt {attempt} was settled with {what} {_short(judged)} (its own: {_short(own.arn if own else None)})")
+    for earlier in record.get("attempts") or []:
+        arn = earlier.get("taskArn")
+        mine = by_token.get((run_cluster, world_token(world, earlier.get("attempt"))))
+        if arn and (mine is None or arn != mine.arn):
+            add("2 own task", f"attempt {earlier.get('attempt')} is recorded with task {_short(arn)}, not its own {_short(mine.arn if mine else None)}")
+    for snapshot in world.record_history:
+        task = json.loads(snapshot["task"]) if isinstance(snapshot.get("task"), str) else None
+        if not task:
+            continue
+        mine = by_token.get((run_cluster, snapshot.get("clientToken")))
+        if mine is None or task.get("taskArn") != mine.arn:
+            add("2 own task", f"at some point attempt {snapshot.get('attempt')} held task {_short(task.get('taskArn'))} (its own: {_short(mine.arn if mine else None)})")
+            break
+
+    # 3. at most one task per attempt
+    per_attempt: dict[int | None, list[FakeTask]] = {}
+    for task in ours:
+        per_attempt.setdefault(task.attempt, []).append(task)
+    for number, tasks in per_attempt.items():
+        if number is None:
+            add("3 one task per attempt", f"{len(tasks)} task(s) started without one of the run's clientTokens")
+        elif len(tasks) > 1:
+            add("3 one task per attempt", f"attempt {number} has {len(tasks)} tasks")
+        elif number > attempt:
+            add("3 one task per attempt", f"a task was started for attempt {number}, but the run ended at attempt {attempt}")
+
+    # 4. no task left running after its run ended (a stop takes its stopTimeout; the reconciler's cadence bounds
+    # how late a missed abort is noticed)
+    ended = execution.stopped_at
+    for task in ours:
+        if task.last_status != "STOPPED":
+            add("4 no task outlives its run", f"attempt {task.attempt}'s task {_short(task.arn)} is still {task.last_status} after the run ended ({execution.status})")
+        elif ended is not None and task.stopped_at is not None and task.stopped_at - ended > OUTLIVE_SECONDS:
+            add("4 no task outlives its run", f"attempt {task.attempt}'s task {_short(task.arn)} ran on {task.stopped_at - ended:.0f}s after the run ended, until it stopped by itself")
+
+    # 5. no callback left pending
+    if "waiting" in record:
+        add("5 no callback pending", "the record still carries the waiting mark")
+    open_tokens = [t for t, state in world.tokens.items() if state.open]
+    if open_tokens:
+        add("5 no callback pending", f"tokens still open: {open_tokens}")
+    if record.get("callback") == "PENDING":
+        add("5 no callback pending", "the record's callback is still PENDING")
+
+    # 6. logs copied whenever a task ran
+    final = own
+    if final is not None and final.started_at is not None:
+        key = f"runs/{world.run_id}/logs/app.log.gz"
+        body = world.s3.objects.get(key)
+        if body is None:
+            add("6 logs copied", f"attempt {attempt}'s task {_short(final.arn)} ran but {key} was never written")
+        else:
+            lines = gzip.decompress(body).decode().count("\n")
+            if lines != final.lines_written:
+                add("6 logs copied", f"{lines} of the {final.lines_written} lines task {_short(final.arn)} wrote were copied")
+        if f"runs/{world.run_id}/manifest.json" not in world.s3.objects:
+            add("6 logs copied", "no manifest")
+    for task in ours:
+        if task is not final and task.started_at is not None and task.attempt is not None and task.attempt >= attempt:
+            add("6 logs copied", f"task {_short(task.arn)} (attempt {task.attempt}) ran, and its logs are nobody's to copy")
+
+    # 7. no secret outside the execution input and the record
+    canary = world.canary
+    places = {f"s3://{k}": v for k, v in world.s3.texts().items()}
+    places["function logs"] = world.logs_text.getvalue()
+    places["PutEvents"] = json.dumps(world.put_events.entries)
+    places["callbacks"] = json.dumps(world.callbacks)
+    places["execution output/cause"] = json.dumps([execution.output, execution.error, execution.cause])
+    for place, text in places.items():
+        if canary in text:
+            add("7 no secret", f"the environment override value appears in {place}")
+
+    # 8. a fault never changes the verdict the task earns
+    found += _verdict(world, execution, final, attempt)
+    return found
+
+
+def world_token(world: World, attempt: Any) -> str | None:
+    for token, number in world.tokens_by_attempt.items():
+        if number == attempt:
+            return token
+    return None
+
+
+def _verdict(world: World, execution: Any, final: FakeTask | None, attempt: int) -> list[Violation]:
+    if final is None or final.stopped_at is None or final.stopped_by_ecsrun or world.aborted:
+        return []
+    if world.foreign_started and final.plan.fate == "forever":
+        return []
+    starts = [moment for moment, state in execution.entered if state == "StartTaskAndWait" and moment <= final.created_at]
+    if not starts:
+        return []
+    deadline = starts[-1] + world.plan.timeout_seconds
+    if final.stopped_at >= deadline:
+        return []
+    # Contract §1.8: the verdict is owed "provided the reconciler runs within the run's timeout": a stop whose news
+    # reached no TaskStopped invocation and no reconciler pass (after its grace) before the deadline is exempt.
+    heard = world.stopped_handled.get(final.arn, float("inf")) < deadline or any(
+        final.stopped_at + world.plan.grace_seconds <= moment < deadline for moment in world.reconcile_starts
+    )
+    if not heard:
+        return []
+    task = EcsTask.model_validate(final.describe())
+    verdict = judge(task, {"app": True}, [0])
+    if verdict.retryable and attempt < world.plan.max_attempts:
+        return []
+    expected = None if verdict.succeeded else verdict.error.value if verdict.error else None
+    got = None if execution.status == "SUCCEEDED" else execution.error
+    found = []
+    if execution.status in ("SUCCEEDED", "FAILED") and got != expected:
+        found.append(
+            Violation("8 verdict kept", f"task {_short(final.arn)} stopped on its own at +{final.stopped_at - EPOCH:.0f}s "
+                      f"({final.plan.fate}: expected {expected or 'success'}), but the run ended {got or 'SUCCEEDED'}")
+        )
+    if execution.stopped_at is not None and execution.stopped_at - final.stopped_at > PROMPT_SECONDS:
+        found.append(
+            Violation("8 verdict kept", f"the run ended {execution.stopped_at - final.stopped_at:.0f}s after its task stopped (not promptly)")
+        )
+    return found
+
+
+def observations(world: World) -> list[str]:
+    """Not invariants of issue 12, but worth a look: runs that end with an error name ecsrun does not document."""
+    from ecsrun.domain.errors import ErrorName
+
+    [execution] = world.executions.values()
+    names = {e.value for e in ErrorName}
+    if execution.status == "FAILED" and execution.error not in names:
+        return [f"the execution failed with {execution.error}, not one of ecsrun's error names"]
+    return []
+
+
+__all__ = ["Violation", "check", "observations"]

@@ -1,0 +1,183 @@
+"""Run schedules: set the process up once (moto's DynamoDB, the virtual clock, the handlers' clients), then one
+World per schedule, its invariants checked after it drains.
+
+    python -m tests.simulation.runner --schedules 10000            # the soak (make soak)
+    python -m tests.simulation.runner --replay 1234                # one schedule, its trace printed
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.simulation.invariants import Violation, check
+from tests.simulation.world import EPOCH, ROOT, World, environment
+
+
+@dataclass
+class Outcome:
+    seed: int
+    violations: list[Violation]
+    trace: list[str]
+    plan: str
+    faults: list[str]
+    status: str
+    error: str | None
+    unsupported: str | None = None
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def report(self) -> str:
+        lines = [f"schedule seed {self.seed}: execution {self.status} {self.error or ''}".rstrip(), f"plan: {self.plan}"]
+        lines += [f"fault injected: {f}" for f in self.faults]
+        lines += [f"VIOLATION {v}" for v in self.violations]
+        lines += ["trace:", *self.trace]
+        return "\n".join(lines)
+
+
+class Simulator:
+    """The process-wide setup for running many schedules (a context manager)."""
+
+    def __init__(self, template_path: Path | None = None):
+        from ecsrun.local.template import Template
+
+        self.template = Template(template_path or ROOT / "template.yaml")
+        self._count = 0
+
+    def __enter__(self) -> Simulator:
+        import boto3
+        import time_machine
+        from moto import mock_aws
+
+        from ecsrun.adapters import clients
+        from ecsrun.plumbing.observability import logger
+
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        self._saved_env = dict(os.environ)
+        os.environ.update({"AWS_ACCESS_KEY_ID": "sim", "AWS_SECRET_ACCESS_KEY": "sim", "AWS_DEFAULT_REGION": "us-east-1"})
+        self._mock = mock_aws()
+        self._mock.start()
+        self._dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
+        self._traveller = time_machine.travel(EPOCH, tick=False)
+        self._clock = self._traveller.start()
+        self._clients = clients
+        self._saved_clients = (clients.client, clients.table)
+        self._logger = logger
+        self._saved_stream = getattr(logger.registered_handler, "stream", None)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._clients.client, self._clients.table = self._saved_clients
+        self._clients.reset()
+        if self._saved_stream is not None:
+            self._logger.registered_handler.setStream(self._saved_stream)  # type: ignore[attr-defined]
+        self._traveller.stop()
+        self._mock.stop()
+        os.environ.clear()
+        os.environ.update(self._saved_env)
+
+    def run(self, seed: int, choose: Callable[[int], int] | None = None) -> Outcome:
+        """One schedule. Without `choose`, every choice comes from random.Random(seed)."""
+        if choose is None:
+            rng = random.Random(seed)
+            choose = lambda n: rng.randrange(n)  # noqa: E731
+        self._count += 1
+        name = f"runs-{self._count}"
+        definition = self.template.table_definition("RunsTable")
+        table = self._dynamodb.create_table(TableName=name, **definition)
+        started = time.perf_counter()
+        world = World(seed, choose, dynamodb=table, template=self.template)
+        world._clock = self._clock.move_to  # type: ignore[method-assign]
+        self._clock.move_to(EPOCH)
+        os.environ.update(environment(world))
+        random.seed(seed)  # plan_retry's jitter
+        self._clients.client = lambda service, region=None: world.client(service)  # type: ignore[assignment]
+        self._clients.table = lambda table_name, region=None: world.table_proxy  # type: ignore[assignment]
+        self._logger.registered_handler.setStream(world.logs_text)  # type: ignore[attr-defined]
+        try:
+            world.run()
+        finally:
+            world.finish()
+        violations = check(world)
+        [execution] = world.executions.values()
+        outcome = Outcome(
+            seed=seed,
+            violations=violations,
+            trace=world.trace,
+            plan=world.plan.describe(),
+            faults=world.faults_injected,
+            status=execution.status,
+            error=execution.error,
+            unsupported=world.unsupported,
+            seconds=time.perf_counter() - started,
+            extra={"steps": len(world.trace), "virtualSeconds": world.now - EPOCH},
+        )
+        table.delete()
+        return outcome
+
+
+@contextmanager
+def simulator() -> Iterator[Simulator]:
+    with Simulator() as sim:
+        yield sim
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--schedules", type=int, default=1000)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--replay", type=int, help="run one schedule and print its trace")
+    parser.add_argument("--json", help="write the summary (counts, rate, violations by invariant) to this file")
+    parser.add_argument("--show", type=int, default=3, help="print the traces of this many failing schedules")
+    args = parser.parse_args(argv)
+    with simulator() as sim:
+        if args.replay is not None:
+            outcome = sim.run(args.replay)
+            print(outcome.report())
+            return 1 if outcome.violations else 0
+        started = time.perf_counter()
+        failing: list[Outcome] = []
+        by_invariant: dict[str, int] = {}
+        statuses: dict[str, int] = {}
+        for seed in range(args.first_seed, args.first_seed + args.schedules):
+            outcome = sim.run(seed)
+            key = f"{outcome.status} {outcome.error or ''}".strip()
+            statuses[key] = statuses.get(key, 0) + 1
+            if outcome.violations:
+                failing.append(outcome)
+                for invariant in {v.invariant for v in outcome.violations}:
+                    by_invariant[invariant] = by_invariant.get(invariant, 0) + 1
+            done = seed - args.first_seed + 1
+            if done % 500 == 0:
+                print(f"{done} schedules, {len(failing)} with violations", file=sys.stderr, flush=True)
+        elapsed = time.perf_counter() - started
+    for outcome in failing[: args.show]:
+        print(outcome.report(), end="\n\n")
+    summary = {
+        "schedules": args.schedules,
+        "firstSeed": args.first_seed,
+        "failingSchedules": len(failing),
+        "violationsByInvariant": dict(sorted(by_invariant.items())),
+        "failingSeeds": [o.seed for o in failing[:50]],
+        "seconds": round(elapsed, 1),
+        "schedulesPerSecond": round(args.schedules / elapsed, 2),
+        "endings": dict(sorted(statuses.items(), key=lambda kv: -kv[1])),
+    }
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
+    return 1 if failing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
