@@ -37,7 +37,9 @@ FORGET_AFTER = 3600  # ECS keeps stopped tasks for at least an hour; the simulat
 
 
 def client_error(code: str, message: str, operation: str, status: int = 400) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation
+    )
 
 
 def _dt(moment: float | None) -> datetime | None:
@@ -130,7 +132,11 @@ class FakeTask:
             "containers": [] if self.plan.fate == "failstart" and self.last_status == "STOPPED" else [container],
             "createdAt": _dt(self.created_at),
         }
-        for key, moment in (("startedAt", self.started_at), ("stoppingAt", self.stopping_at), ("stoppedAt", self.stopped_at)):
+        for key, moment in (
+            ("startedAt", self.started_at),
+            ("stoppingAt", self.stopping_at),
+            ("stoppedAt", self.stopped_at),
+        ):
             if moment is not None:
                 task[key] = _dt(moment)
         if self.stop_code:
@@ -174,7 +180,11 @@ class FakeEcs:
                     "essential": True,
                     "logConfiguration": {
                         "logDriver": "awslogs",
-                        "options": {"awslogs-group": self.LOG_GROUP, "awslogs-region": REGION, "awslogs-stream-prefix": "ecs"},
+                        "options": {
+                            "awslogs-group": self.LOG_GROUP,
+                            "awslogs-region": REGION,
+                            "awslogs-stream-prefix": "ecs",
+                        },
                     },
                 }
             ],
@@ -253,8 +263,11 @@ class FakeEcs:
             found.stopping_at = self.world.now
             found.stopped_by_ecsrun = True
             found.stopped_reason = reason or "Task stopped by user"
-            self.world.add_timer(self.world.now + self.world.stop_delay(), f"task {found.task_id} stops (StopTask)",
-                                 lambda: self._stop(found, "UserInitiated", 143, None, reason or "Task stopped by user"))
+            self.world.add_timer(
+                self.world.now + self.world.stop_delay(),
+                f"task {found.task_id} stops (StopTask)",
+                lambda: self._stop(found, "UserInitiated", 143, None, reason or "Task stopped by user"),
+            )
         return {"task": found.describe()}
 
     def describe_tasks(self, tasks: list[str], cluster: str | None = None, **_: Any) -> dict[str, Any]:
@@ -273,7 +286,9 @@ class FakeEcs:
 
     def list_tasks(self, cluster: str | None = None, **filters: Any) -> dict[str, Any]:
         name = self._cluster(cluster, "ListTasks")
-        others = {k for k in ("family", "serviceName", "desiredStatus", "launchType", "containerInstance") if k in filters}
+        others = {
+            k for k in ("family", "serviceName", "desiredStatus", "launchType", "containerInstance") if k in filters
+        }
         if filters.get("startedBy") and others:
             raise client_error(
                 "InvalidParameterException", "cannot specify startedBy with other arguments", "ListTasks"
@@ -300,7 +315,14 @@ class FakeEcs:
         return task.stopped_at is not None and self.world.now - task.stopped_at > FORGET_AFTER
 
     def _create(
-        self, cluster: str, args: dict[str, Any], token: str | None, plan: TaskPlan, *, foreign: bool, attempt: int | None
+        self,
+        cluster: str,
+        args: dict[str, Any],
+        token: str | None,
+        plan: TaskPlan,
+        *,
+        foreign: bool,
+        attempt: int | None,
     ) -> FakeTask:
         self._serial += 1
         task_id = f"{self._serial:04d}{'f' if foreign else 'a'}{self.world.seed % 100000:05d}".ljust(32, "0")
@@ -337,8 +359,13 @@ class FakeEcs:
             self._stop(task, "UserInitiated", None, None, task.stopped_reason or "Task stopped by user")
             return
         if task.plan.fate == "failstart":
-            self._stop(task, "TaskFailedToStart", None, None,
-                       "CannotPullContainerError: pull image manifest has been retried 5 time(s): i/o timeout")
+            self._stop(
+                task,
+                "TaskFailedToStart",
+                None,
+                None,
+                "CannotPullContainerError: pull image manifest has been retried 5 time(s): i/o timeout",
+            )
             return
         task.last_status, task.started_at, task.version = "RUNNING", self.world.now, task.version + 1
         for i in range(1, task.plan.lines + 1):
@@ -348,13 +375,20 @@ class FakeEcs:
         outcomes = {
             "exit0": ("EssentialContainerExited", 0, None, "Essential container in task exited"),
             "exit1": ("EssentialContainerExited", 1, None, "Essential container in task exited"),
-            "oom": ("EssentialContainerExited", 137, "OutOfMemoryError: Container killed due to memory usage",
-                    "Essential container in task exited"),
+            "oom": (
+                "EssentialContainerExited",
+                137,
+                "OutOfMemoryError: Container killed due to memory usage",
+                "Essential container in task exited",
+            ),
             "spot": ("SpotInterruption", None, None, "Your Spot Task was interrupted."),
         }
         code, exit_code, reason, why = outcomes[task.plan.fate]
-        self.world.add_timer(self.world.now + task.plan.seconds, f"task {task.task_id} ends ({task.plan.fate})",
-                             lambda: self._stop(task, code, exit_code, reason, why))
+        self.world.add_timer(
+            self.world.now + task.plan.seconds,
+            f"task {task.task_id} ends ({task.plan.fate})",
+            lambda: self._stop(task, code, exit_code, reason, why),
+        )
 
     def _stop(self, task: FakeTask, code: str, exit_code: int | None, reason: str | None, why: str) -> None:
         if task.last_status == "STOPPED":
@@ -399,14 +433,20 @@ class FakeLogs:
             {"timestamp": timestamp_ms, "message": message, "ingestionTime": timestamp_ms}
         )
 
-    def get_log_events(self, logGroupName: str, logStreamName: str, nextToken: str | None = None, **_: Any) -> dict[str, Any]:
+    def get_log_events(
+        self, logGroupName: str, logStreamName: str, nextToken: str | None = None, **_: Any
+    ) -> dict[str, Any]:
         events = self.streams.get((logGroupName, logStreamName))
         if events is None:
             raise client_error("ResourceNotFoundException", "The specified log stream does not exist.", "GetLogEvents")
         start = int(nextToken.split("/")[1]) if nextToken else 0
         page = events[start : start + self.PAGE]
         end = start + len(page)
-        return {"events": [dict(e) for e in page], "nextForwardToken": f"f/{end:08d}", "nextBackwardToken": f"b/{start:08d}"}
+        return {
+            "events": [dict(e) for e in page],
+            "nextForwardToken": f"f/{end:08d}",
+            "nextBackwardToken": f"b/{start:08d}",
+        }
 
 
 # --------------------------------------------------------------------------------------------------------------- S3
@@ -451,7 +491,9 @@ class FakeS3:
         self.uploads[UploadId][PartNumber] = self._bytes(Body)
         return {"ETag": f'"{UploadId}-{PartNumber}"'}
 
-    def complete_multipart_upload(self, Bucket: str, Key: str, UploadId: str, MultipartUpload: dict[str, Any], **_: Any) -> dict[str, Any]:
+    def complete_multipart_upload(
+        self, Bucket: str, Key: str, UploadId: str, MultipartUpload: dict[str, Any], **_: Any
+    ) -> dict[str, Any]:
         parts = self.uploads.pop(UploadId, None)
         if parts is None:
             raise client_error("NoSuchUpload", "The specified upload does not exist.", "CompleteMultipartUpload", 404)
@@ -497,7 +539,10 @@ class FakeEvents:
 
     def put_events(self, Entries: list[dict[str, Any]], **_: Any) -> dict[str, Any]:
         self.entries.extend(json.loads(json.dumps(Entries)))
-        return {"FailedEntryCount": 0, "Entries": [{"EventId": f"e-{len(self.entries)}-{i}"} for i in range(len(Entries))]}
+        return {
+            "FailedEntryCount": 0,
+            "Entries": [{"EventId": f"e-{len(self.entries)}-{i}"} for i in range(len(Entries))],
+        }
 
 
 # ---------------------------------------------------------------------------------------------------- Step Functions
@@ -524,6 +569,8 @@ class FakeStepFunctions:
     def describe_execution(self, executionArn: str, **_: Any) -> dict[str, Any]:
         return self.world.describe_execution(executionArn)
 
-    def stop_execution(self, executionArn: str, error: str | None = None, cause: str | None = None, **_: Any) -> dict[str, Any]:
+    def stop_execution(
+        self, executionArn: str, error: str | None = None, cause: str | None = None, **_: Any
+    ) -> dict[str, Any]:
         self.world.stop_execution(executionArn, error, cause)
         return {"stopDate": _dt(self.world.now)}

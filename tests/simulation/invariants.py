@@ -22,6 +22,7 @@ from typing import Any
 
 from ecsrun.domain.models.ecs import EcsTask
 from ecsrun.domain.verdict import judge
+
 from tests.simulation.fakes import FakeTask
 from tests.simulation.world import EPOCH, World
 
@@ -105,20 +106,35 @@ def check(world: World) -> list[Violation]:
     judged = (record.get("task") or {}).get("taskArn") or record.get("taskArn")
     if judged and (own is None or judged != own.arn):
         culprit = world.ecs.tasks.get(judged)
-        what = "a foreign task" if culprit and culprit.foreign else f"attempt {culprit.attempt}'s task" if culprit else "an unknown task"
-        add("2 own task", f"attempt {attempt} was settled with {what} {_short(judged)} (its own: {_short(own.arn if own else None)})")
+        what = (
+            "a foreign task"
+            if culprit and culprit.foreign
+            else f"attempt {culprit.attempt}'s task"
+            if culprit
+            else "an unknown task"
+        )
+        add(
+            "2 own task",
+            f"attempt {attempt} was settled with {what} {_short(judged)} (its own: {_short(own.arn if own else None)})",
+        )
     for earlier in record.get("attempts") or []:
         arn = earlier.get("taskArn")
         mine = by_token.get((run_cluster, world_token(world, earlier.get("attempt"))))
         if arn and (mine is None or arn != mine.arn):
-            add("2 own task", f"attempt {earlier.get('attempt')} is recorded with task {_short(arn)}, not its own {_short(mine.arn if mine else None)}")
+            add(
+                "2 own task",
+                f"attempt {earlier.get('attempt')} is recorded with task {_short(arn)}, not its own {_short(mine.arn if mine else None)}",
+            )
     for snapshot in world.record_history:
         task = json.loads(snapshot["task"]) if isinstance(snapshot.get("task"), str) else None
         if not task:
             continue
         mine = by_token.get((run_cluster, snapshot.get("clientToken")))
         if mine is None or task.get("taskArn") != mine.arn:
-            add("2 own task", f"at some point attempt {snapshot.get('attempt')} held task {_short(task.get('taskArn'))} (its own: {_short(mine.arn if mine else None)})")
+            add(
+                "2 own task",
+                f"at some point attempt {snapshot.get('attempt')} held task {_short(task.get('taskArn'))} (its own: {_short(mine.arn if mine else None)})",
+            )
             break
 
     # 3. at most one task per attempt
@@ -131,16 +147,25 @@ def check(world: World) -> list[Violation]:
         elif len(tasks) > 1:
             add("3 one task per attempt", f"attempt {number} has {len(tasks)} tasks")
         elif number > attempt:
-            add("3 one task per attempt", f"a task was started for attempt {number}, but the run ended at attempt {attempt}")
+            add(
+                "3 one task per attempt",
+                f"a task was started for attempt {number}, but the run ended at attempt {attempt}",
+            )
 
     # 4. no task left running after its run ended (a stop takes its stopTimeout; the reconciler's cadence bounds
     # how late a missed abort is noticed)
     ended = execution.stopped_at
     for task in ours:
         if task.last_status != "STOPPED":
-            add("4 no task outlives its run", f"attempt {task.attempt}'s task {_short(task.arn)} is still {task.last_status} after the run ended ({execution.status})")
+            add(
+                "4 no task outlives its run",
+                f"attempt {task.attempt}'s task {_short(task.arn)} is still {task.last_status} after the run ended ({execution.status})",
+            )
         elif ended is not None and task.stopped_at is not None and task.stopped_at - ended > OUTLIVE_SECONDS:
-            add("4 no task outlives its run", f"attempt {task.attempt}'s task {_short(task.arn)} ran on {task.stopped_at - ended:.0f}s after the run ended, until it stopped by itself")
+            add(
+                "4 no task outlives its run",
+                f"attempt {task.attempt}'s task {_short(task.arn)} ran on {task.stopped_at - ended:.0f}s after the run ended, until it stopped by itself",
+            )
 
     # 5. no callback left pending
     if "waiting" in record:
@@ -161,12 +186,18 @@ def check(world: World) -> list[Violation]:
         else:
             lines = gzip.decompress(body).decode().count("\n")
             if lines != final.lines_written:
-                add("6 logs copied", f"{lines} of the {final.lines_written} lines task {_short(final.arn)} wrote were copied")
+                add(
+                    "6 logs copied",
+                    f"{lines} of the {final.lines_written} lines task {_short(final.arn)} wrote were copied",
+                )
         if f"runs/{world.run_id}/manifest.json" not in world.s3.objects:
             add("6 logs copied", "no manifest")
     for task in ours:
         if task is not final and task.started_at is not None and task.attempt is not None and task.attempt >= attempt:
-            add("6 logs copied", f"task {_short(task.arn)} (attempt {task.attempt}) ran, and its logs are nobody's to copy")
+            add(
+                "6 logs copied",
+                f"task {_short(task.arn)} (attempt {task.attempt}) ran, and its logs are nobody's to copy",
+            )
 
     # 7. no secret outside the execution input and the record
     canary = world.canary
@@ -196,7 +227,9 @@ def _verdict(world: World, execution: Any, final: FakeTask | None, attempt: int)
         return []
     if world.foreign_started and final.plan.fate == "forever":
         return []
-    starts = [moment for moment, state in execution.entered if state == "StartTaskAndWait" and moment <= final.created_at]
+    starts = [
+        moment for moment, state in execution.entered if state == "StartTaskAndWait" and moment <= final.created_at
+    ]
     if not starts:
         return []
     deadline = starts[-1] + world.plan.timeout_seconds
@@ -218,12 +251,18 @@ def _verdict(world: World, execution: Any, final: FakeTask | None, attempt: int)
     found = []
     if execution.status in ("SUCCEEDED", "FAILED") and got != expected:
         found.append(
-            Violation("8 verdict kept", f"task {_short(final.arn)} stopped on its own at +{final.stopped_at - EPOCH:.0f}s "
-                      f"({final.plan.fate}: expected {expected or 'success'}), but the run ended {got or 'SUCCEEDED'}")
+            Violation(
+                "8 verdict kept",
+                f"task {_short(final.arn)} stopped on its own at +{final.stopped_at - EPOCH:.0f}s "
+                f"({final.plan.fate}: expected {expected or 'success'}), but the run ended {got or 'SUCCEEDED'}",
+            )
         )
     if execution.stopped_at is not None and execution.stopped_at - final.stopped_at > PROMPT_SECONDS:
         found.append(
-            Violation("8 verdict kept", f"the run ended {execution.stopped_at - final.stopped_at:.0f}s after its task stopped (not promptly)")
+            Violation(
+                "8 verdict kept",
+                f"the run ended {execution.stopped_at - final.stopped_at:.0f}s after its task stopped (not promptly)",
+            )
         )
     return found
 

@@ -38,7 +38,10 @@ class Outcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def report(self) -> str:
-        lines = [f"schedule seed {self.seed}: execution {self.status} {self.error or ''}".rstrip(), f"plan: {self.plan}"]
+        lines = [
+            f"schedule seed {self.seed}: execution {self.status} {self.error or ''}".rstrip(),
+            f"plan: {self.plan}",
+        ]
         lines += [f"fault injected: {f}" for f in self.faults]
         lines += [f"VIOLATION {v}" for v in self.violations]
         lines += ["trace:", *self.trace]
@@ -57,14 +60,15 @@ class Simulator:
     def __enter__(self) -> Simulator:
         import boto3
         import time_machine
-        from moto import mock_aws
-
         from ecsrun.adapters import clients
         from ecsrun.plumbing.observability import logger
+        from moto import mock_aws
 
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self._saved_env = dict(os.environ)
-        os.environ.update({"AWS_ACCESS_KEY_ID": "sim", "AWS_SECRET_ACCESS_KEY": "sim", "AWS_DEFAULT_REGION": "us-east-1"})
+        os.environ.update(
+            {"AWS_ACCESS_KEY_ID": "sim", "AWS_SECRET_ACCESS_KEY": "sim", "AWS_DEFAULT_REGION": "us-east-1"}
+        )
         self._mock = mock_aws()
         self._mock.start()
         self._dynamodb = boto3.resource("dynamodb", region_name="us-east-1")

@@ -33,6 +33,7 @@ from typing import Any
 
 from ecsrun.domain.runtask import client_token, started_by
 from ecsrun.local.template import Template
+
 from tests.simulation import asl
 from tests.simulation.fakes import (
     ACCOUNT,
@@ -67,7 +68,7 @@ TRANSIENT = {
 FATES = ("exit0", "exit1", "oom", "failstart", "spot", "forever")
 
 
-class SimulatedCrash(BaseException):  # noqa: N818 - a process death, which no `except Exception` may catch
+class SimulatedCrash(BaseException):
     """The Lambda invocation died here (timeout, out of memory): nothing after this point runs."""
 
 
@@ -257,7 +258,10 @@ class _ProxiedPaginator:
     def paginate(self, **kwargs: Any) -> Any:
         from tests.simulation.fakes import Paginator
 
-        out = {"list_tasks": ("nextToken", "nextToken"), "list_objects_v2": ("ContinuationToken", "NextContinuationToken")}
+        out = {
+            "list_tasks": ("nextToken", "nextToken"),
+            "list_objects_v2": ("ContinuationToken", "NextContinuationToken"),
+        }
         token_in, token_out = out[self._operation]
         return Paginator(getattr(self._proxy, self._operation), token_in, token_out).paginate(**kwargs)
 
@@ -317,8 +321,13 @@ class World:
         self.function_timeouts = {
             name: int(template.resources[name]["Properties"].get("Timeout", default_timeout)) for name in self.handlers
         }
-        references = {"StartedByPrefix": PREFIX, "RunStateMachine": STATE_MACHINE, "AWS::Region": REGION,
-                      "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"}
+        references = {
+            "StartedByPrefix": PREFIX,
+            "RunStateMachine": STATE_MACHINE,
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+        }
         self.rules = template.event_rules(references)
         self.reconcile_rate = 60 * int(template.parameter_default("ReconcileRateMinutes") or 5)
 
@@ -373,7 +382,9 @@ class World:
     def emit(self, event: dict[str, Any]) -> None:
         """A service put an event on the default bus (ECS, Step Functions): EventBridge will deliver it."""
         detail = event["detail"]
-        what = detail.get("taskArn", "").rsplit("/", 1)[-1][:8] if event["source"] == "aws.ecs" else detail.get("status")
+        what = (
+            detail.get("taskArn", "").rsplit("/", 1)[-1][:8] if event["source"] == "aws.ecs" else detail.get("status")
+        )
         label = f"{event['detail-type']} {what} v{detail.get('version', '')}".rstrip(" v")
         self.events.append(PendingEvent(event, self.now, label))
         self.note(f"emitted {label}")
@@ -399,12 +410,16 @@ class World:
         if instruction == "crash":
             raise SimulatedCrash
         if instruction == "fail-before":
-            raise client_error(TRANSIENT[service], "simulated: the call failed (the SDK's retries gave up)", operation, 500)
+            raise client_error(
+                TRANSIENT[service], "simulated: the call failed (the SDK's retries gave up)", operation, 500
+            )
         result = call()
         if service == "dynamodb" and operation in ("put_item", "update_item"):
             self._observe_record()
         if instruction == "fail-after":
-            raise client_error(TRANSIENT[service], "simulated: the call took effect but its answer was lost", operation, 500)
+            raise client_error(
+                TRANSIENT[service], "simulated: the call took effect but its answer was lost", operation, 500
+            )
         return result
 
     def _pause(self, invocation: Invocation, point: str) -> str:
@@ -427,8 +442,12 @@ class World:
         invocation.thread.start()
         self.baton.acquire()  # until it pauses at its start
         # Lambda ends an invocation at its function's Timeout (template.yaml): one still paused then dies there.
-        self.add_timer(self.now + self.function_timeouts[function], f"{label} reaches its Lambda timeout",
-                       lambda: self._time_out(invocation), background=True)
+        self.add_timer(
+            self.now + self.function_timeouts[function],
+            f"{label} reaches its Lambda timeout",
+            lambda: self._time_out(invocation),
+            background=True,
+        )
         return invocation
 
     def _time_out(self, invocation: Invocation) -> None:
@@ -449,8 +468,11 @@ class World:
             invocation.result = json.loads(json.dumps(result))
         except SimulatedCrash:
             invocation.crashed = True
-            invocation.error = ("Lambda.Unknown", "The cause could not be determined because Lambda did not return an error type.")
-        except Exception as exc:  # noqa: BLE001 - the Lambda runtime reports every exception the same way
+            invocation.error = (
+                "Lambda.Unknown",
+                "The cause could not be determined because Lambda did not return an error type.",
+            )
+        except Exception as exc:
             invocation.error = (type(exc).__name__, str(exc))
             self.logs_text.write("".join(traceback.format_exception(exc)))
         finally:
@@ -467,7 +489,9 @@ class World:
 
     def _finished(self, invocation: Invocation) -> None:
         self.invocations.remove(invocation)
-        outcome = "crashed" if invocation.crashed else f"failed {invocation.error[0]}" if invocation.error else "returned"
+        outcome = (
+            "crashed" if invocation.crashed else f"failed {invocation.error[0]}" if invocation.error else "returned"
+        )
         self.note(f"{invocation.label} {outcome}")
         if invocation.origin.startswith("async"):
             if invocation.error is None and invocation.function == "TaskStoppedFunction":
@@ -477,11 +501,18 @@ class World:
                 if invocation.async_attempt < ASYNC_RETRIES:
                     delay = ASYNC_RETRY_DELAYS[invocation.async_attempt]
                     self.async_queue.append(
-                        AsyncInvoke(invocation.function, invocation.event, self.now + delay, invocation.async_attempt + 1,
-                                    invocation.label.split(" (retry")[0] + f" (retry {invocation.async_attempt + 1})")
+                        AsyncInvoke(
+                            invocation.function,
+                            invocation.event,
+                            self.now + delay,
+                            invocation.async_attempt + 1,
+                            invocation.label.split(" (retry")[0] + f" (retry {invocation.async_attempt + 1})",
+                        )
                     )
                 else:
-                    self.dead_letters.append(AsyncInvoke(invocation.function, invocation.event, self.now, 3, invocation.label))
+                    self.dead_letters.append(
+                        AsyncInvoke(invocation.function, invocation.event, self.now, 3, invocation.label)
+                    )
                     self.note(f"{invocation.label}: dead-lettered after Lambda's retries")
             return
         _, arn, seq = invocation.origin.split("|")
@@ -502,8 +533,12 @@ class World:
 
     def _context(self, execution: Execution) -> dict[str, Any]:
         return {
-            "Execution": {"Id": execution.arn, "Name": execution.name, "Input": execution.input,
-                          "StartTime": datetime.fromtimestamp(execution.started_at, UTC).isoformat()},
+            "Execution": {
+                "Id": execution.arn,
+                "Name": execution.name,
+                "Input": execution.input,
+                "StartTime": datetime.fromtimestamp(execution.started_at, UTC).isoformat(),
+            },
             "StateMachine": {"Id": STATE_MACHINE, "Name": "ecsrun-sim"},
             "State": {"Name": execution.state},
             "Task": {"Token": execution.token} if execution.token else {},
@@ -527,13 +562,22 @@ class World:
                     raise asl.StatesError("States.NoChoiceMatched", f"no choice rule matched in {execution.state}")
                 self._transition(execution, state["Default"], execution.data)
             elif kind == "Wait":
-                seconds = state["Seconds"] if "Seconds" in state else asl.read_path(execution.data, state["SecondsPath"])
+                seconds = (
+                    state["Seconds"] if "Seconds" in state else asl.read_path(execution.data, state["SecondsPath"])
+                )
                 execution.phase = "sleeping"
                 seq = execution.seq
-                self.add_timer(self.now + float(seconds), f"{execution.state} ends",
-                               lambda: self._wake(execution, seq, state["Next"]))
+                self.add_timer(
+                    self.now + float(seconds),
+                    f"{execution.state} ends",
+                    lambda: self._wake(execution, seq, state["Next"]),
+                )
             elif kind == "Pass":
-                result = asl.fill(state["Parameters"], execution.data, self._context(execution)) if "Parameters" in state else state.get("Result", execution.data)
+                result = (
+                    asl.fill(state["Parameters"], execution.data, self._context(execution))
+                    if "Parameters" in state
+                    else state.get("Result", execution.data)
+                )
                 self._advance(execution, state, asl.set_result(execution.data, result, state.get("ResultPath", "$")))
             elif kind == "Succeed":
                 self._end(execution, "SUCCEEDED", output=asl.output_path(execution.data, state.get("OutputPath", "$")))
@@ -569,12 +613,16 @@ class World:
                 timeout = asl.read_path(execution.data, state["TimeoutSecondsPath"])
             if timeout is not None:
                 seq = execution.seq
-                self.add_timer(self.now + float(timeout), f"{execution.state} times out",
-                               lambda: self._timeout(execution, seq))
+                self.add_timer(
+                    self.now + float(timeout), f"{execution.state} times out", lambda: self._timeout(execution, seq)
+                )
         parameters = state["Parameters"]
         context = self._context(execution)
-        payload = (asl.read_path(execution.data, parameters["Payload.$"], context) if "Payload.$" in parameters
-                   else asl.fill(parameters.get("Payload", {}), execution.data, context))
+        payload = (
+            asl.read_path(execution.data, parameters["Payload.$"], context)
+            if "Payload.$" in parameters
+            else asl.fill(parameters.get("Payload", {}), execution.data, context)
+        )
         execution.pending = (self.functions[parameters["FunctionName"]], payload)
         execution.phase = "to_invoke"
 
@@ -657,7 +705,11 @@ class World:
                 self._end(execution, "FAILED", error=failure.error, cause=failure.cause)
 
     def _timeout(self, execution: Execution, seq: int) -> None:
-        if execution.status != "RUNNING" or execution.seq != seq or execution.phase not in ("to_invoke", "invoking", "result", "waiting"):
+        if (
+            execution.status != "RUNNING"
+            or execution.seq != seq
+            or execution.phase not in ("to_invoke", "invoking", "result", "waiting")
+        ):
             return
         self.note(f"{execution.state} timed out")
         execution.invocation = None  # the invocation, if still running, goes on: its answer is nobody's now
@@ -670,7 +722,15 @@ class World:
         execution.entered.append((self.now, next_state))
         self.note(f"entered {next_state}")
 
-    def _end(self, execution: Execution, status: str, *, output: Any = None, error: str | None = None, cause: str | None = None) -> None:
+    def _end(
+        self,
+        execution: Execution,
+        status: str,
+        *,
+        output: Any = None,
+        error: str | None = None,
+        cause: str | None = None,
+    ) -> None:
         if execution.status != "RUNNING":
             return
         execution.status, execution.phase, execution.stopped_at = status, "ended", self.now
@@ -682,14 +742,31 @@ class World:
                 token.open = False
         self.note(f"execution {status}" + (f" {error}" if error else ""))
         detail = {
-            "executionArn": execution.arn, "stateMachineArn": STATE_MACHINE, "name": execution.name, "status": status,
-            "startDate": int(execution.started_at * 1000), "stopDate": int(self.now * 1000),
-            "input": json.dumps(execution.input), "inputDetails": {"included": True},
-            "output": json.dumps(output) if output is not None else None, "error": error, "cause": cause,
+            "executionArn": execution.arn,
+            "stateMachineArn": STATE_MACHINE,
+            "name": execution.name,
+            "status": status,
+            "startDate": int(execution.started_at * 1000),
+            "stopDate": int(self.now * 1000),
+            "input": json.dumps(execution.input),
+            "inputDetails": {"included": True},
+            "output": json.dumps(output) if output is not None else None,
+            "error": error,
+            "cause": cause,
         }
-        self.emit({"version": "0", "id": f"sfn-{execution.name}-{status}", "detail-type": "Step Functions Execution Status Change",
-                   "source": "aws.states", "account": ACCOUNT, "time": datetime.fromtimestamp(self.now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                   "region": REGION, "resources": [execution.arn], "detail": detail})
+        self.emit(
+            {
+                "version": "0",
+                "id": f"sfn-{execution.name}-{status}",
+                "detail-type": "Step Functions Execution Status Change",
+                "source": "aws.states",
+                "account": ACCOUNT,
+                "time": datetime.fromtimestamp(self.now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": REGION,
+                "resources": [execution.arn],
+                "detail": detail,
+            }
+        )
 
     # ---- the Step Functions API, for the fake client ----
 
@@ -705,7 +782,9 @@ class World:
         token.open, token.answered_by = False, kind
         execution = self.executions[token.execution]
         execution.invocation = None
-        self.note(f"{kind} on {token_value.rsplit('-', 1)[-1]}" + (f" {answer.get('error')}" if answer.get("error") else ""))
+        self.note(
+            f"{kind} on {token_value.rsplit('-', 1)[-1]}" + (f" {answer.get('error')}" if answer.get("error") else "")
+        )
         if kind == "SendTaskSuccess":
             self._task_succeeded(execution, answer["output"])
         else:
@@ -716,8 +795,12 @@ class World:
         if execution is None:
             raise client_error("ExecutionDoesNotExist", "Execution Does Not Exist", "DescribeExecution")
         described: dict[str, Any] = {
-            "executionArn": arn, "stateMachineArn": STATE_MACHINE, "name": execution.name, "status": execution.status,
-            "startDate": datetime.fromtimestamp(execution.started_at, UTC), "input": json.dumps(execution.input),
+            "executionArn": arn,
+            "stateMachineArn": STATE_MACHINE,
+            "name": execution.name,
+            "status": execution.status,
+            "startDate": datetime.fromtimestamp(execution.started_at, UTC),
+            "input": json.dumps(execution.input),
             "inputDetails": {"included": True},
         }
         if execution.stopped_at is not None:
@@ -750,25 +833,40 @@ class World:
             self.note(f"delayed {pending.label} until +{pending.not_before - EPOCH:.0f}s")
             return
         if fault == "duplicate":
-            later = PendingEvent(json.loads(json.dumps(pending.event)), self.now + self.rng.choice((0, 70, 400, 1000)),
-                                 pending.label + " (copy)", copy=True)
+            later = PendingEvent(
+                json.loads(json.dumps(pending.event)),
+                self.now + self.rng.choice((0, 70, 400, 1000)),
+                pending.label + " (copy)",
+                copy=True,
+            )
             self.events.append(later)
         for pattern, function in self.rules:
             if EventPattern.load(json.dumps(pattern)).matches_event(pending.event):  # type: ignore[arg-type]
-                self.async_queue.append(AsyncInvoke(function, pending.event, self.now, 0, f"{function} <- {pending.label}"))
+                self.async_queue.append(
+                    AsyncInvoke(function, pending.event, self.now, 0, f"{function} <- {pending.label}")
+                )
                 self.note(f"delivered {pending.label} to {function}")
 
     def _reconcile_tick(self) -> None:
         self.reconciles += 1
-        self.async_queue.append(AsyncInvoke("ReconcileFunction", {"source": "aws.events", "detail-type": "Scheduled Event"},
-                                            self.now, 0, "ReconcileFunction (schedule)"))
+        self.async_queue.append(
+            AsyncInvoke(
+                "ReconcileFunction",
+                {"source": "aws.events", "detail-type": "Scheduled Event"},
+                self.now,
+                0,
+                "ReconcileFunction (schedule)",
+            )
+        )
         self.add_timer(self.now + self.reconcile_rate, "reconciler schedule", self._reconcile_tick, background=True)
 
     def _start_async(self, queued: AsyncInvoke) -> None:
         self.async_queue.remove(queued)
         if queued.function == "ReconcileFunction":
             self.reconcile_starts.append(self.now)
-        self.invoke(queued.function, queued.event, f"async|{queued.attempt}", queued.label, async_attempt=queued.attempt)
+        self.invoke(
+            queued.function, queued.event, f"async|{queued.attempt}", queued.label, async_attempt=queued.attempt
+        )
 
     def _abort(self, execution: Execution) -> None:
         self.aborted = True
@@ -779,7 +877,9 @@ class World:
         cluster, exit_code = self.plan.foreign[self.foreign_started]
         self.foreign_started += 1
         task = self.ecs.start_foreign(cluster, self.started_by, exit_code)
-        self.note(f"someone else ran task {task.task_id[:8]} on {cluster} with startedBy {self.started_by} (exit {exit_code})")
+        self.note(
+            f"someone else ran task {task.task_id[:8]} on {cluster} with startedBy {self.started_by} (exit {exit_code})"
+        )
 
     def _fire_next_timer(self, explore: bool = False) -> None:
         at = self._next_time()
@@ -824,23 +924,39 @@ class World:
                     ("fail-before", lambda i=invocation: self._resume(i, "fail-before")),
                     ("fail-after", lambda i=invocation: self._resume(i, "fail-after")),
                 ]
-            found.append(Action(f"{invocation.label}: {invocation.point}", lambda i=invocation: self._resume(i, "go"), faults))
+            found.append(
+                Action(f"{invocation.label}: {invocation.point}", lambda i=invocation: self._resume(i, "go"), faults)
+            )
         for execution in self.executions.values():
             if execution.status != "RUNNING":
                 continue
             if execution.phase == "ready":
                 found.append(Action(f"step {execution.state}", lambda e=execution: self._step(e)))
             elif execution.phase == "to_invoke":
-                found.append(Action(f"invoke {execution.pending[0] if execution.pending else '?'}",
-                                    lambda e=execution: self._invoke_task(e, False),
-                                    [("throttled", lambda e=execution: self._invoke_task(e, True))]))
+                found.append(
+                    Action(
+                        f"invoke {execution.pending[0] if execution.pending else '?'}",
+                        lambda e=execution: self._invoke_task(e, False),
+                        [("throttled", lambda e=execution: self._invoke_task(e, True))],
+                    )
+                )
             elif execution.phase == "result":
-                found.append(Action(f"{execution.state} invocation answers", lambda e=execution: self._task_result(e, False),
-                                    [("answer-lost", lambda e=execution: self._task_result(e, True))]))
+                found.append(
+                    Action(
+                        f"{execution.state} invocation answers",
+                        lambda e=execution: self._task_result(e, False),
+                        [("answer-lost", lambda e=execution: self._task_result(e, True))],
+                    )
+                )
         for pending in list(self.events):
             if pending.not_before <= self.now:
-                found.append(Action(f"deliver {pending.label}", lambda p=pending: self._deliver(p, None),
-                                    [(f, lambda p=pending, f=f: self._deliver(p, f)) for f in ("duplicate", "delay", "drop")]))
+                found.append(
+                    Action(
+                        f"deliver {pending.label}",
+                        lambda p=pending: self._deliver(p, None),
+                        [(f, lambda p=pending, f=f: self._deliver(p, f)) for f in ("duplicate", "delay", "drop")],
+                    )
+                )
         for queued in list(self.async_queue):
             if queued.not_before <= self.now:
                 found.append(Action(f"start {queued.label}", lambda q=queued: self._start_async(q)))
@@ -854,7 +970,9 @@ class World:
                 found.append(Action("reconciler pass", self._extra_pass))
         # State transitions and the start of a state's invocation take milliseconds: time passes while handlers
         # work, events travel and states wait, not between two states.
-        transient = any(e.status == "RUNNING" and e.phase in ("ready", "to_invoke", "result") for e in self.executions.values())
+        transient = any(
+            e.status == "RUNNING" and e.phase in ("ready", "to_invoke", "result") for e in self.executions.values()
+        )
         if self._next_time() is not None and not (explore and transient):
             found.append(Action("time passes", lambda: self._fire_next_timer(explore), kind="time"))
         return found

@@ -64,6 +64,12 @@ def _exit_status(result: Any) -> int:
 
 
 def local_run(args: argparse.Namespace) -> int:
+    from ecsrun.local import faults
+
+    try:
+        chosen = faults.parse(args.fault)
+    except faults.FaultError as exc:
+        raise UsageError(str(exc)) from exc
     request = read_json(args.request, "request")
     definitions = _task_definitions(args.task_definition)
     from ecsrun.local.engine import run_local, write_artifacts
@@ -74,6 +80,7 @@ def local_run(args: argparse.Namespace) -> int:
         parameters=_parameters(args), reconcile_every=RECONCILE_EVERY, reconcile_grace=RECONCILE_GRACE
     ) as aws:
         _register(aws, definitions)
+        faults.install(aws, chosen)
         if text:
             print(f"ecsrun local run {args.request}", flush=True)
         result = run_local(request, [], on_state=show_state if text else None, aws=aws)

@@ -11,6 +11,7 @@ from ecsrun.cli.common import (
     task_definitions_option,
 )
 from ecsrun.cli.stack import STATUSES
+from ecsrun.local.faults import catalog_text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         "and last log lines read back from S3. Exits 0 when the run succeeded, 1 when it failed, 2 when the "
         "request was invalid or the command was misused.",
         epilog="example:\n"
-        "  ecsrun local run events/requests/failing.json --task-definition events/task-definitions/failing.json",
+        "  ecsrun local run events/requests/failing.json --task-definition events/task-definitions/failing.json\n"
+        "  ecsrun local run events/requests/hello.json --task-definition events/task-definitions/hello.json \\\n"
+        "      --fault duplicate-stopped-event --fault runtask-slow=3\n\n"
+        "faults (--fault NAME[=VALUE], repeatable; the run must still end with the verdict its task earns):\n"
+        + catalog_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("request", metavar="REQUEST.json", help="the run request (the state machine input)")
@@ -58,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     output_option(run, "document")
     run.add_argument("--artifacts", metavar="DIR", help="write every S3 object the run produced to DIR/<key>")
     parameter_option(run)
+    run.add_argument(
+        "--fault",
+        metavar="NAME[=VALUE]",
+        action="append",
+        default=[],
+        help="inject a named fault into the local run (repeatable; the catalog is below)",
+    )
     event = local_commands.add_parser(
         "event",
         help="deliver an event to the local stack's EventBridge rules and follow every run it starts",
