@@ -9,7 +9,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 
-.PHONY: setup demo test lint typecheck pytest sam checkov bench smoke clean
+.PHONY: setup demo test lint typecheck pytest sam checkov bench smoke soak clean
 
 setup: $(STAMP)
 
@@ -66,6 +66,10 @@ smoke: setup
 bench: setup
 	$(BIN)/python bench/pipeline_bench.py --write docs/benchmarks.md
 	$(BIN)/python bench/copy_bench.py --write docs/benchmarks.md
+
+## soak: 10,000 seeded fault schedules through the deployed ASL and the real handlers (tests/simulation)
+soak: setup
+	PYTHONPATH=. $(BIN)/python -m tests.simulation.runner --schedules 10000 --json .soak.json
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam artifacts .pytest_cache .ruff_cache .mypy_cache

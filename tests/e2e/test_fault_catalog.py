@@ -156,7 +156,7 @@ def test_drop_execution_status_event(tmp_path: Path, capsys: pytest.CaptureFixtu
     # Given the execution is aborted while its task runs, and the Execution Status Change event is lost
     aborter = threading.Thread(target=_abort_when_running, daemon=True)
     aborter.start()
-    code, result, artifacts = _run(
+    _code, result, artifacts = _run(
         tmp_path, capsys, _write(tmp_path, "timeout", timeoutSeconds=300), "slow", "drop-execution-status-event"
     )
     # Then the reconciler finds the aborted run, stops its task and copies its logs

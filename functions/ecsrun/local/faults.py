@@ -192,7 +192,7 @@ class _Injector:
         if not self.callback_failed:
             self.callback_failed = True
             raise ClientError(
-                {"Error": {"Code": "ServiceUnavailable", "Message": "ecsrun local fault callback-fails-once"},
+                {  # type: ignore[typeddict-item]"Error": {"Code": "ServiceUnavailable", "Message": "ecsrun local fault callback-fails-once"},
                  "ResponseMetadata": {"HTTPStatusCode": 503}},
                 call.__name__ if hasattr(call, "__name__") else "SendTask",
             )  # fmt: skip
