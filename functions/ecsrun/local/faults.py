@@ -191,11 +191,11 @@ class _Injector:
     def _callback(self, call: Callable[..., Any], **kwargs: Any) -> Any:
         if not self.callback_failed:
             self.callback_failed = True
-            raise ClientError(
-                {  # type: ignore[typeddict-item]"Error": {"Code": "ServiceUnavailable", "Message": "ecsrun local fault callback-fails-once"},
-                 "ResponseMetadata": {"HTTPStatusCode": 503}},
-                call.__name__ if hasattr(call, "__name__") else "SendTask",
-            )  # fmt: skip
+            response: Any = {
+                "Error": {"Code": "ServiceUnavailable", "Message": "ecsrun local fault callback-fails-once"},
+                "ResponseMetadata": {"HTTPStatusCode": 503},
+            }
+            raise ClientError(response, getattr(call, "__name__", "SendTask"))
         return call(**kwargs)
 
     def _crash_after(self, call: Callable[..., Any], **kwargs: Any) -> Any:
