@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from datetime import UTC, datetime, timedelta
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -599,3 +600,183 @@ def test_a_run_whose_start_never_wrote_its_record_still_ends_once_with_an_outcom
     assert "waiting" not in record
     assert start_run(run, token="token-late")["started"] is False
     assert _tasks(stack) == []
+
+
+# ---- Found by the fault-schedule simulation (tests/simulation) after the fixes above ----
+
+
+@pytest.mark.parametrize("operation", ["put_item", "get_item"])
+def test_a_start_whose_record_write_or_read_back_fails_is_interrupted_and_retried(
+    stack: Stack, sfn: FakeStepFunctions, monkeypatch: pytest.MonkeyPatch, operation: str
+) -> None:
+    # Given a start that ran once already (its answer was lost, so Step Functions invokes it again), and DynamoDB
+    # failing once (after the SDK's retries) as the retried start writes the record, or reads back the one it found
+    from ecsrun.adapters.dynamodb import RunsTable
+
+    stack.register("hello.json")
+    run = validated_run(stack.request())
+    first = start_run(run)["taskArn"]
+    real = RunsTable.__init__
+
+    def flaky(self: RunsTable, table: Any) -> None:
+        real(self, table)
+
+        class Once:
+            def __init__(self) -> None:
+                self.failed = False
+
+            def __getattr__(self, name: str) -> Any:
+                call = getattr(table, name)
+                if name != operation or self.failed:
+                    return call
+
+                def fail(**params: Any) -> Any:
+                    self.failed = True
+                    error = {"Code": "InternalServerError", "Message": "Internal server error"}
+                    raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 500}}, name)
+
+                return fail
+
+        self._table = Once()
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RunsTable, "__init__", flaky)
+        # When the retried start runs, Then it fails as StartInterrupted, which the state machine retries (a raw
+        # ClientError would go to StopInterruptedStart and end the run Run.InternalError)
+        with pytest.raises(Exception) as failed:
+            start_run(run, token="token-start-2")
+    assert type(failed.value).__name__ == "StartInterrupted"
+    # And the next retry finds the same task and waits on its new token
+    assert start_run(run, token="token-start-3")["taskArn"] == first
+    assert _tasks(stack) == [first]
+    assert _record(stack)["taskToken"] == "token-start-3"
+
+
+def test_a_task_ecs_does_not_know_yet_right_after_run_task_is_not_lost(
+    stack: Stack, sfn: FakeStepFunctions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a task just started and recorded, which DescribeTasks does not know yet (the ECS API is eventually
+    # consistent: AWS advises asking again for up to five minutes after RunTask)
+    stack.register("hello.json")
+    started = start(stack.request())
+    real = clients.client
+
+    class NotYet:
+        def __init__(self, ecs: Any) -> None:
+            self._ecs = ecs
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._ecs, name)
+
+        def describe_tasks(self, **params: Any) -> Any:
+            return {"tasks": [], "failures": [{"arn": arn, "reason": "MISSING"} for arn in params["tasks"]]}
+
+    lagging = NotYet(real("ecs"))
+    monkeypatch.setenv("RECONCILE_GRACE_SECONDS", "0")
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            clients, "client", lambda service, region=None: lagging if service == "ecs" else real(service, region)
+        )
+        # When a reconciler pass asks about it at once
+        counts = reconcile.handler({}, context())
+    # Then the run is not settled as ECS.TaskLost: it still waits for its task
+    assert counts["lost"] == 0 and sfn.callbacks() == []
+    record = _record(stack)
+    assert (record["status"], record["taskArn"], record["waiting"]) == ("RUNNING", started["taskArn"], "W")
+    # And once the window has passed, a task ECS still does not know is lost
+    import time_machine
+
+    with monkeypatch.context() as patch, time_machine.travel(datetime.now(UTC) + timedelta(minutes=6)):
+        patch.setattr(
+            clients, "client", lambda service, region=None: lagging if service == "ecs" else real(service, region)
+        )
+        assert reconcile.handler({}, context())["lost"] == 1
+    assert [(op, error) for op, _, error in sfn.callbacks()] == [("SendTaskFailure", "ECS.TaskLost")]
+
+
+def _describe_task_definition_fails(monkeypatch: pytest.MonkeyPatch, code: str, status: int) -> None:
+    real = clients.client
+
+    class Failing:
+        def __init__(self, ecs: Any) -> None:
+            self._ecs = ecs
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._ecs, name)
+
+        def describe_task_definition(self, **params: Any) -> Any:
+            error = {"Code": code, "Message": f"{code} (injected)"}
+            raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": status}}, "DescribeTaskDefinition")
+
+    monkeypatch.setattr(
+        clients, "client", lambda service, region=None: Failing(real(service)) if service == "ecs" else real(service)
+    )
+
+
+def test_a_server_error_describing_the_task_definition_interrupts_the_start_and_refuses_nothing(
+    stack: Stack, sfn: FakeStepFunctions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given DescribeTaskDefinition failing on ECS's side (HTTP 500, after the SDK's retries) as the start begins
+    stack.register("hello.json")
+    run = validated_run(stack.request())
+    with monkeypatch.context() as patch:
+        _describe_task_definition_fails(patch, "ServerException", 500)
+        # When the start runs, Then it is interrupted (retried by the state machine), not refused: a server error
+        # says nothing about the task definition, so the run must not end ECS.RunTaskFailed
+        with pytest.raises(Exception) as failed:
+            start_run(run)
+    assert type(failed.value).__name__ == "StartInterrupted"
+    assert _record(stack)["status"] == "STARTING" and sfn.callbacks() == []
+    # And the retried start starts the task
+    assert start_run(run, token="token-start-2")["taskArn"] in _tasks(stack)
+
+
+def test_a_retried_start_whose_run_task_may_have_run_names_its_task_whatever_the_task_definition_says(
+    stack: Stack, sfn: FakeStepFunctions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a start that died after RunTask answered, before it recorded the task
+    stack.register("hello.json")
+    run = validated_run(stack.request())
+    with monkeypatch.context() as crashing:
+        _crash_after_run_task(crashing)
+        with pytest.raises(Exception):  # noqa: B017 - whatever the start raised, its task is unrecorded
+            start_run(run)
+    [orphan] = _tasks(stack)
+    # When the retried start finds DescribeTaskDefinition refusing (the task definition is gone, say)
+    with monkeypatch.context() as patch:
+        _describe_task_definition_fails(patch, "ClientException", 400)
+        again = start_run(run, token="token-start-2")
+    # Then it still names the task RunTask started, by the attempt's clientToken: the run is not refused (which
+    # would leave that task running, unrecorded, its logs never copied)
+    assert again["taskArn"] == orphan
+    record = _record(stack)
+    assert (record["status"], record["taskArn"]) == ("RUNNING", orphan) and sfn.callbacks() == []
+
+
+def test_a_stop_state_settles_at_once_with_the_stopped_event_that_came_before_the_task_was_recorded(
+    stack: Stack, sfn: FakeStepFunctions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the task stops (exit 0) and its event arrives while RunTask has not answered (it is kept), then the
+    # start records the task and dies before settling with the kept event
+    import ecsrun.steps.tasks as tasks_step
+
+    stack.register("hello.json")
+    _run_task_then(monkeypatch, lambda arn: deliver(_stopped(arn)))
+
+    def died(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the start function died here")
+
+    with monkeypatch.context() as crashing:
+        crashing.setattr(tasks_step, "settle_stopped_task", died)
+        with pytest.raises(Exception):  # noqa: B017 - whatever the start raised, the run is not settled
+            start(stack.request())
+    record = _record(stack)
+    assert record["status"] == "RUNNING" and record["taskArn"] in record["earlyEvents"]
+    # When the start's retries run out and StopInterruptedStart runs
+    payload = {"runId": "hello-demo", "timeoutSeconds": 60, "stopFor": "interrupted", "taskToken": "token-stop-1"}
+    stop_task.handler(payload, context())
+    # Then it settles the run with that event at once (it will not come again): the stop state is answered now,
+    # not after its 600-second timeout, and the run keeps the verdict its task earned
+    assert sfn.callbacks() == [("SendTaskSuccess", "token-stop-1", None)]
+    record = _record(stack)
+    assert (record["status"], json.loads(record["verdict"])["succeeded"]) == ("STOPPED", True)

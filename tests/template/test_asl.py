@@ -494,6 +494,15 @@ def test_the_timeout_stop_state_retries_a_failed_stop():
     assert any("StopFailed" in r["ErrorEquals"] for r in state["Retry"])
 
 
+@pytest.mark.parametrize("name", ["StopTimedOutTask", "StopInterruptedStart"])
+def test_a_stop_function_that_died_is_retried_like_a_failed_stop(name: str) -> None:
+    # Given a stop state's retriers, When the one for StopFailed is read
+    [retrier] = [r for r in _states()[name]["Retry"] if "StopFailed" in r["ErrorEquals"]]
+    # Then a stop function that died (timeout, out of memory: Lambda.Unknown) is retried too: otherwise the state
+    # goes on to CopyLogs without the task it should have named, stopped and waited for (found by tests/simulation)
+    assert "Lambda.Unknown" in retrier["ErrorEquals"]
+
+
 def test_start_task_and_wait_goes_to_copy_logs_on_success():
     # Given StartTaskAndWait
     state = _states()["StartTaskAndWait"]

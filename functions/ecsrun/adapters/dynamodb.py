@@ -204,7 +204,7 @@ class RunsTable:
         """The attempt's task, as RunTask named it for the attempt's clientToken: recorded once. STARTING →
         RUNNING; a run that is stopping or aborted keeps its status. Returns the record as the write left it
         (ALL_NEW), or as it is when the same task was recorded already (by a concurrent stop or abort)."""
-        sets: dict[str, Any] = {"taskArn": task_arn, "clusterArn": cluster_arn or ""}
+        sets: dict[str, Any] = {"taskArn": task_arn, "clusterArn": cluster_arn or "", "taskRecordedAt": now_iso()}
         values = {":attempt": attempt, ":starting": RunStatus.STARTING.value}
         unrecorded = "#attempt = :attempt AND attribute_not_exists(#taskArn)"
         for status_sets, condition in (
@@ -333,6 +333,7 @@ class RunsTable:
                 "settledBy",
                 "callback",
                 "runTaskAt",
+                "taskRecordedAt",
                 "stopRequestedAt",
             ),
         )

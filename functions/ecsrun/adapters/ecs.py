@@ -46,6 +46,12 @@ CAPACITY_REASONS = re.compile(r"^(RESOURCE:|AGENT)|capacity is unavailable", re.
 THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
 
 
+def _server_error(exc: ClientError) -> bool:
+    code = exc.response.get("Error", {}).get("Code", "Unknown")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return code in SERVER_ERRORS or status >= 500
+
+
 def _api_error(action: str, exc: ClientError) -> RunTaskRefused:
     error = exc.response.get("Error", {})
     code = error.get("Code", "Unknown")
@@ -66,9 +72,13 @@ class Ecs:
         return self._ecs.meta.service_model.operation_model("RunTask").input_shape
 
     def describe_task_definition(self, task_definition: str) -> dict[str, Any]:
+        """The task definition; RunTaskRefused when ECS refuses to describe it. A server error is raised as it
+        is: it says nothing about the task definition, and the caller tries again."""
         try:
             return dict(self._ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"])
         except ClientError as exc:
+            if _server_error(exc):
+                raise
             raise _api_error("DescribeTaskDefinition", exc) from exc
 
     def find_task_definition(self, task_definition: str) -> dict[str, Any] | None:
@@ -91,9 +101,8 @@ class Ecs:
         try:
             response = self._ecs.run_task(**args)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "Unknown")
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-            if code in SERVER_ERRORS or status >= 500:
+            if _server_error(exc):
+                code = exc.response.get("Error", {}).get("Code", "Unknown")
                 raise RunTaskUnanswered(f"RunTask failed: {code}") from exc
             raise _api_error("RunTask", exc) from exc
         failures = response.get("failures") or []

@@ -46,6 +46,10 @@ COUNTS = (
     "errors",
 )
 STILL_RUNNING = ("RUNNING", "PENDING_REDRIVE")
+# The ECS API is eventually consistent: right after RunTask, DescribeTasks may not know the task yet. AWS advises
+# retrying DescribeTasks "starting with a couple of seconds of wait time and increasing gradually up to five minutes"
+# (RunTask, ECS API Reference). A task recorded less than this long ago and reported MISSING is not lost yet.
+CONSISTENCY_WINDOW = timedelta(minutes=5)
 _T = TypeVar("_T")
 
 
@@ -158,6 +162,9 @@ class _Pass:
                 if owner.status != RunStatus.RUNNING:  # stopping, aborted or ended: the task must not run on
                     self.guarded(owner, self.stop_again)
             for arn in missing:
+                if _recently_recorded(by_task[arn]):
+                    logger.info("ECS does not know the run's task yet; asking again next pass", extra={"taskArn": arn})
+                    continue
                 self.guarded(by_task[arn], self.lost)
 
     def settle(self, task: EcsTask, record: RunRecord) -> None:
@@ -209,6 +216,16 @@ class _Pass:
             return
         if now.status == RunStatus.ABORTED or now.outcome is not None:
             self.counts["copied"] += self.copy_logs(now)
+
+
+def _recently_recorded(record: RunRecord, now: datetime | None = None) -> bool:
+    """The task was recorded (else, for records written before taskRecordedAt, RunTask was first called) within
+    ECS's consistency window."""
+    moment = record.taskRecordedAt or record.runTaskAt
+    if not moment:
+        return False
+    recorded = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return (now or datetime.now(UTC)) - recorded < CONSISTENCY_WINDOW
 
 
 def _lost(record: RunRecord, *, store: RunsTable, callbacks: Callbacks) -> bool:

@@ -31,8 +31,9 @@ def start_run(
 ) -> dict[str, Any]:
     """Write the record, then RunTask. The record exists before the task, so no task is ever unaccounted for.
 
-    Every failure after the record exists is StartInterrupted, which the state machine retries: the retry calls
-    RunTask again with the same clientToken and parameters, so ECS answers with the task the first call started.
+    Every failure is StartInterrupted, which the state machine retries: the retry calls RunTask again with the same
+    clientToken and parameters, so ECS answers with the task the first call started. A failure while the record is
+    written (or read back, on a retry) is one too: the write may have taken effect, and a retry finds out.
     """
     record = new_record(
         runId=run.runId,
@@ -43,19 +44,23 @@ def start_run(
         run=run,
         ttl_days=settings.run_record_ttl_days,
     )
-    resuming = False
     try:
-        store.create(record)
-    except RunExists as exists:
-        first = exists.existing
-        if first.executionArn != execution_arn:
-            message = f"runId {run.runId!r} is already used by execution {first.executionArn} ({first.status.value})"
-            callbacks.fail(
-                token, ErrorName.DUPLICATE.value, failure_cause(first, message, firstExecutionArn=first.executionArn)
-            )
-            return {"runId": run.runId, "started": False, "duplicateOf": first.executionArn}
-        resuming = True
-    try:
+        try:
+            store.create(record)
+            resuming = False
+        except RunExists as exists:
+            first = exists.existing
+            if first.executionArn != execution_arn:
+                message = (
+                    f"runId {run.runId!r} is already used by execution {first.executionArn} ({first.status.value})"
+                )
+                callbacks.fail(
+                    token,
+                    ErrorName.DUPLICATE.value,
+                    failure_cause(first, message, firstExecutionArn=first.executionArn),
+                )
+                return {"runId": run.runId, "started": False, "duplicateOf": first.executionArn}
+            resuming = True
         if resuming:
             resumed = _resume(run.runId, token, store=store, callbacks=callbacks, settings=settings)
             if resumed is not None:
@@ -65,7 +70,7 @@ def start_run(
     except StartInterrupted:
         raise
     except Exception as exc:
-        # The record exists and a task may too: the retried start sorts out which, by the attempt's clientToken.
+        # The record may exist and a task too: the retried start sorts out which, by the attempt's clientToken.
         # Only the exception's type is named: an SDK message may quote a parameter (an environment value).
         raise StartInterrupted(f"start of run {run.runId} interrupted: {type(exc).__name__}") from exc
 
@@ -74,11 +79,16 @@ def _start_attempt(
     record: RunRecord, *, store: RunsTable, ecs: Ecs, callbacks: Callbacks, settings: Settings, region: str
 ) -> dict[str, Any]:
     run, attempt = record.run, record.attempt
-    try:
-        definition = ecs.describe_task_definition(run.request["taskDefinition"])
-        containers = container_specs(definition, region)
-    except RunTaskRefused as refused:
-        return _refused(record, refused, store=store, callbacks=callbacks)
+    if record.run_task_may_have_run and record.containers:
+        # An interrupted start of this attempt may have called RunTask: its task, if any, is named by RunTask with
+        # the attempt's clientToken, never refused on a second look at the task definition.
+        containers = record.containers
+    else:
+        try:
+            definition = ecs.describe_task_definition(run.request["taskDefinition"])
+            containers = container_specs(definition, region)
+        except RunTaskRefused as refused:
+            return _refused(record, refused, store=store, callbacks=callbacks)
     try:
         store.begin_start(run.runId, attempt, containers)
     except StaleRecord:

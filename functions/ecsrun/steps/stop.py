@@ -19,7 +19,7 @@ from ecsrun.domain.models.ecs import EcsTask
 from ecsrun.domain.models.record import WAITING, RunRecord, RunStatus, TokenState
 from ecsrun.domain.models.verdict import Verdict
 from ecsrun.plumbing.settings import Settings
-from ecsrun.steps.settle import SETTLE_ATTEMPTS, settle_once
+from ecsrun.steps.settle import SETTLE_ATTEMPTS, same_cluster, settle_once, settle_stopped_task
 from ecsrun.steps.tasks import record_attempt_task, resolve_attempt_task, stop_recorded_task
 
 TIMEOUT, INTERRUPTED = "timeout", "interrupted"
@@ -74,6 +74,13 @@ def _stop(
     if record.taskArn is None:
         # No RunTask was called for this attempt (and none can be now), or ECS refused it: no task exists.
         return _answer(callbacks, token, record.runId)
+    early = (record.earlyEvents or {}).get(record.taskArn)
+    if early is not None and record.task is None and same_cluster(early, record):
+        # Its STOPPED event came before the task was recorded, and whoever recorded it died before settling with
+        # it: the event will not come again. Settling now answers this state's token.
+        result = settle_stopped_task(early, store=store, callbacks=callbacks, settings=settings, settled_by="event")
+        if result.startswith("settled"):
+            return {"runId": record.runId, "stopRequested": False, "taskArn": record.taskArn}
     if not stop_recorded_task(record, ecs=ecs, store=store):
         # ECS no longer knows the task: it stopped long ago and its event was missed. Its end is unknowable.
         lost = EcsTask(taskArn=record.taskArn, clusterArn=record.clusterArn, lastStatus="MISSING")

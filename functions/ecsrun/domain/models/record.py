@@ -79,6 +79,8 @@ class RunRecord(Model):
     # that only RunTask with the attempt's clientToken can name.
     runTaskAttempt: int | None = None
     runTaskAt: str | None = None  # when, for ECS's 24-hour clientToken window
+    # When taskArn was recorded: for a while after RunTask, DescribeTasks may not know the task yet.
+    taskRecordedAt: str | None = None
     # STOPPED events that came while taskArn was unknown, by taskArn (current attempt, at most MAX_EARLY_EVENTS).
     # Never trusted: only the one for the ARN RunTask returns, on the run's cluster, settles the run.
     earlyEvents: dict[str, EcsTask] | None = None
