@@ -88,6 +88,15 @@ def output_path(data: Any, path: Any) -> Any:
     return read_path(data, path)
 
 
+_NUMERIC = {
+    "NumericEquals": lambda a, b: a == b,
+    "NumericLessThan": lambda a, b: a < b,
+    "NumericGreaterThan": lambda a, b: a > b,
+    "NumericLessThanEquals": lambda a, b: a <= b,
+    "NumericGreaterThanEquals": lambda a, b: a >= b,
+}
+
+
 def choice_matches(rule: dict[str, Any], data: Any) -> bool:
     """One Choice rule: the comparison operators the ASL uses (and a few more), with And / Or / Not."""
     if "And" in rule:
@@ -105,8 +114,10 @@ def choice_matches(rule: dict[str, Any], data: Any) -> bool:
         return isinstance(value, bool) and value == rule["BooleanEquals"]
     if "StringEquals" in rule:
         return isinstance(value, str) and value == rule["StringEquals"]
-    if "NumericEquals" in rule:
-        return isinstance(value, (int, float)) and value == rule["NumericEquals"]
+    for name, compare in _NUMERIC.items():
+        if name in rule:
+            number = value if not isinstance(value, bool) and isinstance(value, (int, float)) else None
+            return number is not None and compare(number, rule[name])
     if "IsNull" in rule:
         return (value is None) == rule["IsNull"]
     raise StatesError("States.Runtime", f"the simulation does not know the Choice rule {sorted(rule)}")

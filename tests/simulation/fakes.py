@@ -92,6 +92,7 @@ class FakeTask:
     desired_status: str = "RUNNING"
     started_at: float | None = None
     stopping_at: float | None = None
+    execution_stopped_at: float | None = None
     stopped_at: float | None = None
     stop_code: str | None = None
     stopped_reason: str | None = None
@@ -135,6 +136,7 @@ class FakeTask:
         for key, moment in (
             ("startedAt", self.started_at),
             ("stoppingAt", self.stopping_at),
+            ("executionStoppedAt", self.execution_stopped_at),
             ("stoppedAt", self.stopped_at),
         ):
             if moment is not None:
@@ -148,7 +150,7 @@ class FakeTask:
     def event_detail(self) -> dict[str, Any]:
         """The `ECS Task State Change` detail: DescribeTasks' fields, times as ISO strings."""
         detail = self.describe()
-        for key in ("createdAt", "startedAt", "stoppingAt", "stoppedAt"):
+        for key in ("createdAt", "startedAt", "stoppingAt", "executionStoppedAt", "stoppedAt"):
             if key in detail:
                 detail[key] = _iso(detail[key].timestamp())
         return detail
@@ -162,6 +164,7 @@ class FakeEcs:
         self.world = world
         self.tasks: dict[str, FakeTask] = {}
         self.tokens: dict[tuple[str, str], tuple[str, str]] = {}  # (cluster, clientToken) -> (parameters, taskArn)
+        self.throttled: set[tuple[str, str | None]] = set()  # (cluster, clientToken) RunTask throttled once
         self._serial = 0
         self.definition = {
             "taskDefinitionArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/sim-app:1",
@@ -244,7 +247,10 @@ class FakeEcs:
             return {"tasks": [self.tasks[arn].describe()], "failures": []}
         attempt = self.world.attempt_of_token(token)
         refusal = self.world.runtask_refusal(attempt)
-        if refusal == "throttle":
+        if refusal == "throttle" and (cluster, token) not in self.throttled:
+            # Throttling is transient: a later call with the token is processed (and, as this one started
+            # nothing, starts the task). A capacity shortage lasts: every call with the token is refused.
+            self.throttled.add((cluster, token))
             raise client_error("ThrottlingException", "Rate exceeded", "RunTask")
         if refusal == "capacity":
             return {"tasks": [], "failures": [{"arn": self.cluster_arn(cluster), "reason": "RESOURCE:MEMORY"}]}
@@ -347,10 +353,13 @@ class FakeEcs:
         plan = TaskPlan("exit0" if exit_code == 0 else "exit1", seconds=2, lines=1)
         return self._create(cluster, {"startedBy": started_by}, None, plan, foreign=True, attempt=None)
 
-    def _write(self, task: FakeTask, text: str) -> None:
+    def _write(self, task: FakeTask, text: str, delay: float = 0.0) -> None:
+        """A line the container wrote now; CloudWatch Logs has it `delay` seconds later (the awslogs driver's
+        final flush when the container stops)."""
         stream = f"ecs/app/{task.task_id}"
         task.lines_written += 1
-        self.world.logs.append(self.LOG_GROUP, stream, int(self.world.now * 1000) + task.lines_written, text)
+        written = int(self.world.now * 1000) + task.lines_written  # distinct timestamps, in order
+        self.world.logs.append(self.LOG_GROUP, stream, written, text, int((self.world.now + delay) * 1000))
 
     def _place(self, task: FakeTask) -> None:
         if task.last_status != "PROVISIONING":
@@ -393,8 +402,12 @@ class FakeEcs:
     def _stop(self, task: FakeTask, code: str, exit_code: int | None, reason: str | None, why: str) -> None:
         if task.last_status == "STOPPED":
             return
-        if task.started_at is not None and code == "UserInitiated":
-            self._write(task, "app got SIGTERM")
+        if task.started_at is not None:
+            # The container's last words travel in the driver's final flush (none: a quiet end).
+            flush = self.world.final_flush()
+            if flush is not None:
+                self._write(task, "app got SIGTERM" if code == "UserInitiated" else "app exits", flush)
+            task.execution_stopped_at = self.world.now
         task.last_status, task.desired_status = "STOPPED", "STOPPED"
         task.stop_code, task.stopped_reason = code, task.stopped_reason if code == "UserInitiated" else why
         task.exit_code, task.container_reason = exit_code, reason
@@ -423,14 +436,17 @@ class FakeEcs:
 
 
 class FakeLogs:
+    """GetLogEvents over streams whose events become readable at their ingestionTime."""
+
     PAGE = 2  # small pages, so copies page and can pause between pages
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float]) -> None:
         self.streams: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._now = now
 
-    def append(self, group: str, stream: str, timestamp_ms: int, message: str) -> None:
+    def append(self, group: str, stream: str, timestamp_ms: int, message: str, ingestion_ms: int) -> None:
         self.streams.setdefault((group, stream), []).append(
-            {"timestamp": timestamp_ms, "message": message, "ingestionTime": timestamp_ms}
+            {"timestamp": timestamp_ms, "message": message, "ingestionTime": ingestion_ms}
         )
 
     def get_log_events(
@@ -439,6 +455,8 @@ class FakeLogs:
         events = self.streams.get((logGroupName, logStreamName))
         if events is None:
             raise client_error("ResourceNotFoundException", "The specified log stream does not exist.", "GetLogEvents")
+        now_ms = self._now() * 1000
+        events = [e for e in events if e["ingestionTime"] <= now_ms]
         start = int(nextToken.split("/")[1]) if nextToken else 0
         page = events[start : start + self.PAGE]
         end = start + len(page)

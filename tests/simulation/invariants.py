@@ -4,10 +4,11 @@
 2. The task judged is one the run started: its attempt's clientToken task, on the run's cluster.
 3. At most one task per attempt.
 4. No task left running after its run ended.
-5. No callback left pending: the record does not wait any more.
+5. No callback left pending: the record does not wait any more, every task token was answered or closed, and a
+   caller's token (`callbackTaskToken`) was answered with the run's end.
 6. Logs copied whenever a task ran: every line the judged task wrote is in S3 (aborted runs too).
 7. No secret (the canary environment override value) in S3, the functions' logs, PutEvents entries, callbacks, or the
-   execution's output and cause.
+   execution's output and cause; the caller's token (a bearer secret) nowhere but in the SendTask* calls.
 8. A fault never changes the verdict the task earns: when the run's final task stopped on its own before the
    deadline, the run ends with that task's verdict (exit 0 succeeds, non-zero is ECS.ContainerExitedNonZero, ...),
    promptly (within PROMPT_SECONDS of the stop), not by the timeout.
@@ -20,6 +21,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ecsrun.domain.callback import execution_error_name
 from ecsrun.domain.models.ecs import EcsTask
 from ecsrun.domain.verdict import judge
 
@@ -67,6 +69,8 @@ def check(world: World) -> list[Violation]:
     ours = [t for t in world.ecs.tasks.values() if not t.foreign]
     by_token = {(t.cluster_arn, t.client_token): t for t in ours}
     run_cluster = world.ecs.cluster_arn("default")
+
+    found += _caller(world, execution, record)
 
     # 1. ends exactly once
     if execution.status == "RUNNING":
@@ -170,7 +174,7 @@ def check(world: World) -> list[Violation]:
     # 5. no callback left pending
     if "waiting" in record:
         add("5 no callback pending", "the record still carries the waiting mark")
-    open_tokens = [t for t, state in world.tokens.items() if state.open]
+    open_tokens = [t for t, state in world.tokens.items() if state.open and t != world.caller_token]
     if open_tokens:
         add("5 no callback pending", f"tokens still open: {open_tokens}")
     if record.get("callback") == "PENDING":
@@ -209,10 +213,42 @@ def check(world: World) -> list[Violation]:
     for place, text in places.items():
         if canary in text:
             add("7 no secret", f"the environment override value appears in {place}")
+        if world.plan.caller and place != "callbacks" and world.caller_token in text:
+            add("7 no secret", f"the caller's task token appears in {place}")
 
     # 8. a fault never changes the verdict the task earns
     found += _verdict(world, execution, final, attempt)
     return found
+
+
+def _caller(world: World, execution: Any, record: dict[str, Any] | None) -> list[Violation]:
+    """A caller's token is answered once the run has ended, with the run's end: SendTaskSuccess when it succeeded,
+    else SendTaskFailure with the error name the run ended with (ecsrun's own names only)."""
+    if not world.plan.caller or execution.status == "RUNNING":
+        return []
+    if not world.caller_answers:
+        if execution.status != "SUCCEEDED" and not world.execution_ended_done:
+            # Documented limit (docs/calling-from-state-machines.md): a run whose end only ExecutionEnded can
+            # answer (an abort, a crash) waits for its caller's TimeoutSeconds when Step Functions' best-effort
+            # status event is lost, or until an operator redrives the dead-letter queue it went to.
+            world.limits.append("the caller waits for its own TimeoutSeconds: the execution's end event was lost")
+            return []
+        return [Violation("5 no callback pending", f"the caller's token was never answered ({execution.status})")]
+    [answer] = world.caller_answers  # a second answer finds the token closed (TaskTimedOut)
+    outcome = (record or {}).get("outcome") or {}
+    if outcome.get("status"):
+        expected = None if outcome["status"] == "SUCCEEDED" else outcome.get("error")
+    else:
+        expected = None if execution.status == "SUCCEEDED" else execution_error_name(execution.status, execution.error)
+    got = None if answer["kind"] == "SendTaskSuccess" else answer.get("error")
+    if got != expected:
+        return [
+            Violation(
+                "5 no callback pending",
+                f"the caller was answered {got or 'success'}, but the run ended {expected or 'SUCCEEDED'}",
+            )
+        ]
+    return []
 
 
 def world_token(world: World, attempt: Any) -> str | None:
@@ -232,13 +268,24 @@ def _verdict(world: World, execution: Any, final: FakeTask | None, attempt: int)
     ]
     if not starts:
         return []
+    if execution.stopped_at is not None and final.created_at >= execution.stopped_at:
+        return []  # RunTask never reached ECS during the run: the cleanup's RunTask (same clientToken) started it
+    given_up = [moment for moment, state in execution.entered if state == "StopInterruptedStart"]
+    if given_up and given_up[0] <= final.stopped_at:
+        return []  # contract §1.8: a start interrupted beyond its retries ends Run.InternalError, by design
+    if any(state == "StopInterruptedStart" for state, _ in execution.caught):
+        # ... unless its task had stopped on its own, which StopInterruptedStart finds out; when that state fails
+        # beyond its own retries too, nobody can name the task in time: Run.InternalError, by design.
+        world.limits.append("the start and then StopInterruptedStart failed beyond their retries")
+        return []
     deadline = starts[-1] + world.plan.timeout_seconds
     if final.stopped_at >= deadline:
         return []
     # Contract §1.8: the verdict is owed "provided the reconciler runs within the run's timeout": a stop whose news
-    # reached no TaskStopped invocation and no reconciler pass (after its grace) before the deadline is exempt.
+    # reached no TaskStopped invocation and no reconciler pass (begun after its grace, done before the deadline)
+    # is exempt.
     heard = world.stopped_handled.get(final.arn, float("inf")) < deadline or any(
-        final.stopped_at + world.plan.grace_seconds <= moment < deadline for moment in world.reconcile_starts
+        final.stopped_at + world.plan.grace_seconds <= start and end < deadline for start, end in world.reconciled
     )
     if not heard:
         return []

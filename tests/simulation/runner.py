@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.simulation.invariants import Violation, check
-from tests.simulation.world import EPOCH, ROOT, World, environment
+from tests.simulation.world import EPOCH, ROOT, World, environment, virtual_sleep
 
 
 @dataclass
@@ -78,9 +78,26 @@ class Simulator:
         self._saved_clients = (clients.client, clients.table)
         self._logger = logger
         self._saved_stream = getattr(logger.registered_handler, "stream", None)
+        # Handlers that wait (a log copy's settle time) sleep in virtual time. time.sleep is looked up at call time
+        # by wiring; the steps bind it as a default argument at import, so those defaults are redirected too.
+        import importlib
+
+        self._world: World | None = None
+        self._saved_sleep = time.sleep
+        time.sleep = virtual_sleep(self._saved_sleep, lambda: self._world)
+        self._saved_defaults = []
+        for module, name in (("ecsrun.steps.copy_logs", "copy_run_logs"), ("ecsrun.steps.finish", "finish_run")):
+            function = getattr(importlib.import_module(module), name, None)
+            defaults = dict(getattr(function, "__kwdefaults__", None) or {})
+            if "sleep" in defaults:
+                self._saved_defaults.append((function, defaults))
+                function.__kwdefaults__ = {**defaults, "sleep": lambda seconds: time.sleep(seconds)}
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        time.sleep = self._saved_sleep
+        for function, defaults in self._saved_defaults:
+            function.__kwdefaults__ = defaults
         self._clients.client, self._clients.table = self._saved_clients
         self._clients.reset()
         if self._saved_stream is not None:
@@ -101,6 +118,7 @@ class Simulator:
         table = self._dynamodb.create_table(TableName=name, **definition)
         started = time.perf_counter()
         world = World(seed, choose, dynamodb=table, template=self.template)
+        self._world = world
         world._clock = self._clock.move_to  # type: ignore[method-assign]
         self._clock.move_to(EPOCH)
         os.environ.update(environment(world))
@@ -112,6 +130,7 @@ class Simulator:
             world.run()
         finally:
             world.finish()
+            self._world = None
         violations = check(world)
         [execution] = world.executions.values()
         outcome = Outcome(

@@ -102,6 +102,10 @@ class Plan:
     reconcile_passes: int
     explore_steps: int
     slow_seconds: float
+    log_settle_seconds: int
+    final_flush: float | None
+    copy_reserve_seconds: int
+    caller: bool
 
     @classmethod
     def draw(cls, seed: int, choose: Callable[[int], int]) -> Plan:
@@ -125,7 +129,18 @@ class Plan:
             reconcile_passes=choose(3),
             explore_steps=40 + 40 * choose(4),
             slow_seconds=(2.0, 10.0, 30.0)[choose(3)],
+            **cls._logs(choose),
+            copy_reserve_seconds=(120, 885)[choose(2)],
+            caller=choose(3) == 2,
         )
+
+    @staticmethod
+    def _logs(choose: Callable[[int], int]) -> dict[str, Any]:
+        """LogSettleSeconds, and when a stopped container's last line reaches CloudWatch Logs (its driver's final
+        flush; None: nothing left to flush). Within the settle bound: past it, ecsrun takes the stream as it is."""
+        settle = (0, 30)[choose(2)]
+        flush = (None, 0.0, 0.5, 20.0)[choose(4)] if settle else 0.0
+        return {"log_settle_seconds": settle, "final_flush": flush}
 
     def describe(self) -> str:
         tasks = ", ".join(
@@ -137,7 +152,9 @@ class Plan:
             f"{self.grace_seconds}s, DescribeTasks lag {self.describe_lag:g}s, stop takes {self.stop_delay:g}s, "
             f"fault budget {self.fault_budget}, abort {self.abort}, foreign tasks {self.foreign}, "
             f"extra reconciler passes {self.reconcile_passes}, exploration steps {self.explore_steps}, "
-            f"a slow call takes {self.slow_seconds:g}s"
+            f"a slow call takes {self.slow_seconds:g}s, LogSettleSeconds {self.log_settle_seconds}, final flush "
+            f"{'none' if self.final_flush is None else f'{self.final_flush:g}s after the stop'}, copy reserve "
+            f"{self.copy_reserve_seconds}s, caller token {self.caller}"
         )
 
 
@@ -164,6 +181,8 @@ class Invocation:
     go: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
     thread: threading.Thread | None = None
     async_attempt: int = 0
+    started: float = 0.0
+    asleep_until: float | None = None  # in time.sleep until then (virtual time)
 
 
 @dataclass
@@ -212,6 +231,7 @@ class Execution:
     stopped_at: float | None = None
     ends: int = 0
     entered: list[tuple[float, str]] = field(default_factory=list)
+    caught: list[tuple[str, str]] = field(default_factory=list)  # (state, error) a Catch took on
 
 
 @dataclass
@@ -223,17 +243,19 @@ class Action:
 
 
 class FakeContext:
-    """The parts of Lambda's context object the handlers and Powertools read; time never runs short."""
+    """The parts of Lambda's context object the handlers and Powertools read; the remaining time runs on the
+    virtual clock, from the invocation's start to its function's Timeout."""
 
-    def __init__(self, function: str):
+    def __init__(self, function: str, world: World, timeout: int):
         self.function_name = function
         self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}"
         self.memory_limit_in_mb = 256
         self.aws_request_id = "00000000-0000-0000-0000-000000000000"
         self.function_version = "$LATEST"
+        self._world, self._deadline = world, world.now + timeout
 
     def get_remaining_time_in_millis(self) -> int:
-        return 900_000
+        return max(0, int((self._deadline - self._world.now) * 1000))
 
 
 class Proxy:
@@ -296,6 +318,9 @@ class World:
         self.passes_left = self.plan.reconcile_passes
         self.reconciles = 0
         self.reconcile_starts: list[float] = []
+        self.reconciled: list[tuple[float, float]] = []  # (start, end) of every reconciler pass that returned
+        self.execution_ended_done = False  # an ExecutionEnded invocation returned
+        self.limits: list[str] = []  # documented limits this schedule ran into (not violations)
         self.stopped_handled: dict[str, float] = {}  # taskArn -> when a TaskStopped invocation for it first returned
         self.unsupported: str | None = None
         self.logs_text = io.StringIO()
@@ -303,6 +328,9 @@ class World:
 
         self.run_id = f"sim-{seed}"
         self.canary = f"canary-{seed}-not-for-logs"
+        # A parent state machine's .waitForTaskToken token (a bearer secret): ecsrun answers it when the run ends.
+        self.caller_token = f"caller-token-{seed}-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        self.caller_answers: list[dict[str, Any]] = []
         self.started_by = started_by(PREFIX, self.run_id)
         self.tokens_by_attempt = {client_token(self.run_id, n): n for n in range(1, 11)}
 
@@ -332,7 +360,7 @@ class World:
         self.reconcile_rate = 60 * int(template.parameter_default("ReconcileRateMinutes") or 5)
 
         self.ecs = FakeEcs(self)
-        self.logs = FakeLogs()
+        self.logs = FakeLogs(lambda: self.now)
         self.s3 = FakeS3()
         self.put_events = FakeEvents()
         self.sfn = FakeStepFunctions(self)
@@ -345,6 +373,8 @@ class World:
             "stepfunctions": Proxy(self, "stepfunctions", self.sfn),
         }
         self.table_proxy = Proxy(self, "dynamodb", dynamodb)
+        if self.plan.caller:
+            self.tokens[self.caller_token] = Token("caller", 0)
         self.add_timer(self.now + self.reconcile_rate, "reconciler schedule", self._reconcile_tick, background=True)
 
     # ---- the request ----
@@ -363,6 +393,7 @@ class World:
             "overrides": {
                 "containerOverrides": [{"name": "app", "environment": [{"name": "API_TOKEN", "value": self.canary}]}]
             },
+            **({"callbackTaskToken": self.caller_token} if self.plan.caller else {}),
         }
 
     # ---- what the fakes ask of the world ----
@@ -378,6 +409,9 @@ class World:
 
     def stop_delay(self) -> float:
         return self.plan.stop_delay
+
+    def final_flush(self) -> float | None:
+        return self.plan.final_flush
 
     def emit(self, event: dict[str, Any]) -> None:
         """A service put an event on the default bus (ECS, Step Functions): EventBridge will deliver it."""
@@ -422,6 +456,17 @@ class World:
             )
         return result
 
+    def sleep(self, seconds: float) -> None:
+        """`time.sleep` in a handler: the invocation pauses until the virtual clock has moved on `seconds` (it may
+        die meanwhile, at its Lambda timeout)."""
+        invocation: Invocation = _local.invocation
+        invocation.asleep_until = self.now + seconds
+        self.add_timer(invocation.asleep_until, f"{invocation.label} wakes", lambda: None, background=True)
+        instruction = self._pause(invocation, f"sleep {seconds:g}s")
+        invocation.asleep_until = None
+        if instruction == "crash":
+            raise SimulatedCrash
+
     def _pause(self, invocation: Invocation, point: str) -> str:
         invocation.point = point
         self.baton.release()
@@ -436,7 +481,7 @@ class World:
     # ---- invocations ----
 
     def invoke(self, function: str, event: Any, origin: str, label: str, async_attempt: int = 0) -> Invocation:
-        invocation = Invocation(function, event, origin, label, async_attempt=async_attempt)
+        invocation = Invocation(function, event, origin, label, async_attempt=async_attempt, started=self.now)
         invocation.thread = threading.Thread(target=self._invocation_main, args=(invocation,), daemon=True)
         self.invocations.append(invocation)
         invocation.thread.start()
@@ -462,7 +507,8 @@ class World:
                 raise SimulatedCrash
             module, _, attr = self.handlers[invocation.function].rpartition(".")
             handler = getattr(importlib.import_module(module), attr)
-            result = handler(json.loads(json.dumps(invocation.event)), FakeContext(invocation.function))
+            context = FakeContext(invocation.function, self, self.function_timeouts[invocation.function])
+            result = handler(json.loads(json.dumps(invocation.event)), context)
             if self._pause(invocation, "return") == "crash":
                 raise SimulatedCrash
             invocation.result = json.loads(json.dumps(result))
@@ -497,6 +543,10 @@ class World:
             if invocation.error is None and invocation.function == "TaskStoppedFunction":
                 arn = invocation.event.get("detail", {}).get("taskArn")
                 self.stopped_handled.setdefault(arn, self.now)
+            if invocation.error is None and invocation.function == "ReconcileFunction":
+                self.reconciled.append((invocation.started, self.now))
+            if invocation.error is None and invocation.function == "ExecutionEndedFunction":
+                self.execution_ended_done = True
             if invocation.error is not None:
                 if invocation.async_attempt < ASYNC_RETRIES:
                     delay = ASYNC_RETRY_DELAYS[invocation.async_attempt]
@@ -691,6 +741,7 @@ class World:
             break
         for catcher in state.get("Catch", []):
             if asl.error_matches(catcher["ErrorEquals"], error):
+                execution.caught.append((execution.state, error))
                 self.note(f"{execution.state}: {error} caught -> {catcher['Next']}")
                 data = asl.set_result(execution.data, {"Error": error, "Cause": cause}, catcher.get("ResultPath", "$"))
                 self._transition(execution, catcher["Next"], data)
@@ -780,6 +831,10 @@ class World:
             return
         self.callbacks.append({"kind": kind, "token": token_value, **answer})
         token.open, token.answered_by = False, kind
+        if token.execution == "caller":
+            self.caller_answers.append({"kind": kind, **answer})
+            self.note(f"{kind} to the caller" + (f" {answer.get('error')}" if answer.get("error") else ""))
+            return
         execution = self.executions[token.execution]
         execution.invocation = None
         self.note(
@@ -914,10 +969,12 @@ class World:
         """What may happen next, the ordinary course first (choice 0 is always the least surprising)."""
         found: list[Action] = []
         for invocation in list(self.invocations):
+            if invocation.asleep_until is not None and invocation.asleep_until > self.now:
+                continue
             faults: list[tuple[str, Callable[[], None]]] = []
             # ValidateRequest runs before any record or task exists: its failures end the run with nothing to settle
-            # (observations() in invariants.py lists the error names they end with); faults are spent elsewhere.
-            if invocation.function != "ValidateRequestFunction":
+            # but the caller's token (ExecutionEnded answers it); without one, faults are spent elsewhere.
+            if invocation.function != "ValidateRequestFunction" or self.plan.caller:
                 faults.append(("crash", lambda i=invocation: self._resume(i, "crash")))
             if "." in invocation.point and invocation.function != "ValidateRequestFunction":
                 faults += [
@@ -972,7 +1029,7 @@ class World:
         # work, events travel and states wait, not between two states.
         transient = any(
             e.status == "RUNNING" and e.phase in ("ready", "to_invoke", "result") for e in self.executions.values()
-        )
+        ) or any(i.function == "ValidateRequestFunction" for i in self.invocations)
         if self._next_time() is not None and not (explore and transient):
             found.append(Action("time passes", lambda: self._fire_next_timer(explore), kind="time"))
         return found
@@ -1053,7 +1110,8 @@ def environment(world: World) -> dict[str, str]:
         "LOGS_BUCKET": BUCKET,
         "EVENT_BUS_NAME": BUS,
         "STARTED_BY_PREFIX": PREFIX,
-        "LOG_SETTLE_SECONDS": "0",
+        "LOG_SETTLE_SECONDS": str(world.plan.log_settle_seconds),
+        "COPY_RESERVE_SECONDS": str(world.plan.copy_reserve_seconds),
         "LOG_TAIL_LINES": "5",
         "RECONCILE_GRACE_SECONDS": str(world.plan.grace_seconds),
         "REDACT_SECRETS": "true",
@@ -1066,4 +1124,17 @@ def environment(world: World) -> dict[str, str]:
     }
 
 
-__all__ = ["EPOCH", "FATES", "World", "environment", "os"]
+def virtual_sleep(real: Callable[[float], None], world: Callable[[], World | None]) -> Callable[[float], None]:
+    """A `time.sleep` that, called by a handler of the current world, sleeps in virtual time."""
+
+    def sleep(seconds: float) -> None:
+        current = world()
+        if current is None or getattr(_local, "invocation", None) is None:
+            real(seconds)
+            return
+        current.sleep(seconds)
+
+    return sleep
+
+
+__all__ = ["EPOCH", "FATES", "World", "environment", "os", "virtual_sleep"]
