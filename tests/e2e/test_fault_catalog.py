@@ -1,8 +1,5 @@
 """`ecsrun local run --fault NAME[=VALUE]`, black-box: each named fault through the CLI, then the outcome and the
 invariants the artifacts show (the run ends with the verdict its task earns; its own task judged; logs copied).
-
-Faults whose behaviour issue 12 fixes (branch `integrity`) are marked xfail(strict) until that lands: a strict xfail
-that passes fails the suite, so the marks go with the fix.
 """
 
 from __future__ import annotations
@@ -19,9 +16,6 @@ from ecsrun.cli import main
 from ecsrun.local.faults import CATALOG
 
 from tests.conftest import EVENTS
-
-FIXED_BY_INTEGRITY = pytest.mark.xfail(strict=True, reason="issue 12: fixed by branch integrity (H12a)")
-
 
 def _write(tmp_path: Path, name: str, **changes: Any) -> str:
     request = json.loads((EVENTS / "requests" / f"{name}.json").read_text()) | changes
@@ -70,7 +64,6 @@ def test_duplicate_stopped_event(tmp_path: Path, capsys: pytest.CaptureFixture[s
     _assert_own_task_and_logs(artifacts, "hello-demo", 7)
 
 
-@FIXED_BY_INTEGRITY
 def test_stale_stopped_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given attempt 1 fails to start (transiently) and its STOPPED event comes again while attempt 2 starts
     request = _write(tmp_path, "hello", retry={"maxAttempts": 3, "intervalSeconds": 1, "backoffRate": 1.0})
@@ -83,7 +76,6 @@ def test_stale_stopped_event(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     _assert_own_task_and_logs(artifacts, "hello-demo", 7)
 
 
-@FIXED_BY_INTEGRITY
 def test_foreign_task_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given someone else's task with this run's startedBy ends on another cluster while the run starts
     code, result, artifacts = _run(tmp_path, capsys, _write(tmp_path, "hello"), "hello", "foreign-task-event")
@@ -93,7 +85,6 @@ def test_foreign_task_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     _assert_own_task_and_logs(artifacts, "hello-demo", 7)
 
 
-@FIXED_BY_INTEGRITY
 def test_drop_stopped_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given the STOPPED event is lost, When the run goes on, Then the local reconciler settles it well within a minute
     started = time.monotonic()
@@ -105,7 +96,6 @@ def test_drop_stopped_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     _assert_own_task_and_logs(artifacts, "hello-demo", 7)
 
 
-@FIXED_BY_INTEGRITY
 def test_callback_fails_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given the first SendTask* fails, When the failing task exits non-zero
     request = _write(tmp_path, "failing", timeoutSeconds=30)
@@ -124,7 +114,6 @@ def test_runtask_slow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     _assert_own_task_and_logs(artifacts, "hello-demo", 7)
 
 
-@FIXED_BY_INTEGRITY
 def test_start_crash_after_runtask(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given the start function dies right after RunTask answered
     code, result, artifacts = _run(tmp_path, capsys, _write(tmp_path, "hello"), "hello", "start-crash-after-runtask")
@@ -135,8 +124,10 @@ def test_start_crash_after_runtask(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def _abort_when_running() -> None:
-    sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    ecs = boto3.client("ecs", region_name="us-east-1")
+    # The CLI's local stack is moto in this process: any credentials reach it.
+    local = {"region_name": "us-east-1", "aws_access_key_id": "local", "aws_secret_access_key": "local"}
+    sfn = boto3.client("stepfunctions", **local)
+    ecs = boto3.client("ecs", **local)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -151,7 +142,6 @@ def _abort_when_running() -> None:
         time.sleep(0.1)
 
 
-@FIXED_BY_INTEGRITY
 def test_drop_execution_status_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given the execution is aborted while its task runs, and the Execution Status Change event is lost
     aborter = threading.Thread(target=_abort_when_running, daemon=True)

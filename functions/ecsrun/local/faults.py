@@ -73,9 +73,12 @@ class FaultError(ValueError):
 
 
 class LocalCrash(BaseException):
-    """The function's process died here; Lambda reports the invocation failed with `error_type`."""
+    """The function's process died here (a timeout, out of memory). Step Functions names such a death
+    `Lambda.Unknown`: "Unhandled errors in Lambda are reported as Lambda.Unknown in the error output. These include
+    out-of-memory errors and function timeouts." (Step Functions Developer Guide, "Handle Lambda service
+    exceptions", https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html)."""
 
-    error_type = "Sandbox.Timedout"
+    error_type = "Lambda.Unknown"
 
 
 def catalog_text() -> str:
@@ -141,7 +144,8 @@ class _Injector:
         self.faults = faults
         self.current = threading.local()  # the function whose invocation runs in this thread
         self.held: list[dict[str, Any]] = []  # attempt 1's STOPPED event, for stale-stopped-event
-        self.first_task: str | None = None
+        self.first_task: str | None = None  # the run's first task (set by RunTask or the agent, whichever is first)
+        self.lock = threading.Lock()
         self.launched: list[str] = []
         self.callback_failed = False
         self.crashed = False
@@ -221,7 +225,7 @@ class _Injector:
             tasks = original(backend, cluster_str, task_definition_str, *args, **kwargs)
             for task in tasks:
                 injector.launched.append(task.task_arn)
-                injector.first_task = injector.first_task or task.task_arn
+                injector.first(task.task_arn)
             if "stale-stopped-event" in injector.faults and len(injector.launched) > 1 and injector.held:
                 # Attempt 2 is starting (its ARN not yet recorded): attempt 1's event comes again, now and soon after.
                 event = injector.held[0]
@@ -233,6 +237,12 @@ class _Injector:
             return tasks
 
         return run_task
+
+    def first(self, task_arn: str) -> bool:
+        """Note `task_arn` as the run's first task unless one is known; True if it is the first."""
+        with self.lock:
+            self.first_task = self.first_task or task_arn
+            return self.first_task == task_arn
 
     def _start_foreign(self, task_definition: str, started_by: str) -> None:
         """Someone else's RunTask: same task definition and startedBy, on another cluster, exiting 0 at once."""
@@ -259,7 +269,10 @@ class _Injector:
         injector = self
 
         def prepare(agent: Any, task: Any) -> str | None:
-            if task.task_arn == injector.first_task and "stale-stopped-event" in injector.faults:
+            # The agent may prepare the task before RunTask has returned: the first of the run's tasks it sees
+            # is the first task too.
+            ours = not task.cluster_arn.endswith(f"/{FOREIGN_CLUSTER}")
+            if ours and injector.first(task.task_arn) and "stale-stopped-event" in injector.faults:
                 return (
                     "CannotPullContainerError: pull image manifest has been retried 1 time(s): i/o timeout "
                     "(ecsrun local fault stale-stopped-event)"
