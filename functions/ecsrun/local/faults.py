@@ -221,7 +221,8 @@ class _Injector:
                 # Before the run's own task exists (its start is in flight), someone else's ends.
                 injector.foreign_started = True
                 started_by = args[2] if len(args) > 2 else kwargs.get("started_by")
-                injector._start_foreign(task_definition_str, started_by or "")
+                with injector.aws.acting_as(None):  # someone else's call, not the start function's
+                    injector._start_foreign(task_definition_str, started_by or "")
             tasks = original(backend, cluster_str, task_definition_str, *args, **kwargs)
             for task in tasks:
                 injector.launched.append(task.task_arn)
@@ -229,7 +230,8 @@ class _Injector:
             if "stale-stopped-event" in injector.faults and len(injector.launched) > 1 and injector.held:
                 # Attempt 2 is starting (its ARN not yet recorded): attempt 1's event comes again, now and soon after.
                 event = injector.held[0]
-                injector.aws.deliver_event(copy.deepcopy(event))
+                with injector.aws.acting_as(None):  # EventBridge delivers it, not the start function
+                    injector.aws.deliver_event(copy.deepcopy(event))
                 threading.Timer(1.0, lambda: injector.aws.deliver_event(copy.deepcopy(event))).start()
             slow = injector.faults.get("runtask-slow")
             if slow:
