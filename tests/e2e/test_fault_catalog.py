@@ -17,6 +17,7 @@ from ecsrun.local.faults import CATALOG
 
 from tests.conftest import EVENTS
 
+
 def _write(tmp_path: Path, name: str, **changes: Any) -> str:
     request = json.loads((EVENTS / "requests" / f"{name}.json").read_text()) | changes
     path = tmp_path / f"{name}-request.json"
@@ -26,7 +27,7 @@ def _write(tmp_path: Path, name: str, **changes: Any) -> str:
 
 def _run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], request: str, definition: str, *faults: str
-) -> tuple[int, dict[str, Any], Path]:
+) -> tuple[int, dict[str, Any], Path, str]:
     artifacts = tmp_path / "artifacts"
     argv = [
         "local",
@@ -42,7 +43,11 @@ def _run(
     for fault in faults:
         argv += ["--fault", fault]
     code = main(argv)
-    return code, json.loads(capsys.readouterr().out), artifacts
+    captured = capsys.readouterr()
+    # Each fault says on stderr when it fires: a run without the line was not faulted, and proves nothing
+    for fault in faults:
+        assert f"ecsrun local: fault {fault.partition('=')[0]}: " in captured.err, captured.err
+    return code, json.loads(captured.out), artifacts, captured.err
 
 
 def _manifest(artifacts: Path, run_id: str) -> dict[str, Any]:
@@ -59,7 +64,7 @@ def _assert_own_task_and_logs(artifacts: Path, run_id: str, lines: int) -> dict[
 
 def test_duplicate_stopped_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given every STOPPED event delivered twice, When the hello task runs, Then it succeeds once, all 7 lines copied
-    code, result, artifacts = _run(tmp_path, capsys, _write(tmp_path, "hello"), "hello", "duplicate-stopped-event")
+    code, result, artifacts, _ = _run(tmp_path, capsys, _write(tmp_path, "hello"), "hello", "duplicate-stopped-event")
     assert (code, result["status"]) == (0, "SUCCEEDED")
     _assert_own_task_and_logs(artifacts, "hello-demo", 7)
 
@@ -67,7 +72,7 @@ def test_duplicate_stopped_event(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_stale_stopped_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given attempt 1 fails to start (transiently) and its STOPPED event comes again while attempt 2 starts
     request = _write(tmp_path, "hello", retry={"maxAttempts": 3, "intervalSeconds": 1, "backoffRate": 1.0})
-    code, result, artifacts = _run(tmp_path, capsys, request, "hello", "stale-stopped-event")
+    code, result, artifacts, _ = _run(tmp_path, capsys, request, "hello", "stale-stopped-event")
     # Then attempt 2 is judged by its own task: it succeeds, and no ARN appears for two attempts
     assert (code, result["status"]) == (0, "SUCCEEDED"), result
     attempts = result["output"]["attempts"]
@@ -78,7 +83,7 @@ def test_stale_stopped_event(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 def test_foreign_task_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given someone else's task with this run's startedBy ends on another cluster while the run starts
-    code, result, artifacts = _run(tmp_path, capsys, _write(tmp_path, "hello"), "hello", "foreign-task-event")
+    code, result, artifacts, _ = _run(tmp_path, capsys, _write(tmp_path, "hello"), "hello", "foreign-task-event")
     # Then the run is judged by its own task, on its own cluster, and its 7 lines are copied
     assert (code, result["status"]) == (0, "SUCCEEDED"), result
     assert ":cluster/default" in result["output"]["task"]["clusterArn"]
@@ -88,7 +93,7 @@ def test_foreign_task_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 def test_drop_stopped_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given the STOPPED event is lost, When the run goes on, Then the local reconciler settles it well within a minute
     started = time.monotonic()
-    code, result, artifacts = _run(
+    code, result, artifacts, _ = _run(
         tmp_path, capsys, _write(tmp_path, "hello", timeoutSeconds=60), "hello", "drop-stopped-event"
     )
     assert (code, result["status"]) == (0, "SUCCEEDED"), result
@@ -100,7 +105,7 @@ def test_callback_fails_once(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     # Given the first SendTask* fails, When the failing task exits non-zero
     request = _write(tmp_path, "failing", timeoutSeconds=30)
     started = time.monotonic()
-    code, result, _ = _run(tmp_path, capsys, request, "failing", "callback-fails-once")
+    code, result, _, _ = _run(tmp_path, capsys, request, "failing", "callback-fails-once")
     # Then the callback is delivered again and the run ends with the task's verdict, promptly, not by its timeout
     assert (code, result["error"]) == (1, "ECS.ContainerExitedNonZero"), result
     assert time.monotonic() - started < 25
@@ -108,7 +113,7 @@ def test_callback_fails_once(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 def test_runtask_slow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given RunTask answers 3 s after it launched the task (the hello task is done by then)
-    code, result, artifacts = _run(tmp_path, capsys, _write(tmp_path, "hello"), "hello", "runtask-slow=3")
+    code, result, artifacts, _ = _run(tmp_path, capsys, _write(tmp_path, "hello"), "hello", "runtask-slow=3")
     # Then the run still succeeds with its own task and every line copied
     assert (code, result["status"]) == (0, "SUCCEEDED"), result
     _assert_own_task_and_logs(artifacts, "hello-demo", 7)
@@ -116,8 +121,12 @@ def test_runtask_slow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_start_crash_after_runtask(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given the start function dies right after RunTask answered
-    code, result, artifacts = _run(tmp_path, capsys, _write(tmp_path, "hello"), "hello", "start-crash-after-runtask")
-    # Then the retried start finds the same task (clientToken) and the run succeeds with it, one task, logs copied
+    code, result, artifacts, err = _run(
+        tmp_path, capsys, _write(tmp_path, "hello"), "hello", "start-crash-after-runtask"
+    )
+    # Then the death is reported as Step Functions reports a Lambda timeout (Lambda.Unknown), which StartTaskAndWait
+    # retries; the retried start finds the same task (clientToken) and the run succeeds with it, logs copied
+    assert "(Lambda.Unknown; the state machine retries it)" in err
     assert (code, result["status"]) == (0, "SUCCEEDED"), result
     assert len(result["output"]["attempts"]) == 1
     _assert_own_task_and_logs(artifacts, "hello-demo", 7)
@@ -146,7 +155,7 @@ def test_drop_execution_status_event(tmp_path: Path, capsys: pytest.CaptureFixtu
     # Given the execution is aborted while its task runs, and the Execution Status Change event is lost
     aborter = threading.Thread(target=_abort_when_running, daemon=True)
     aborter.start()
-    _code, result, artifacts = _run(
+    _code, result, artifacts, _ = _run(
         tmp_path, capsys, _write(tmp_path, "timeout", timeoutSeconds=300), "slow", "drop-execution-status-event"
     )
     # Then the reconciler finds the aborted run, stops its task and copies its logs
@@ -157,13 +166,13 @@ def test_drop_execution_status_event(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_logs_throttled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, result, artifacts = _run(tmp_path, capsys, _write(tmp_path, "hello"), "hello", "logs-throttled")
+    code, result, artifacts, _ = _run(tmp_path, capsys, _write(tmp_path, "hello"), "hello", "logs-throttled")
     assert (code, result["status"]) == (0, "SUCCEEDED"), result
     _assert_own_task_and_logs(artifacts, "hello-demo", 7)
 
 
 def test_s3_throttled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, result, artifacts = _run(tmp_path, capsys, _write(tmp_path, "hello"), "hello", "s3-throttled")
+    code, result, artifacts, _ = _run(tmp_path, capsys, _write(tmp_path, "hello"), "hello", "s3-throttled")
     assert (code, result["status"]) == (0, "SUCCEEDED"), result
     _assert_own_task_and_logs(artifacts, "hello-demo", 7)
 

@@ -8,7 +8,9 @@ and end with the verdict its task earns.
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -115,7 +117,9 @@ def parse(specs: list[str]) -> dict[str, float | None]:
     return chosen
 
 
-def _throttle(error: str, message: str, times: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _throttle(
+    error: str, message: str, times: int, said: Callable[[], None]
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Wrap a moto backend method: the first `times` calls answer `error` (the SDK's retries then succeed)."""
     from moto.core.exceptions import JsonRESTError
 
@@ -128,6 +132,7 @@ def _throttle(error: str, message: str, times: int) -> Callable[[Callable[..., A
                 fire = left[0] > 0
                 left[0] -= fire
             if fire:
+                said()
                 raise JsonRESTError(error, message)
             return original(*args, **kwargs)
 
@@ -150,17 +155,29 @@ class _Injector:
         self.callback_failed = False
         self.crashed = False
         self.foreign_started = False
+        self.fired: set[str] = set()
+
+    def said(self, name: str, text: str) -> None:
+        """One line on stderr the first time a fault fires, so a run that shows no such line was not faulted."""
+        with self.lock:
+            first = name not in self.fired
+            self.fired.add(name)
+        if first:
+            print(f"ecsrun local: fault {name}: {text}", file=sys.stderr, flush=True)
 
     # ---- EventBridge ----
 
     def event_faults(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         stopped = event.get("source") == "aws.ecs" and event.get("detail", {}).get("lastStatus") == "STOPPED"
         if stopped and "drop-stopped-event" in self.faults:
+            self.said("drop-stopped-event", "a STOPPED event was lost; the reconciler must settle the run")
             return []
         if event.get("source") == "aws.states" and "drop-execution-status-event" in self.faults:
+            self.said("drop-execution-status-event", "an Execution Status Change event was lost")
             return []
         delivered = [event]
         if stopped and "duplicate-stopped-event" in self.faults:
+            self.said("duplicate-stopped-event", "a STOPPED event is delivered twice")
             delivered.append(copy.deepcopy(event))
         if stopped and "stale-stopped-event" in self.faults and event["detail"].get("taskArn") == self.first_task:
             self.held.append(copy.deepcopy(event))
@@ -195,6 +212,7 @@ class _Injector:
     def _callback(self, call: Callable[..., Any], **kwargs: Any) -> Any:
         if not self.callback_failed:
             self.callback_failed = True
+            self.said("callback-fails-once", "SendTaskSuccess/SendTaskFailure failed with ServiceUnavailable")
             response: Any = {
                 "Error": {"Code": "ServiceUnavailable", "Message": "ecsrun local fault callback-fails-once"},
                 "ResponseMetadata": {"HTTPStatusCode": 503},
@@ -206,6 +224,11 @@ class _Injector:
         answer = call(**kwargs)
         if not self.crashed and getattr(self.current, "function", None) == "StartTaskFunction":
             self.crashed = True
+            self.said(
+                "start-crash-after-runtask",
+                f"StartTaskFunction died after RunTask answered ({LocalCrash.error_type}; "
+                "the state machine retries it)",
+            )
             raise LocalCrash("ecsrun local fault start-crash-after-runtask: died after RunTask answered")
         return answer
 
@@ -220,6 +243,9 @@ class _Injector:
             if "foreign-task-event" in injector.faults and not injector.foreign_started:
                 # Before the run's own task exists (its start is in flight), someone else's ends.
                 injector.foreign_started = True
+                injector.said(
+                    "foreign-task-event", f"a task with this run's startedBy ran on cluster {FOREIGN_CLUSTER}"
+                )
                 started_by = args[2] if len(args) > 2 else kwargs.get("started_by")
                 with injector.aws.acting_as(None):  # someone else's call, not the start function's
                     injector._start_foreign(task_definition_str, started_by or "")
@@ -230,11 +256,13 @@ class _Injector:
             if "stale-stopped-event" in injector.faults and len(injector.launched) > 1 and injector.held:
                 # Attempt 2 is starting (its ARN not yet recorded): attempt 1's event comes again, now and soon after.
                 event = injector.held[0]
+                injector.said("stale-stopped-event", "attempt 1's STOPPED event is delivered again during attempt 2")
                 with injector.aws.acting_as(None):  # EventBridge delivers it, not the start function
                     injector.aws.deliver_event(copy.deepcopy(event))
                 threading.Timer(1.0, lambda: injector.aws.deliver_event(copy.deepcopy(event))).start()
             slow = injector.faults.get("runtask-slow")
             if slow:
+                injector.said("runtask-slow", f"RunTask answers {slow:g} s after it launched the task")
                 time.sleep(slow)
             return tasks
 
@@ -317,10 +345,12 @@ def install(aws: LocalAws, faults: dict[str, float | None]) -> None:
     aws._patch(EC2ContainerServiceBackend, "run_task", injector.run_task(EC2ContainerServiceBackend.run_task))
     aws._patch(LocalEcsAgent, "_prepare", injector.prepare(LocalEcsAgent._prepare))
     if "logs-throttled" in faults:
-        wrap = _throttle("ThrottlingException", "Rate exceeded (ecsrun local fault logs-throttled)", 3)
+        said = functools.partial(injector.said, "logs-throttled", "GetLogEvents answered ThrottlingException")
+        wrap = _throttle("ThrottlingException", "Rate exceeded (ecsrun local fault logs-throttled)", 3, said)
         aws._patch(LogsBackend, "get_log_events", wrap(LogsBackend.get_log_events))
     if "s3-throttled" in faults:
-        wrap = _throttle("SlowDown", "Please reduce your request rate. (ecsrun local fault s3-throttled)", 3)
+        said = functools.partial(injector.said, "s3-throttled", "PutObject answered SlowDown")
+        wrap = _throttle("SlowDown", "Please reduce your request rate. (ecsrun local fault s3-throttled)", 3, said)
         aws._patch(S3Backend, "put_object", wrap(S3Backend.put_object))
     clients.reset()
 
