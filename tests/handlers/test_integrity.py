@@ -18,9 +18,9 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from datetime import UTC, datetime, timedelta
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -706,7 +706,8 @@ def _describe_task_definition_fails(monkeypatch: pytest.MonkeyPatch, code: str, 
 
         def describe_task_definition(self, **params: Any) -> Any:
             error = {"Code": code, "Message": f"{code} (injected)"}
-            raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": status}}, "DescribeTaskDefinition")
+            response: Any = {"Error": error, "ResponseMetadata": {"HTTPStatusCode": status}}
+            raise ClientError(response, "DescribeTaskDefinition")
 
     monkeypatch.setattr(
         clients, "client", lambda service, region=None: Failing(real(service)) if service == "ecs" else real(service)

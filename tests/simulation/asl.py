@@ -16,7 +16,7 @@ MISSING = object()
 
 
 class StatesError(Exception):
-    """An ASL runtime error (`States.Runtime`, a task's error, ...): error name and cause, as Step Functions has them."""
+    """An ASL runtime error (`States.Runtime`, a task's error, ...): its name and cause, as Step Functions has them."""
 
     def __init__(self, error: str, cause: str = ""):
         super().__init__(f"{error}: {cause}")
@@ -132,7 +132,7 @@ def error_matches(names: list[str], error: str) -> bool:
 
 
 def retry_delay(retrier: dict[str, Any], attempt: int, jitter: float) -> float:
-    """Seconds before retry number `attempt` (1-based): IntervalSeconds × BackoffRate^(attempt-1), capped by
+    """Seconds before retry number `attempt` (1-based): IntervalSeconds * BackoffRate^(attempt-1), capped by
     MaxDelaySeconds; with JitterStrategy FULL a uniform fraction of it (`jitter` in [0, 1))."""
     delay = float(retrier.get("IntervalSeconds", 1)) * float(retrier.get("BackoffRate", 2.0)) ** (attempt - 1)
     if "MaxDelaySeconds" in retrier:

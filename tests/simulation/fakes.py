@@ -18,6 +18,7 @@ CloudWatch Logs: GetLogEvents returns the token it was given at the end of a str
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -540,10 +541,8 @@ class FakeS3:
         """Every object as text (gzip bodies decompressed), for the secret check."""
         found = {}
         for key, body in self.objects.items():
-            try:
+            with contextlib.suppress(OSError, EOFError):
                 body = gzip.decompress(body)
-            except (OSError, EOFError):
-                pass
             found[key] = body.decode("utf-8", "replace")
         return found
 

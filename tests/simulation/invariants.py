@@ -127,7 +127,8 @@ def check(world: World) -> list[Violation]:
         if arn and (mine is None or arn != mine.arn):
             add(
                 "2 own task",
-                f"attempt {earlier.get('attempt')} is recorded with task {_short(arn)}, not its own {_short(mine.arn if mine else None)}",
+                f"attempt {earlier.get('attempt')} is recorded with task {_short(arn)}, "
+                f"not its own {_short(mine.arn if mine else None)}",
             )
     for snapshot in world.record_history:
         task = json.loads(snapshot["task"]) if isinstance(snapshot.get("task"), str) else None
@@ -137,7 +138,8 @@ def check(world: World) -> list[Violation]:
         if mine is None or task.get("taskArn") != mine.arn:
             add(
                 "2 own task",
-                f"at some point attempt {snapshot.get('attempt')} held task {_short(task.get('taskArn'))} (its own: {_short(mine.arn if mine else None)})",
+                f"at some point attempt {snapshot.get('attempt')} held task {_short(task.get('taskArn'))} "
+                f"(its own: {_short(mine.arn if mine else None)})",
             )
             break
 
@@ -163,12 +165,14 @@ def check(world: World) -> list[Violation]:
         if task.last_status != "STOPPED":
             add(
                 "4 no task outlives its run",
-                f"attempt {task.attempt}'s task {_short(task.arn)} is still {task.last_status} after the run ended ({execution.status})",
+                f"attempt {task.attempt}'s task {_short(task.arn)} is still {task.last_status} "
+                f"after the run ended ({execution.status})",
             )
         elif ended is not None and task.stopped_at is not None and task.stopped_at - ended > OUTLIVE_SECONDS:
             add(
                 "4 no task outlives its run",
-                f"attempt {task.attempt}'s task {_short(task.arn)} ran on {task.stopped_at - ended:.0f}s after the run ended, until it stopped by itself",
+                f"attempt {task.attempt}'s task {_short(task.arn)} ran on {task.stopped_at - ended:.0f}s "
+                "after the run ended, until it stopped by itself",
             )
 
     # 5. no callback left pending

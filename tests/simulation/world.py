@@ -736,7 +736,9 @@ class World:
                 execution.phase = "sleeping"
                 seq = execution.seq
                 self.note(f"{execution.state}: {error}, retry {count + 1} in {delay:.1f}s")
-                self.add_timer(self.now + delay, f"{execution.state} retry", lambda: self._retry(execution, seq))
+                self.add_timer(
+                    self.now + delay, f"{execution.state} retry", lambda seq=seq: self._retry(execution, seq)
+                )
                 return
             break
         for catcher in state.get("Catch", []):
