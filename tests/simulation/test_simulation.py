@@ -63,7 +63,7 @@ def test_the_harness_sees_a_violation_when_one_is_planted(sim: Simulator, monkey
     from ecsrun.domain.models.verdict import Verdict
     from ecsrun.steps import settle
 
-    monkeypatch.setattr(settle, "judge", lambda *args: Verdict(succeeded=True))
+    monkeypatch.setattr(settle, "judge", lambda *args: Verdict(succeeded=True, reason="planted: every task succeeds"))
     # When schedules whose task exits non-zero run (found by scanning seeds; each runs its task to its end)
     found = [sim.run(seed) for seed in PLANTED_SEEDS]
     # Then the harness reports the changed verdict
