@@ -605,33 +605,24 @@ def test_a_run_whose_start_never_wrote_its_record_still_ends_once_with_an_outcom
 # ---- Found by the fault-schedule simulation (tests/simulation) after the fixes above ----
 
 
-@pytest.mark.parametrize("operation", ["put_item", "get_item"])
-def test_a_start_whose_record_write_or_read_back_fails_is_interrupted_and_retried(
-    stack: Stack, sfn: FakeStepFunctions, monkeypatch: pytest.MonkeyPatch, operation: str
-) -> None:
-    # Given a start that ran once already (its answer was lost, so Step Functions invokes it again), and DynamoDB
-    # failing once (after the SDK's retries) as the retried start writes the record, or reads back the one it found
+def _dynamodb_fails_once(patch: pytest.MonkeyPatch, operation: str) -> None:
+    """The runs table's `operation` fails once, as after the SDK's retries (InternalServerError, HTTP 500)."""
     from ecsrun.adapters.dynamodb import RunsTable
 
-    stack.register("hello.json")
-    run = validated_run(stack.request())
-    first = start_run(run)["taskArn"]
     real = RunsTable.__init__
+    failed: list[bool] = []
 
     def flaky(self: RunsTable, table: Any) -> None:
         real(self, table)
 
         class Once:
-            def __init__(self) -> None:
-                self.failed = False
-
             def __getattr__(self, name: str) -> Any:
                 call = getattr(table, name)
-                if name != operation or self.failed:
+                if name != operation or failed:
                     return call
 
                 def fail(**params: Any) -> Any:
-                    self.failed = True
+                    failed.append(True)
                     error = {"Code": "InternalServerError", "Message": "Internal server error"}
                     raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 500}}, name)
 
@@ -639,8 +630,20 @@ def test_a_start_whose_record_write_or_read_back_fails_is_interrupted_and_retrie
 
         self._table = Once()
 
+    patch.setattr(RunsTable, "__init__", flaky)
+
+
+@pytest.mark.parametrize("operation", ["put_item", "get_item"])
+def test_a_start_whose_record_write_or_read_back_fails_is_interrupted_and_retried(
+    stack: Stack, sfn: FakeStepFunctions, monkeypatch: pytest.MonkeyPatch, operation: str
+) -> None:
+    # Given a start that ran once already (its answer was lost, so Step Functions invokes it again), and DynamoDB
+    # failing once (after the SDK's retries) as the retried start writes the record, or reads back the one it found
+    stack.register("hello.json")
+    run = validated_run(stack.request())
+    first = start_run(run)["taskArn"]
     with monkeypatch.context() as patch:
-        patch.setattr(RunsTable, "__init__", flaky)
+        _dynamodb_fails_once(patch, operation)
         # When the retried start runs, Then it fails as StartInterrupted, which the state machine retries (a raw
         # ClientError would go to StopInterruptedStart and end the run Run.InternalError)
         with pytest.raises(Exception) as failed:
@@ -781,3 +784,25 @@ def test_a_stop_state_settles_at_once_with_the_stopped_event_that_came_before_th
     assert sfn.callbacks() == [("SendTaskSuccess", "token-stop-1", None)]
     record = _record(stack)
     assert (record["status"], json.loads(record["verdict"])["succeeded"]) == ("STOPPED", True)
+
+
+@pytest.mark.parametrize("stop_for", ["timeout", "interrupted"])
+def test_a_stop_whose_record_read_fails_is_stop_failed_and_retried(
+    stack: Stack, sfn: FakeStepFunctions, monkeypatch: pytest.MonkeyPatch, stop_for: str
+) -> None:
+    # Given a running task, and DynamoDB failing once (after the SDK's retries) as the stop state reads the record
+    stack.register("hello.json")
+    started = start(stack.request())
+    payload = {"runId": "hello-demo", "timeoutSeconds": 60, "stopFor": stop_for, "taskToken": "token-stop-1"}
+    with monkeypatch.context() as patch:
+        _dynamodb_fails_once(patch, "get_item")
+        # When the stop function runs, Then it fails StopFailed, which the stop state retries (a raw ClientError
+        # would be caught and go on to CopyLogs, copying the logs of a task still running, then left to run)
+        with pytest.raises(Exception) as failed:
+            stop_task.handler(payload, context())
+    assert type(failed.value).__name__ == "StopFailed"
+    # And the retry stops the task
+    payload["taskToken"] = "token-stop-2"
+    assert stop_task.handler(payload, context())["stopRequested"] is True
+    assert _task(stack, started["taskArn"])["desiredStatus"] == "STOPPED"
+    assert _record(stack)["status"] == "STOPPING"

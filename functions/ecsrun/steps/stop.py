@@ -37,26 +37,34 @@ def stop_run(
     callbacks: Callbacks,
     settings: Settings,
 ) -> dict[str, Any]:
-    """Stop the run's task and wait (on `token`) for ECS to say it stopped; answer at once when there is none."""
-    state = TokenState.STOP_TIMED_OUT if stop_for == TIMEOUT else TokenState.STOP_INTERRUPTED
-    stopping: RunRecord | None = None
-    for _ in range(SETTLE_ATTEMPTS):
-        record = store.get(run_id)
-        if record is None or (execution_arn and record.executionArn != execution_arn) or record.status not in WAITING:
-            # Settled, refused, aborted, another execution's, or never recorded: nothing to stop or wait for.
-            return _answer(callbacks, token, run_id)
-        try:
-            stopping = store.begin_stop(record, token, reason, state, timed_out=stop_for == TIMEOUT)
-        except StaleRecord:
-            continue
-        break
-    if stopping is None:
-        raise StaleRecord(run_id)
+    """Stop the run's task and wait (on `token`) for ECS to say it stopped; answer at once when there is none.
+
+    Every failure is StopFailed, which the state machine retries: stopping is safe to redo. Any other error would be
+    caught by the stop state and go on to copy the logs of a task that may still be running (found by
+    tests/simulation: a DynamoDB error while reading the record)."""
     try:
+        state = TokenState.STOP_TIMED_OUT if stop_for == TIMEOUT else TokenState.STOP_INTERRUPTED
+        stopping: RunRecord | None = None
+        for _ in range(SETTLE_ATTEMPTS):
+            record = store.get(run_id)
+            if (
+                record is None
+                or (execution_arn and record.executionArn != execution_arn)
+                or record.status not in WAITING
+            ):
+                # Settled, refused, aborted, another execution's, or never recorded: nothing to stop or wait for.
+                return _answer(callbacks, token, run_id)
+            try:
+                stopping = store.begin_stop(record, token, reason, state, timed_out=stop_for == TIMEOUT)
+            except StaleRecord:
+                continue
+            break
+        if stopping is None:
+            raise StaleRecord(run_id)
         return _stop(stopping, token, store=store, ecs=ecs, callbacks=callbacks, settings=settings)
     except StopFailed:
         raise
-    except Exception as exc:  # the state machine retries StopFailed; the record stays STOPPING meanwhile
+    except Exception as exc:  # the state machine retries StopFailed; the record stays as it was, or STOPPING
         raise StopFailed(f"stop of run {run_id} failed: {type(exc).__name__}") from exc
 
 
