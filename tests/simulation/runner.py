@@ -178,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             statuses[key] = statuses.get(key, 0) + 1
             if outcome.violations:
                 failing.append(outcome)
+                first = outcome.violations[0]
+                print(f"seed {seed}: {first.invariant}: {first.detail}", file=sys.stderr, flush=True)
                 for invariant in {v.invariant for v in outcome.violations}:
                     by_invariant[invariant] = by_invariant.get(invariant, 0) + 1
             done = seed - args.first_seed + 1
