@@ -130,7 +130,8 @@ def test_a_parent_catches_a_non_zero_exit_by_its_name(aws: LocalAws, answers: li
     assert cause["task"]["containers"][0]["exitCode"] == 3
     assert cause["lastLogLines"]["lines"]
     # And ecsrun's own execution failed with the same name, the token answered once
-    child = aws.client("stepfunctions").describe_execution(executionArn=_ecsrun_execution(aws)["executionArn"])
+    # (once it has ended: the parent, answered from CopyLogs, may end before ecsrun's own last transitions)
+    child = _wait_for_end(aws, _ecsrun_execution(aws)["executionArn"], timeout=30)
     assert child["error"] == "ECS.ContainerExitedNonZero"
     assert _one_answer(answers).error == "ECS.ContainerExitedNonZero"
 
