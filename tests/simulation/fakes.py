@@ -19,9 +19,11 @@ CloudWatch Logs: GetLogEvents returns the token it was given at the end of a str
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import io
 import json
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -157,12 +159,21 @@ class FakeTask:
         return detail
 
 
+@functools.cache
+def _meta(service: str) -> Any:
+    """A client's `meta` as far as ecsrun reads it: the service's botocore model (request shapes)."""
+    import botocore.session
+
+    return types.SimpleNamespace(service_model=botocore.session.get_session().get_service_model(service))
+
+
 class FakeEcs:
     CLUSTERS = ("default", "other")
     LOG_GROUP = "/ecs/sim"
 
     def __init__(self, world: World):
         self.world = world
+        self.meta = _meta("ecs")
         self.tasks: dict[str, FakeTask] = {}
         self.tokens: dict[tuple[str, str], tuple[str, str]] = {}  # (cluster, clientToken) -> (parameters, taskArn)
         self.throttled: set[tuple[str, str | None]] = set()  # (cluster, clientToken) RunTask throttled once

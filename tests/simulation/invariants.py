@@ -59,6 +59,12 @@ def _record(world: World) -> dict[str, Any] | None:
     return dict(found)
 
 
+def _documented_errors() -> set[str]:
+    from ecsrun.domain.errors import ErrorName
+
+    return {e.value for e in ErrorName} | {"Lambda.Unknown"}
+
+
 def _short(arn: str | None) -> str:
     return (arn or "none").rsplit("/", 1)[-1][:8]
 
@@ -73,6 +79,10 @@ def check(world: World) -> list[Violation]:
     run_cluster = world.ecs.cluster_arn("default")
 
     found += _caller(world, execution, record)
+    if execution.status == "FAILED" and execution.error not in _documented_errors():
+        # A Python exception's name (AttributeError, ClientError, ...) crossing the state machine boundary is a
+        # handler bug, even when no record exists yet. Lambda.Unknown (a function that died) is an observation.
+        add("1 ends once", f"the execution failed with {execution.error}, not one of ecsrun's error names")
 
     # 1. ends exactly once
     if execution.status == "RUNNING":
