@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
+import time_machine
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from ecsrun.adapters import clients
 from ecsrun.adapters.ecs import Ecs, RunTaskRefused
 from ecsrun.domain.errors import ErrorName
 from ecsrun.handlers import execution_ended, plan_retry, reconcile
+from ecsrun.steps.reconcile import CONSISTENCY_WINDOW
 
 from tests.conftest import REGION, Stack, context, ecs_event, listen_for_completions, load_event
 from tests.handlers.helpers import EXECUTION, deliver, start
@@ -93,9 +96,11 @@ def test_reconciler_names_a_task_ecs_forgot_as_lost(
     started = _stale_run(stack, monkeypatch)
     _execution_is(sfn, "RUNNING")
     sfn.add_response("send_task_failure", {}, {"taskToken": "token-start-1", "error": "ECS.TaskLost", "cause": ANY})
-    counts = _reconcile_answering(
-        monkeypatch, {"tasks": [], "failures": [{"arn": started["taskArn"], "reason": "MISSING"}]}
-    )
+    # Past ECS's consistency window (a task DescribeTasks does not know right after RunTask is not lost yet)
+    with time_machine.travel(datetime.now(UTC) + CONSISTENCY_WINDOW + timedelta(minutes=1)):
+        counts = _reconcile_answering(
+            monkeypatch, {"tasks": [], "failures": [{"arn": started["taskArn"], "reason": "MISSING"}]}
+        )
     assert counts["lost"] == 1
     assert json.loads(_record(stack)["verdict"])["error"] == "ECS.TaskLost"
 
