@@ -450,3 +450,23 @@ def _wait_for(condition: Any, timeout: float = 30) -> None:
 
 
 __all__ = ["BUCKET"]
+
+
+def test_a_validation_that_keeps_failing_ends_the_run_as_an_internal_error_not_a_python_name(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given ValidateRequest's function fails on every try (a bug, or a dependency it cannot reach)
+    import ecsrun.handlers.validate_request as validate_handler
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("something ecsrun did not expect")
+
+    monkeypatch.setattr(validate_handler, "validate_request", broken)
+    # When a run is requested
+    result = run_local(_request(), [_definition()], aws=aws)
+    # Then the execution ends with ecsrun's documented name and a JSON cause without a traceback, and nothing ran
+    assert (result.status, result.error) == ("FAILED", "Run.InternalError")
+    cause = json.loads(result.cause or "{}")
+    assert cause["error"] == "Run.InternalError" and "ValidateRequest" in cause["message"]
+    assert "Traceback" not in (result.cause or "") and "KeyError" not in (result.cause or "")
+    assert _tasks(aws, "hello-demo") == []

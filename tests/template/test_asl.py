@@ -634,6 +634,41 @@ def test_lambda_task_retriers_back_off(state_name: str):
     assert retrier.get("BackoffRate", 2.0) > 1
 
 
+@pytest.mark.parametrize("state_name", _or_empty(_lambda_tasks))
+def test_no_lambda_task_lets_an_error_cross_the_state_machine_boundary_by_its_own_name(state_name: str) -> None:
+    # Given a Task that invokes one of ecsrun's functions
+    catchers = _states()[state_name].get("Catch", [])
+
+    # When the errors its catchers take are collected
+    covered = {name for catcher in catchers for name in catcher["ErrorEquals"]}
+
+    # Then whatever the function raises or however it dies (Lambda.Unknown) is caught: the execution ends with one
+    # of ecsrun's documented names, never a Python exception's
+    assert "States.ALL" in covered, f"{state_name} lets an error end the execution under its own name"
+
+
+def test_a_function_that_failed_before_any_outcome_ends_the_run_as_an_internal_error() -> None:
+    # Given the states whose functions run before or around any task, with no outcome of their own to fall back on
+    states = _states()
+    for name in ("ValidateRequest", "PrepareArray", "SummarizeArray"):
+        [catcher] = [c for c in states[name]["Catch"] if c["ErrorEquals"] == ["States.ALL"]]
+        # When their last catcher is followed
+        failed = states[catcher["Next"]]
+        # Then it names Run.InternalError with a JSON cause (no traceback: the error stays in the history)
+        assert failed["Type"] == "Pass" and catcher["ResultPath"] is None
+        outcome = failed["Result"]["logCopy"]["outcome"]
+        assert outcome["error"] == ErrorName.INTERNAL.value
+        assert json.loads(outcome["cause"])["error"] == ErrorName.INTERNAL.value
+        assert states[failed["Next"]] == {**states[failed["Next"]], "Type": "Fail", "Error": ErrorName.INTERNAL.value}
+
+
+def test_validation_whose_function_died_is_tried_again() -> None:
+    # Given ValidateRequest's retriers (it writes nothing; answering an invalid request's caller twice is harmless)
+    retriers = _states()["ValidateRequest"]["Retry"]
+    # Then a function that died (a timeout, out of memory) is retried before the run is called an internal error
+    assert any(r["ErrorEquals"] == ["Lambda.Unknown"] and r["MaxAttempts"] >= 1 for r in retriers)
+
+
 # ---------------------------------------------------------------------------
 # The graph
 # ---------------------------------------------------------------------------
