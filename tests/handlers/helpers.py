@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ecsrun.handlers import start_task, task_stopped, validate_request
@@ -41,3 +42,30 @@ def validated_then(request: Any, **request_changes: Any) -> dict[str, Any]:
 
 def deliver(event: dict[str, Any]) -> dict[str, Any]:
     return dict(task_stopped.handler(event, context()))
+
+
+def execution_event(
+    status: str, request: Any, *, name: str = "first", arn: str = EXECUTION, **detail: Any
+) -> dict[str, Any]:
+    """A Step Functions `Execution Status Change` event as EventBridge delivers it (input included when known)."""
+    return {
+        "version": "0",
+        "id": "315c1398-40ff-a850-213b-158f73e60175",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2026-11-21T10:20:00Z",
+        "region": "us-east-1",
+        "resources": [arn],
+        "detail": {
+            "executionArn": arn,
+            "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:ecsrun",
+            "name": name,
+            "status": status,
+            "startDate": 1795256100000,
+            "stopDate": 1795256400000,
+            "input": json.dumps(request) if request is not None else None,
+            "inputDetails": {"included": request is not None},
+            **detail,
+        },
+    }

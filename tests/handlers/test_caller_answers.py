@@ -3,7 +3,6 @@ checks each call against botocore's model), and a closed token is recorded, neve
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from botocore.stub import ANY, Stubber
 from ecsrun.handlers import execution_ended, validate_request
 
 from tests.conftest import Stack, context, ecs_event
-from tests.handlers.helpers import EXECUTION, deliver, start
+from tests.handlers.helpers import EXECUTION, deliver, execution_event, start
 
 TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAcUn0Kbl4t1kz9wTWfZp+9Ac3qrz" * 8
 
@@ -20,30 +19,6 @@ TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAcUn0Kbl4t1kz9wTWfZp+9Ac3qrz" * 8
 def _validate(request: Any) -> dict[str, Any]:
     payload = {"request": request, "executionName": "first", "executionArn": EXECUTION}
     return dict(validate_request.handler(payload, context()))
-
-
-def _execution_event(status: str, request: Any, **detail: Any) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": "315c1398-40ff-a850-213b-158f73e60175",
-        "detail-type": "Step Functions Execution Status Change",
-        "source": "aws.states",
-        "account": "123456789012",
-        "time": "2026-11-21T10:20:00Z",
-        "region": "us-east-1",
-        "resources": [EXECUTION],
-        "detail": {
-            "executionArn": EXECUTION,
-            "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:ecsrun",
-            "name": "first",
-            "status": status,
-            "startDate": 1795256100000,
-            "stopDate": 1795256400000,
-            "input": json.dumps(request),
-            "inputDetails": {"included": True},
-            **detail,
-        },
-    }
 
 
 def _record(stack: Stack, run_id: str = "hello-demo") -> dict[str, Any]:
@@ -94,7 +69,7 @@ def test_a_run_whose_log_copy_failed_answers_its_caller_when_its_execution_fails
     started = _stopped_run(stack, sfn, callbackTaskToken=TOKEN)
     sfn.add_response("send_task_failure", {}, {"taskToken": TOKEN, "error": "Logs.CopyFailed", "cause": ANY})
     # When its execution fails with Logs.CopyFailed
-    event = _execution_event("FAILED", stack.request(callbackTaskToken=TOKEN), error="Logs.CopyFailed", cause="S3")
+    event = execution_event("FAILED", stack.request(callbackTaskToken=TOKEN), error="Logs.CopyFailed", cause="S3")
     execution_ended.handler(event, context())
     # Then the caller is told Logs.CopyFailed, and the answer is recorded on the run
     sfn.assert_no_pending_responses()
@@ -111,7 +86,7 @@ def test_an_answer_already_given_is_not_given_again(stack: Stack, sfn: Stubber) 
         ExpressionAttributeValues={":a": "delivered"},
     )
     # When the execution's end arrives: no Step Functions call may be made (the stub would fail)
-    event = _execution_event("FAILED", stack.request(callbackTaskToken=TOKEN), error="Logs.CopyFailed", cause="S3")
+    event = execution_event("FAILED", stack.request(callbackTaskToken=TOKEN), error="Logs.CopyFailed", cause="S3")
     execution_ended.handler(event, context())
     sfn.assert_no_pending_responses()
 
@@ -121,7 +96,7 @@ def test_a_token_found_closed_is_recorded_and_not_retried(stack: Stack, sfn: Stu
     _stopped_run(stack, sfn, callbackTaskToken=TOKEN)
     sfn.add_client_error("send_task_failure", "TaskTimedOut", "Task Timed Out")
     # When the execution's end answers it
-    event = _execution_event("FAILED", stack.request(callbackTaskToken=TOKEN), error="Logs.CopyFailed", cause="S3")
+    event = execution_event("FAILED", stack.request(callbackTaskToken=TOKEN), error="Logs.CopyFailed", cause="S3")
     execution_ended.handler(event, context())
     # Then the closed token is recorded, so nothing answers it again
     assert _record(stack)["callerAnswer"] == "closed: TaskTimedOut"
@@ -131,7 +106,7 @@ def test_an_answer_step_functions_refuses_fails_the_invocation_to_be_retried(sta
     # Given Step Functions refusing the answer for a reason that is not a closed token
     _stopped_run(stack, sfn, callbackTaskToken=TOKEN)
     sfn.add_client_error("send_task_failure", "ThrottlingException", "Rate exceeded")
-    event = _execution_event("FAILED", stack.request(callbackTaskToken=TOKEN), error="Logs.CopyFailed", cause="S3")
+    event = execution_event("FAILED", stack.request(callbackTaskToken=TOKEN), error="Logs.CopyFailed", cause="S3")
     # When the execution's end answers it, then the invocation fails (Lambda retries it, then dead-letters it)
     with pytest.raises(ClientError):
         execution_ended.handler(event, context())
@@ -142,7 +117,7 @@ def test_a_crash_before_any_record_answers_run_internal_error(stack: Stack, sfn:
     # Given an execution that failed before its run had a record (ValidateRequest crashed)
     cause = '{"errorMessage": "boom", "errorType": "KeyError"}'
     sfn.add_response("send_task_failure", {}, {"taskToken": TOKEN, "error": "Run.InternalError", "cause": ANY})
-    event = _execution_event("FAILED", {"runId": "crashed", "callbackTaskToken": TOKEN}, error="KeyError", cause=cause)
+    event = execution_event("FAILED", {"runId": "crashed", "callbackTaskToken": TOKEN}, error="KeyError", cause=cause)
     # When its end arrives
     execution_ended.handler(event, context())
     # Then the caller gets Run.InternalError (the cause quoting KeyError is checked in tests/domain)
@@ -156,7 +131,7 @@ def test_a_request_with_an_invalid_run_id_is_answered_when_its_execution_fails(s
     sfn.add_response("send_task_failure", {}, {"taskToken": TOKEN, "error": "RunRequest.Invalid", "cause": report})
     # When its end arrives
     result = execution_ended.handler(
-        _execution_event("FAILED", request, error="RunRequest.Invalid", cause=report), context()
+        execution_event("FAILED", request, error="RunRequest.Invalid", cause=report), context()
     )
     # Then the caller is answered with that name and that cause, though there is no run to abort
     sfn.assert_no_pending_responses()

@@ -31,7 +31,7 @@ from ecsrun.adapters import clients
 from ecsrun.handlers import execution_ended, plan_retry, reconcile, start_task, stop_task
 
 from tests.conftest import REGION, Stack, context, ecs_event
-from tests.handlers.helpers import EXECUTION, deliver, start, start_run, validated_run
+from tests.handlers.helpers import EXECUTION, deliver, execution_event, start, start_run, validated_run
 
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/default"
 SECRET = "s3cr3t-canary-0451"
@@ -472,26 +472,6 @@ def test_4_the_early_event_store_keeps_no_override(stack: Stack, sfn: FakeStepFu
     assert SECRET not in json.dumps(_record(stack)["earlyEvents"])
 
 
-def _execution_event(status: str, request: Any, **detail: Any) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": "315c1398-40ff-a850-213b-158f73e60175",
-        "detail-type": "Step Functions Execution Status Change",
-        "source": "aws.states",
-        "account": "123456789012",
-        "time": "2026-11-21T10:20:00Z",
-        "region": REGION,
-        "resources": [EXECUTION],
-        "detail": {
-            "executionArn": EXECUTION,
-            "name": "first",
-            "status": status,
-            "input": json.dumps(request),
-            **detail,
-        },
-    }
-
-
 def test_a_run_task_answer_lost_to_a_server_error_is_resumed_not_refused(
     stack: Stack, sfn: FakeStepFunctions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -551,7 +531,7 @@ def test_an_execution_that_failed_before_its_start_recorded_a_task_ends_failed_n
         )
     )
     # When ExecutionEnded hears it
-    result = execution_ended.handler(_execution_event("FAILED", stack.request(), error="Logs.CopyFailed"), context())
+    result = execution_ended.handler(execution_event("FAILED", stack.request(), error="Logs.CopyFailed"), context())
     # Then the run ends once, FAILED with the execution's error (not ABORTED), and nothing is left waiting
     assert result["announced"] == "Logs.CopyFailed"
     record = _record(stack)
@@ -566,7 +546,7 @@ def test_a_run_whose_copy_failed_ends_at_once_and_gets_its_logs_copied_later(
     stack.register("hello.json")
     started = start(stack.request())
     deliver(_stopped(started["taskArn"], "stopped-nonzero.json"))
-    event = _execution_event("FAILED", stack.request(), error="Logs.CopyFailed", cause="S3 refused the upload")
+    event = execution_event("FAILED", stack.request(), error="Logs.CopyFailed", cause="S3 refused the upload")
     # When ExecutionEnded hears it, Then the run's end is recorded and announced at once
     assert execution_ended.handler(event, context())["announced"] == "Logs.CopyFailed"
     record = _record(stack)

@@ -19,7 +19,7 @@ from ecsrun.handlers import execution_ended, plan_retry, reconcile
 from ecsrun.steps.reconcile import CONSISTENCY_WINDOW
 
 from tests.conftest import REGION, Stack, context, ecs_event, listen_for_completions, load_event
-from tests.handlers.helpers import EXECUTION, deliver, start
+from tests.handlers.helpers import EXECUTION, deliver, execution_event, start
 
 ZERO_GRACE = "0"
 
@@ -141,35 +141,12 @@ def test_describe_tasks_asks_for_at_most_100_tasks_a_call() -> None:
     stub.assert_no_pending_responses()
 
 
-def _execution_event(status: str, request: Any, name: str = "first", arn: str = EXECUTION) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": "315c1398-40ff-a850-213b-158f73e60175",
-        "detail-type": "Step Functions Execution Status Change",
-        "source": "aws.states",
-        "account": "123456789012",
-        "time": "2026-11-21T10:20:00Z",
-        "region": REGION,
-        "resources": [arn],
-        "detail": {
-            "executionArn": arn,
-            "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:ecsrun",
-            "name": name,
-            "status": status,
-            "startDate": 1795256100000,
-            "stopDate": 1795256400000,
-            "input": json.dumps(request) if request is not None else None,
-            "inputDetails": {"included": request is not None},
-        },
-    }
-
-
 def test_an_aborted_execution_stops_its_task(stack: Stack, sfn: Stubber) -> None:
     # Given a running run
     stack.register("hello.json")
     started = start(stack.request())
     # When its execution is aborted
-    result = execution_ended.handler(_execution_event("ABORTED", stack.request()), context())
+    result = execution_ended.handler(execution_event("ABORTED", stack.request()), context())
     # Then its task is stopped with a reason that says why, and the record is ABORTED
     assert result["result"] == "aborted"
     task = stack.ecs.describe_tasks(cluster="default", tasks=[started["taskArn"]])["tasks"][0]
@@ -189,7 +166,7 @@ def test_an_aborted_execution_stops_its_task(stack: Stack, sfn: Stubber) -> None
 def test_the_aborted_runs_task_stopping_is_recorded_once(stack: Stack, sfn: Stubber) -> None:
     stack.register("hello.json")
     started = start(stack.request())
-    execution_ended.handler(_execution_event("ABORTED", stack.request()), context())
+    execution_ended.handler(execution_event("ABORTED", stack.request()), context())
     event = ecs_event("stopped-user-initiated.json", taskArn=started["taskArn"], startedBy="ecsrun/hello-demo")
     # The first STOPPED event records the task and copies its logs; a duplicate changes nothing
     assert deliver(event)["result"] == "logs copied"
@@ -203,10 +180,10 @@ def test_execution_end_events_for_other_runs_are_ignored(stack: Stack, sfn: Stub
     stack.register("hello.json")
     start(stack.request())
     other = "arn:aws:states:us-east-1:123456789012:execution:ecsrun:second"
-    assert execution_ended.handler(_execution_event("FAILED", stack.request(), arn=other), context())["result"] == (
+    assert execution_ended.handler(execution_event("FAILED", stack.request(), arn=other), context())["result"] == (
         "ignored: not this execution's run"
     )
-    bad = execution_ended.handler(_execution_event("FAILED", {"runId": "../etc"}), context())
+    bad = execution_ended.handler(execution_event("FAILED", {"runId": "../etc"}), context())
     assert bad["result"] == "ignored: the execution named no valid runId"
     assert _record(stack)["status"] == "RUNNING"
 
@@ -227,7 +204,7 @@ def test_execution_input_left_out_of_the_event_is_read_from_step_functions(stack
         },
         {"executionArn": EXECUTION},
     )
-    result = execution_ended.handler(_execution_event("ABORTED", None, name="nightly"), context())
+    result = execution_ended.handler(execution_event("ABORTED", None, name="nightly"), context())
     assert result == {"runId": "nightly", "result": "ignored: not this execution's run"}
     sfn.assert_no_pending_responses()
 
@@ -338,7 +315,7 @@ def _listen(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _failed_with(error: str, request: Any) -> dict[str, Any]:
-    event = _execution_event("FAILED", request)
+    event = execution_event("FAILED", request)
     event["detail"] |= {"error": error, "cause": "CopyLogs: S3 refused the upload"}
     return event
 
@@ -378,7 +355,7 @@ def test_a_run_already_announced_or_still_to_be_is_not_announced_again(
     stack.register("hello.json")
     start(stack.request())
     # An aborted run with a task is announced by TaskStopped once its task stops and its logs are copied
-    result = execution_ended.handler(_execution_event("ABORTED", stack.request()), context())
+    result = execution_ended.handler(execution_event("ABORTED", stack.request()), context())
     assert "announced" not in result and received() == []
     # An execution that failed on a bad request: ValidateRequest announced it, and there is no run record
     other = execution_ended.handler(_failed_with("RunRequest.Invalid", {"runId": "never-started"}), context())
