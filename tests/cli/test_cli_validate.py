@@ -34,7 +34,10 @@ def test_a_valid_request_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_valid_request_in_json_has_no_problems(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, str(EVENTS / "requests" / "fargate.json"), "--output", "json")
     assert code == 0
-    assert json.loads(out) == {"valid": True, "problems": []}
+    report = json.loads(out)
+    assert (report["valid"], report["problems"], report["warnings"]) == (True, [], [])
+    # issue 14: the document every command shares (cli/document.py)
+    assert (report["status"], report["error"], report["cause"]) == ("SUCCEEDED", None, None)
 
 
 def test_an_invalid_request_exits_2_and_lists_every_problem(capsys: pytest.CaptureFixture[str]) -> None:

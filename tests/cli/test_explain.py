@@ -188,23 +188,29 @@ def test_bad_success_exit_codes_are_a_usage_error(capsys: pytest.CaptureFixture[
 # ---- output ----
 
 
-def test_json_output_of_a_failure_has_exactly_the_four_keys(capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_output_of_a_failure_has_its_four_keys_then_the_shared_document(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     # Given a Spot-interrupted task, When explained as JSON
     _, result = explain_json(capsys, sample("stopped-spot"))
-    # Then the object has exactly outcome, error, reason and retryable
-    assert list(result) == ["outcome", "error", "reason", "retryable"]
+    # Then the object starts with outcome, error, reason and retryable (issue 14: then the document every command
+    # shares, cli/document.py: runId, executionArn, status, error, message, output, cause, and explain's own)
+    assert list(result)[:4] == ["outcome", "error", "reason", "retryable"]
     assert (result["outcome"], result["error"], result["retryable"]) == ("FAILED", "ECS.TaskStopped", True)
     assert "SpotInterruption" in result["reason"]
+    assert (result["status"], result["message"]) == ("FAILED", result["reason"])
+    assert {"runId", "executionArn", "output", "cause", "missingFields"} <= set(result)
 
 
 def test_json_output_of_a_success_has_no_error_and_is_not_retryable(capsys: pytest.CaptureFixture[str]) -> None:
     _, result = explain_json(capsys, sample("stopped-success"))
-    assert result == {
+    assert {k: result[k] for k in ("outcome", "error", "reason", "retryable")} == {
         "outcome": "SUCCEEDED",
         "error": None,
         "reason": "every essential container exited with a success code",
         "retryable": False,
     }
+    assert (result["status"], result["error"], result["missingFields"]) == ("SUCCEEDED", None, [])
 
 
 def test_json_output_is_exactly_one_json_object(capsys: pytest.CaptureFixture[str]) -> None:

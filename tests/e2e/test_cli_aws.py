@@ -46,13 +46,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
             "EventBusName": BUS,
         }
         stacks = DeployedStacks({STACK: outputs})
-        real = boto3.client
+        real = boto3.session.Session.client
 
-        def client(*args: Any, **kwargs: Any) -> Any:
+        def client(session: Any, *args: Any, **kwargs: Any) -> Any:
             service = args[0] if args else kwargs.get("service_name")
-            return stacks if service == "cloudformation" else real(*args, **kwargs)
+            return stacks if service == "cloudformation" else real(session, *args, **kwargs)
 
-        monkeypatch.setattr(boto3, "client", client)
+        monkeypatch.setattr(boto3.session.Session, "client", client)
         local.register_task_definition(json.loads((EVENTS / "task-definitions" / "hello.json").read_text()))
         local.register_task_definition(json.loads((EVENTS / "task-definitions" / "failing.json").read_text()))
         monkeypatch.setenv("ECSRUN_STACK_NAME", STACK)
@@ -182,3 +182,175 @@ def test_start_wait_and_status_report_an_array_by_its_children(
     }
     code, out, _ = _cli(capsys, "status", "array-demo-2", "--output", "json")
     assert (code, json.loads(out)["runStatus"]) == (0, "SUCCEEDED")  # each child is a run of its own
+
+
+# ---- issue 14: watching a run, stopping it, listing, its picture ----
+
+
+def _write(tmp_path: Path, name: str, document: Any) -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(document))
+    return str(path)
+
+
+def _calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every AWS operation the CLI calls, in order (botocore's one door)."""
+    from botocore.client import BaseClient
+
+    seen: list[str] = []
+    real = BaseClient._make_api_call
+
+    def record(client: Any, operation: str, params: Any) -> Any:
+        seen.append(operation)
+        return real(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", record)
+    return seen
+
+
+def test_start_follow_tails_the_logs_without_polling_the_state_machine(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ecsrun.cli import stack as stack_commands
+
+    monkeypatch.setattr(stack_commands, "RECORD_CHECK_SECONDS", 0.5)
+    calls = _calls(monkeypatch)
+    # When a run is started with --follow
+    code, out, err = _cli(capsys, "start", _request("hello"), "--follow", "--poll-seconds", "0.2")
+    lines = out.splitlines()
+    # Then each line the container wrote appears as it is written, prefixed with its name, in order
+    tailed = [line.split("| ", 1)[1] for line in lines if line.startswith("app  | ")]
+    assert tailed == ["hello from ecsrun-hello", *[f"processing item {i}" for i in range(1, 6)], "done"]
+    # And then it says where the S3 copy is, and ends with the run's result
+    pointer = next(line for line in lines if "task stopped" in line)
+    assert f"s3://{BUCKET}/runs/hello-demo/logs/" in pointer
+    assert lines.index(pointer) > max(i for i, line in enumerate(lines) if line.startswith("app  | "))
+    assert (code, lines[-1].split()[0]) == (0, "SUCCEEDED")
+    # And while it tailed (GetLogEvents), it never asked Step Functions anything
+    first = calls.index("GetLogEvents")
+    last = len(calls) - 1 - calls[::-1].index("GetLogEvents")
+    assert not {"DescribeExecution", "GetExecutionHistory"} & set(calls[first:last])
+    assert err == ""
+
+
+def test_stop_stops_the_execution_then_the_task_and_still_copies_its_logs(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given a run whose task would run for a minute
+    request = json.loads(Path(_request("hello")).read_text())
+    request["runId"] = "long-one"
+    command = ["python3", "-u", "-c", "import time; print('started', flush=True); time.sleep(60)"]
+    request["overrides"] = {"containerOverrides": [{"name": "app", "command": command}]}
+    assert _cli(capsys, "start", _write(tmp_path, "long.json", request))[0] == 0
+    table = aws.client("dynamodb")
+
+    def record() -> dict[str, Any]:
+        key = {"runId": {"S": "long-one"}}
+        return table.get_item(TableName=TABLE, Key=key, ConsistentRead=True).get("Item", {})
+
+    _until(lambda: "taskArn" in record() and any(t.started_at for t in aws.agent.tasks()))
+    # When it is stopped with a reason
+    code, out, err = _cli(capsys, "stop", "long-one", "--reason", "wrong input file")
+    # Then the execution is aborted, the task is stopped with that reason, and the logs are still copied
+    assert (code, err) == (0, "")
+    assert out.startswith("stopped arn:aws:states:") and "wrong input file" in out
+    _until(lambda: "runs/long-one/manifest.json" in aws.objects("runs/long-one/"))
+    manifest = json.loads(aws.objects("runs/long-one/")["runs/long-one/manifest.json"])
+    assert manifest["error"] == "Run.Aborted"
+    assert "wrong input file" in manifest["task"]["stoppedReason"]
+    [entry] = manifest["logs"]["containers"]
+    assert entry["events"] == 1
+    assert record()["status"]["S"] == "ABORTED"
+    # And stopping it again says it has already ended
+    code, _, err = _cli(capsys, "stop", "long-one")
+    assert code == 1 and err.strip() == "ecsrun: run long-one has already ended (ABORTED)"
+    assert _cli(capsys, "stop", "nobody")[0] == 1
+
+
+def _until(check: Any, seconds: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_list_shows_the_error_name_and_duration_and_has_json(aws: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
+    _cli(capsys, "start", _request("hello"), "--wait", "--poll-seconds", "0.2")
+    _cli(capsys, "start", _request("failing"), "--wait", "--poll-seconds", "0.2")
+    # When listed as text
+    code, out, _ = _cli(capsys, "list")
+    failed, succeeded = out.splitlines()
+    # Then the failed run shows its error name, and each its duration
+    assert code == 0
+    assert failed.endswith("ECS.ContainerExitedNonZero") and "FAILED" in failed
+    assert re.search(r"SUCCEEDED\s+\d+\.\ds  hello-demo-", succeeded)
+    # When listed as JSON: one document, its runs under "runs", each in the shape every command shares
+    code, out, _ = _cli(capsys, "list", "--output", "json")
+    runs = json.loads(out)["runs"]
+    assert [r["runId"] for r in runs] == ["failing-demo", "hello-demo"]
+    assert runs[0]["error"] == "ECS.ContainerExitedNonZero"
+    assert runs[0]["message"] == "essential container 'app' exited with code 3"
+    assert runs[0]["cause"]["task"]["containers"][0]["exitCode"] == 3  # the cause parsed
+    assert runs[1]["output"]["runId"] == "hello-demo" and runs[1]["cause"] is None
+    assert all(r["durationSeconds"] > 0 and r["startDate"] and r["stopDate"] for r in runs)
+
+
+def test_list_shows_an_array_run_by_its_children(aws: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
+    aws.register_task_definition(json.loads((EVENTS / "task-definitions" / "array.json").read_text()))
+    _cli(capsys, "start", _request("array"), "--wait", "--poll-seconds", "0.2")
+    code, out, _ = _cli(capsys, "list", "--output", "json")
+    assert code == 0
+    parent = next(r for r in json.loads(out)["runs"] if r["runId"] == "array-demo")
+    assert parent["array"] == {"size": 4, "succeeded": 4, "failed": 0}
+    _, out, _ = _cli(capsys, "list")
+    assert any("children 4/4 succeeded, 0 failed" in line for line in out.splitlines())
+
+
+def test_timeline_draws_the_run_from_its_history_and_record(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    _cli(capsys, "start", _request("hello"), "--wait", "--poll-seconds", "0.2")
+    # When the run's timeline is drawn
+    svg = tmp_path / "hello.svg"
+    code, out, _ = _cli(capsys, "timeline", "hello-demo", "--svg", str(svg))
+    # Then the SVG holds, in the order they began: the execution, its states, the attempt, the task, its
+    # container (first to last log line, from the manifest), the log copy
+    assert code == 0 and out.splitlines()[-1] == f"wrote {svg} ({out.count(chr(10)) - 2} spans)"
+    spans = [g for g in ET.parse(svg).getroot().iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "span"]
+    labels = [g.get("data-label") for g in spans]
+    assert labels[0].startswith("execution hello-demo-")
+    assert [label for label in labels if not label.startswith("task ")][1:] == [
+        "ValidateRequest", "IsRequestValid", "StartTaskAndWait (attempt 1)", "container app", "CopyLogs",
+        "RunSucceeded?", "RunSucceeded",
+    ]  # fmt: skip
+    starts = [float(g.get("data-start")) for g in spans]
+    assert starts == sorted(starts)
+    kinds = {g.get("data-label"): g.get("data-kind") for g in spans}
+    assert (kinds["CopyLogs"], kinds["container app"]) == ("logs", "container")
+    task = next(g for g in spans if g.get("data-kind") == "task")
+    attempt = next(g for g in spans if g.get("data-kind") == "attempt")
+    assert float(attempt.get("data-start")) <= float(task.get("data-start")) <= float(task.get("data-end"))
+    assert float(task.get("data-end")) <= float(attempt.get("data-end"))
+
+
+def test_validate_with_the_stack_reads_the_task_definition_for_its_warnings(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given a registered task definition whose sidecar has no log configuration
+    definition = json.loads((EVENTS / "task-definitions" / "hello.json").read_text())
+    definition["family"] = "with-quiet-sidecar"
+    definition["containerDefinitions"].append({"name": "quiet", "image": "busybox", "essential": False})
+    aws.register_task_definition(definition)
+    request = json.loads(Path(_request("hello")).read_text()) | {"taskDefinition": "with-quiet-sidecar"}
+    # When the request is validated against the stack's account (DescribeTaskDefinition)
+    code, out, _ = _cli(
+        capsys, "validate", _write(tmp_path, "r.json", request), "--stack-name", STACK, "--output", "json"
+    )
+    report = json.loads(out)
+    # Then it is valid, with a warning naming the sidecar
+    assert (code, report["valid"]) == (0, True)
+    assert [w["container"] for w in report["warnings"]] == ["quiet"]

@@ -113,9 +113,11 @@ def test_the_bucket_is_found_from_the_stack_outputs(
     for name, outputs in (("ecsrun-prod", [{"OutputKey": "LogsBucketName", "OutputValue": bucket}]), ("other", [])):
         stack = {"StackName": name, "CreationTime": "2026-11-21T10:00:00Z", "StackStatus": "CREATE_COMPLETE"}
         stub.add_response("describe_stacks", {"Stacks": [stack | {"Outputs": outputs}]}, {"StackName": name})
-    real = boto3.client
+    real = boto3.session.Session.client
     monkeypatch.setattr(
-        boto3, "client", lambda service, **kw: cloudformation if service == "cloudformation" else real(service, **kw)
+        boto3.session.Session,
+        "client",
+        lambda session, service, **kw: cloudformation if service == "cloudformation" else real(session, service, **kw),
     )
     capsys.readouterr()
     with stub:

@@ -1,33 +1,59 @@
-"""What every `ecsrun` command shares: exit statuses, the one-line usage error, reading JSON files,
-the options several commands take, and a stack's outputs."""
+"""What every `ecsrun` command shares: exit statuses, the one-line usage error, reading JSON files, the options
+several commands take, the AWS session (--region, --profile) and AWS errors as one line, and a stack's outputs."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells and git report Ctrl-C
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE, as git ends when its reader went away (`ecsrun logs RUN | head`)
 LOGS_BUCKET_ENV = "ECSRUN_LOGS_BUCKET"
 STACK_NAME_ENV = "ECSRUN_STACK_NAME"
+REGION_ADVICE = (
+    "no AWS region: give --region, or set AWS_REGION (or AWS_DEFAULT_REGION), or a region in your profile "
+    "(`aws configure set region eu-west-1`)"
+)
+CREDENTIALS_ADVICE = "no AWS credentials: set AWS_PROFILE, or run `aws configure` / `aws sso login`"
 
 
 class UsageError(Exception):
-    """Bad arguments or unreadable input files."""
+    """Bad arguments, unreadable input files, or AWS out of reach: one line on stderr, exit 2."""
 
 
 def read_json(path: str, what: str) -> Any:
+    """A JSON file as UTF-8 text (a byte-order mark is fine); anything else is a UsageError that says why."""
     try:
-        return json.loads(Path(path).read_text())
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{what} {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from exc
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{what} {path} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise UsageError(f"{what} {path} is nested too deeply to read") from exc
 
 
 def output_option(parser: argparse.ArgumentParser, shape: str = "object") -> None:
-    parser.add_argument("--output", choices=["text", "json"], default="text", help=f"json: one JSON {shape} on stdout")
+    parser.add_argument(
+        "--output",
+        choices=["text", "json"],
+        default="text",
+        help=f"json: one JSON {shape} on stdout, in the shape docs/cli.md describes",
+    )
 
 
 def task_definitions_option(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +75,69 @@ def parameter_option(parser: argparse.ArgumentParser) -> None:
         help="a template parameter's value for the local stack (repeatable; a list parameter takes "
         "comma-separated values), e.g. PassRoleArns=arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
     )
+
+
+def aws_options(parser: argparse.ArgumentParser, *, stack: bool = True) -> None:
+    """--stack-name, --region and --profile: the options of every command that calls AWS."""
+    if stack:
+        parser.add_argument(
+            "--stack-name",
+            metavar="NAME",
+            help=f"the ecsrun stack whose outputs name its resources (default: ${STACK_NAME_ENV})",
+        )
+    parser.add_argument(
+        "--region",
+        metavar="REGION",
+        help="the AWS Region (default: $AWS_REGION, then $AWS_DEFAULT_REGION, then the profile's)",
+    )
+    parser.add_argument(
+        "--profile", metavar="NAME", help="a named profile from your AWS config (default: $AWS_PROFILE)"
+    )
+
+
+def stack_name(args: argparse.Namespace) -> str:
+    name = getattr(args, "stack_name", None) or os.environ.get(STACK_NAME_ENV)
+    if not name:
+        raise UsageError(f"which stack? give --stack-name or set {STACK_NAME_ENV}")
+    return str(name)
+
+
+def aws_session(args: argparse.Namespace) -> Any:
+    """A boto3 session for --profile and --region. botocore itself reads only AWS_DEFAULT_REGION (checked on
+    botocore 1.43: AWS_REGION alone gives NoRegionError), so AWS_REGION is passed on explicitly, ahead of
+    AWS_DEFAULT_REGION, as the AWS CLI v2 ranks them."""
+    import boto3
+
+    region = getattr(args, "region", None) or os.environ.get("AWS_REGION") or None
+    with aws_errors():
+        return boto3.Session(profile_name=getattr(args, "profile", None) or None, region_name=region)
+
+
+@contextlib.contextmanager
+def aws_errors() -> Iterator[None]:
+    """Every AWS failure as one line a person can act on (a UsageError), never a traceback."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        ProfileNotFound,
+    )
+
+    try:
+        yield
+    except (NoCredentialsError, PartialCredentialsError):
+        raise UsageError(CREDENTIALS_ADVICE) from None
+    except NoRegionError:
+        raise UsageError(REGION_ADVICE) from None
+    except ProfileNotFound as exc:
+        raise UsageError(f"{exc}: see `aws configure list-profiles`") from None
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise UsageError(f"{exc.operation_name}: {error.get('Code')}: {error.get('Message')}") from None
+    except BotoCoreError as exc:
+        raise UsageError(" ".join(str(exc).split())) from None
 
 
 def stack_output(cloudformation: Any, stack: str, name: str) -> str:

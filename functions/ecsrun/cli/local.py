@@ -10,25 +10,29 @@ from typing import Any
 
 from ecsrun.cli.common import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
     read_json,
 )
-from ecsrun.cli.render import render_text, show_state
+from ecsrun.cli.document import document
+from ecsrun.cli.render import ContainerLines, render_text, show_state
+from ecsrun.cli.timeline import Span, container_spans, history_spans, render_svg, task_spans
 from ecsrun.domain.errors import ErrorName
 
 # The reconciler runs every few seconds locally (the deployed schedule: minutes), so a run whose STOPPED event is
 # lost still ends within a minute with the verdict its task earned.
 RECONCILE_EVERY, RECONCILE_GRACE = 5.0, 5
+TIMELINE = "timeline.svg"
 
 
 def _task_definitions(paths: list[str]) -> list[tuple[str, Any]]:
     from ecsrun.local.runtime import registration_input
 
     definitions = [(path, read_json(path, "task definition")) for path in paths]
-    for path, document in definitions:
-        if not isinstance(document, dict) or "family" not in registration_input(document):
+    for path, document_ in definitions:
+        if not isinstance(document_, dict) or "family" not in registration_input(document_):
             raise UsageError(f"task definition {path} is not a RegisterTaskDefinition input (no 'family')")
     return definitions
 
@@ -38,29 +42,47 @@ def _register(aws: Any, definitions: list[tuple[str, Any]]) -> None:
 
     # What the local engine does differently from ECS (a secret set to a placeholder): a line each, on stderr.
     aws.agent.on_notice = lambda text: print(f"ecsrun local: {text}", file=sys.stderr, flush=True)
-
-    for path, document in definitions:
+    for path, document_ in definitions:
         try:
-            aws.register_task_definition(document)
+            aws.register_task_definition(document_)
         except TaskDefinitionRejected as rejected:
             raise UsageError(f"task definition {path}: {rejected}") from rejected
 
 
-def _parameters(args: argparse.Namespace) -> dict[str, str]:
-    """--parameter KEY=VALUE ...: the local stack's template parameters."""
-    parameters = {}
-    for item in getattr(args, "parameter", []):
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--parameter {item!r} is not KEY=VALUE")
-        parameters[key] = value
-    return parameters
+def _container_names(definitions: list[tuple[str, Any]]) -> list[str]:
+    from ecsrun.local.runtime import registration_input
+
+    return [
+        str(c.get("name"))
+        for _, document_ in definitions
+        for c in registration_input(document_).get("containerDefinitions") or []
+        if isinstance(c, dict)
+    ]
 
 
 def _exit_status(result: Any) -> int:
     if result.status == "SUCCEEDED":
         return EXIT_OK
     return EXIT_USAGE if result.error == ErrorName.REQUEST_INVALID.value else EXIT_FAILED
+
+
+def result_document(result: Any) -> dict[str, Any]:
+    """A local run's `--output json` document (cli/document.py's shape)."""
+    summary = result.output if isinstance(result.output, dict) else None
+    if summary is None:
+        try:
+            cause = json.loads(result.cause or "null")
+        except json.JSONDecodeError:
+            cause = None
+        summary = cause if isinstance(cause, dict) else {}
+    return document(
+        status=result.status,
+        run_id=summary.get("runId"),
+        execution_arn=result.execution_arn,
+        error=result.error,
+        output=result.output,
+        cause=result.cause,
+    )
 
 
 def local_run(args: argparse.Namespace) -> int:
@@ -72,31 +94,128 @@ def local_run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     request = read_json(args.request, "request")
     definitions = _task_definitions(args.task_definition)
-    from ecsrun.local.engine import run_local, write_artifacts
+    from ecsrun.local.engine import run_local
     from ecsrun.local.runtime import LocalAws
 
     text = args.output == "text"
-    with LocalAws(
-        parameters=_parameters(args), reconcile_every=RECONCILE_EVERY, reconcile_grace=RECONCILE_GRACE
-    ) as aws:
+    chatty = text and not args.quiet
+    is_array = isinstance(request, dict) and "array" in request
+    parameters = _parameters(args)
+    _check_parameters([], parameters)
+    with LocalAws(parameters=parameters, reconcile_every=RECONCILE_EVERY, reconcile_grace=RECONCILE_GRACE) as aws:
         _register(aws, definitions)
         faults.install(aws, chosen)
-        if text:
+        if chatty:
+            printer = ContainerLines(_container_names(definitions), array=is_array)
+            aws.agent.on_line = lambda started_by, name, line: printer(_run_of(started_by), name, line)
             print(f"ecsrun local run {args.request}", flush=True)
-        result = run_local(request, [], on_state=show_state if text else None, aws=aws)
-    if args.artifacts:
-        write_artifacts(result, Path(args.artifacts))
+        try:
+            result = run_local(request, [], on_state=show_state if chatty else None, aws=aws)
+        except KeyboardInterrupt:
+            # Interrupted: keep what the run wrote so far, and the picture of it, then end as interrupted.
+            if args.artifacts:
+                _write_artifacts(aws, aws.objects("runs/"), Path(args.artifacts))
+            raise
+        if args.artifacts:
+            _write_artifacts(aws, result.objects, Path(args.artifacts))
     if text:
         print(render_text(result))
     else:
-        print(json.dumps(result.as_json(), indent=2))
+        print(json.dumps(result_document(result), indent=2))
     return _exit_status(result)
+
+
+def _run_of(started_by: str) -> str | None:
+    from ecsrun.domain.runtask import run_id_from_started_by
+    from ecsrun.local.runtime import STARTED_BY_PREFIX
+
+    return run_id_from_started_by(STARTED_BY_PREFIX, started_by)
+
+
+def _write_artifacts(aws: Any, objects: dict[str, bytes], directory: Path) -> None:
+    from ecsrun.local.engine import LocalResult, write_artifacts
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        write_artifacts(LocalResult(execution_arn="", status="", objects=objects), directory)
+        (directory / TIMELINE).write_text(render_svg(local_timeline(aws), "ecsrun local run"))
+    except OSError as exc:
+        raise UsageError(f"--artifacts {directory}: {exc.strerror}") from exc
+
+
+def local_timeline(aws: Any) -> list[Span]:
+    """Every execution of the local stack (an array's children too), every task and every container process
+    the local agent ran, on one time axis."""
+    sfn = aws.client("stepfunctions")
+    spans: list[Span] = []
+    for execution in sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]:
+        events = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+        spans += history_spans(events, f"execution {execution['name']}")
+    for task in aws.agent.tasks():
+        spans += task_spans(
+            {"taskArn": task.task_arn, "createdAt": task.created_at, "startedAt": task.started_at,
+             "stoppedAt": task.stopped_at, "stopCode": task.stop_code}
+        )  # fmt: skip
+        spans += container_spans(
+            [
+                {"name": c.name, "start": c.started_iso, "stop": c.stopped_iso, "exitCode": c.exit_code}
+                for c in task.containers
+            ],
+            source="process",
+        )
+    return spans
+
+
+def _parameters(args: argparse.Namespace) -> dict[str, str]:
+    parameters = {}
+    for item in getattr(args, "parameter", []):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--parameter {item!r} is not KEY=VALUE")
+        parameters[key] = value
+    return parameters
+
+
+def _check_parameters(templates: list[Path], given: dict[str, str]) -> None:
+    """Every --parameter names a parameter of a template in play, and every parameter a --rules template
+    needs (no default) is given: otherwise its rules would be wired with holes in them."""
+    from ecsrun.local.runtime import SUPPLIED_REFERENCES, project_root
+    from ecsrun.local.template import Template
+
+    declared: dict[str, dict[str, Any]] = {}
+    needed: dict[str, str] = {}
+    for path in [project_root() / "template.yaml", *templates]:
+        try:
+            parameters = Template(path).doc.get("Parameters") or {}
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--rules {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+        declared.update(parameters)
+        if path in templates:
+            needed.update(
+                {
+                    name: str(path)
+                    for name, spec in parameters.items()
+                    if "Default" not in (spec or {}) and name not in SUPPLIED_REFERENCES
+                }
+            )
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise UsageError(
+            f"--parameter {unknown[0]}: no such parameter in template.yaml or the --rules templates "
+            f"(they take: {', '.join(sorted(declared))})"
+        )
+    missing = sorted(name for name in needed if name not in given)
+    if missing:
+        listed = " ".join(f"--parameter {name}=..." for name in missing)
+        raise UsageError(f"{needed[missing[0]]} needs a value for each parameter without a default: {listed}")
 
 
 def local_event(args: argparse.Namespace) -> int:
     event = read_json(args.event, "event")
     definitions = _task_definitions(args.task_definition)
     parameters = _parameters(args)
+    templates = [Path(template) for template in args.rules]
+    _check_parameters(templates, parameters)
     entries = event if isinstance(event, list) else None
     if entries is not None and not all(
         isinstance(e, dict) and {"Source", "DetailType", "Detail"} <= set(e) for e in entries
@@ -106,16 +225,22 @@ def local_event(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{args.event} is not an EventBridge event (source, detail-type, detail) nor PutEvents entries"
         )
+    if entries is not None:
+        for entry in entries:
+            try:
+                json.loads(entry["Detail"])
+            except (TypeError, ValueError) as exc:
+                raise UsageError(f"{args.event}: an entry's Detail is not a JSON string: {exc}") from exc
     from ecsrun.local.engine import follow
     from ecsrun.local.runtime import LocalAws
 
     text = args.output == "text"
     with LocalAws(parameters=parameters, reconcile_every=RECONCILE_EVERY, reconcile_grace=RECONCILE_GRACE) as aws:
         _register(aws, definitions)
-        for template in args.rules:
+        for template in templates:
             try:
-                aws.add_triggers(Path(template))
-            except (OSError, LookupError) as exc:
+                aws.add_triggers(template)
+            except (OSError, LookupError, ValueError) as exc:
                 raise UsageError(f"--rules {template}: {exc}") from exc
         started = aws.put_events(entries) if entries is not None else aws.deliver_event(event)
         if not started:
@@ -130,7 +255,7 @@ def local_event(args: argparse.Namespace) -> int:
             if text:
                 print(render_text(result))
     if not text:
-        print(json.dumps([result.as_json() for result in results], indent=2))
+        print(json.dumps([result_document(result) for result in results], indent=2))
     statuses = [_exit_status(result) for result in results]
     return max(statuses)
 
@@ -178,6 +303,3 @@ def local_serve(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, interrupt)
     print("ecsrun local serve: stopped", file=sys.stderr)
     return EXIT_OK
-
-
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C ended

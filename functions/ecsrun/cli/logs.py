@@ -14,11 +14,18 @@ from ecsrun.cli.common import (
     LOGS_BUCKET_ENV,
     STACK_NAME_ENV,
     UsageError,
+    aws_errors,
+    aws_session,
     stack_output,
 )
 
 
 def logs(args: argparse.Namespace) -> int:
+    with aws_errors():  # no credentials, no region, access denied: one line, exit 2
+        return _print_logs(args)
+
+
+def _print_logs(args: argparse.Namespace) -> int:
     from ecsrun.adapters.s3.archive import LogsNotFound, containers, lines, read_manifest
 
     source = _log_source(args)
@@ -28,6 +35,8 @@ def logs(args: argparse.Namespace) -> int:
     except LogsNotFound as missing:
         print(f"ecsrun: no logs for run {args.run_id}: {missing}", file=sys.stderr)
         return EXIT_FAILED
+    except (ValueError, KeyError, TypeError) as exc:  # not JSON, or not a manifest's shape
+        raise UsageError(f"the manifest of run {args.run_id} is not one ecsrun wrote: {exc}") from exc
     if args.url:
         print(f"manifest  {source.url(f'runs/{args.run_id}/manifest.json')}")
         for entry in chosen:
@@ -40,8 +49,16 @@ def logs(args: argparse.Namespace) -> int:
         if not entry.get("key"):
             print(f"ecsrun: container {entry['name']} has no logs: {entry.get('note')}", file=sys.stderr)
             continue
-        for line in lines(source, entry["key"]):
-            sys.stdout.write(line)
+        try:
+            for line in lines(source, entry["key"]):
+                sys.stdout.write(line)
+        except BrokenPipeError:
+            raise
+        except LogsNotFound as missing:
+            print(f"ecsrun: no log for container {entry['name']}: {missing}", file=sys.stderr)
+            return EXIT_FAILED
+        except (OSError, EOFError, UnicodeDecodeError) as exc:  # a truncated or corrupt copy
+            raise UsageError(f"the log of container {entry['name']} cannot be read: {exc}") from exc
     return EXIT_OK
 
 
@@ -52,15 +69,14 @@ def _log_source(args: argparse.Namespace) -> Any:
         if not Path(args.local).is_dir():
             raise UsageError(f"--local {args.local} is not a directory")
         return DirectorySource(Path(args.local))
-    import boto3
-
     bucket = os.environ.get(LOGS_BUCKET_ENV)
     stack = args.stack_name or (None if bucket else os.environ.get(STACK_NAME_ENV))
-    if stack:
-        bucket = stack_output(boto3.client("cloudformation"), stack, "LogsBucketName")
-    if not bucket:
+    if not bucket and not stack:
         raise UsageError(f"which logs bucket? give --stack-name, or set {LOGS_BUCKET_ENV} or {STACK_NAME_ENV}")
+    session = aws_session(args)
+    if stack:
+        bucket = stack_output(session.client("cloudformation"), stack, "LogsBucketName")
     from botocore.config import Config
 
     # SigV4: presigned URLs must work for KMS-encrypted objects and in every region.
-    return BucketSource(boto3.client("s3", config=Config(signature_version="s3v4")), bucket)
+    return BucketSource(session.client("s3", config=Config(signature_version="s3v4")), str(bucket))

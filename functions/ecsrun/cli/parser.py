@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import difflib
+import re
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, NoReturn
 
 from ecsrun.cli.common import (
+    EXIT_USAGE,
+    aws_options,
     output_option,
     parameter_option,
     task_definitions_option,
@@ -14,8 +20,50 @@ from ecsrun.cli.stack import STATUSES
 from ecsrun.local.faults import catalog_text
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with the manners of git and the AWS CLI: a command group given no command prints its help; a
+    mistyped command or option gets a "did you mean"; every error is the usage and one line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        if self._subparsers is not None and message.startswith("the following arguments are required"):
+            self.print_help(sys.stderr)
+            self.exit(EXIT_USAGE)
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{suggestion(message)}\n")
+
+    def unrecognized(self, extras: list[str]) -> NoReturn:
+        """Arguments no option of this command takes: this command's usage, and the option meant if it is clear."""
+        hint = ""
+        for extra in extras:
+            flag = extra.split("=", 1)[0]
+            if flag.startswith("-"):
+                close = difflib.get_close_matches(flag, list(self._option_string_actions), 1, 0.6)
+                if close:
+                    hint = f"; did you mean {close[0]}?"
+                    break
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: unrecognized arguments: {' '.join(extras)}{hint}\n")
+
+
+def suggestion(message: str) -> str:
+    """ "; did you mean 'status'?" for argparse's "invalid choice: 'stauts' (choose from ...)"."""
+    found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if not found:
+        return ""
+    choices = re.findall(r"'([^']*)'", found.group(2))
+    close = difflib.get_close_matches(found.group(1), choices, 1, 0.5)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _version() -> str:
+    try:
+        return version("ecsrun")
+    except PackageNotFoundError:  # run from a checkout without installing it
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="ecsrun",
         description="Run Amazon ECS tasks from Step Functions and keep their logs. `ecsrun local ...` needs no "
         "AWS account; start, status, list and logs work on a deployed stack.",
@@ -25,16 +73,21 @@ def build_parser() -> argparse.ArgumentParser:
         "  ecsrun start events/requests/fargate.json --wait\n"
         "  ecsrun status fargate-example\n"
         "  ecsrun logs fargate-example --container app\n"
+        "  ecsrun timeline fargate-example\n"
         "\n"
         "environment:\n"
         "  ECSRUN_STACK_NAME    the deployed stack (instead of --stack-name)\n"
         "  ECSRUN_LOGS_BUCKET   the logs bucket, for `ecsrun logs` without a stack\n"
-        "  AWS_PROFILE, AWS_REGION and the other AWS SDK settings, for commands on a deployed stack\n"
+        "  AWS_PROFILE, AWS_REGION (then AWS_DEFAULT_REGION) and the other AWS SDK settings, for commands on a\n"
+        "  deployed stack; --profile and --region on each of them win over the environment\n"
         "\n"
-        "Each command's --help says what it prints and its exit statuses.",
+        "exit statuses: 0 done (the run succeeded), 1 the run failed or was not found, 2 a usage error, an invalid\n"
+        "request or AWS out of reach (one line on stderr says which), 130 interrupted (Ctrl-C), 141 the reader of\n"
+        "stdout went away (`ecsrun logs RUN | head`), as git. Each command's --help says what it prints.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"ecsrun {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     local = commands.add_parser(
         "local",
         help="run ecsrun on this machine, with no AWS account",
@@ -47,9 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a request through the real state machine and handlers on moto; containers run as host processes",
         description="Start an execution of the real state machine (statemachine/) with REQUEST.json, on moto, "
         "with the real handlers; each container's command runs as a host process and its output goes to the "
-        "CloudWatch Logs stream its definition names. Prints each state entered, then the outcome and the first "
-        "and last log lines read back from S3. Exits 0 when the run succeeded, 1 when it failed, 2 when the "
-        "request was invalid or the command was misused.",
+        "CloudWatch Logs stream its definition names. Prints each state entered and each container's output as "
+        "it comes (`app  | line`, as `docker compose up`), then the outcome and the first and last log lines read "
+        "back from S3. Exits 0 when the run succeeded, 1 when it failed, 2 when the request was invalid or the "
+        "command was misused, 130 when interrupted (the artifacts so far are still written).",
         epilog="example:\n"
         "  ecsrun local run events/requests/failing.json --task-definition events/task-definitions/failing.json\n"
         "  ecsrun local run events/requests/hello.json --task-definition events/task-definitions/hello.json \\\n"
@@ -61,7 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("request", metavar="REQUEST.json", help="the run request (the state machine input)")
     task_definitions_option(run)
     output_option(run, "document")
-    run.add_argument("--artifacts", metavar="DIR", help="write every S3 object the run produced to DIR/<key>")
+    run.add_argument(
+        "--artifacts",
+        metavar="DIR",
+        help="write every S3 object the run produced to DIR/<key>, and the run's timeline to DIR/timeline.svg",
+    )
+    run.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the summary: no states, no container output"
+    )
     parameter_option(run)
     run.add_argument(
         "--fault",
@@ -170,16 +231,32 @@ def build_parser() -> argparse.ArgumentParser:
         "validate",
         help="check a run request offline, as the ValidateRequest state does (no AWS needed)",
         description="Check a run request against ECS's API model and ecsrun's rules, offline, and list every "
-        "problem with its field path. Exits 0 when the request is valid, 2 when it is not.",
+        "problem with its field path. With the task definition (--task-definition FILE, or DescribeTaskDefinition "
+        "with --stack-name), also warn, without failing, about containers whose logs ecsrun cannot copy (no "
+        "awslogs log configuration) and, with --stack-name, about task or execution roles the stack may not pass "
+        "(not in its PassRoleArns). Exits 0 when the request is valid (warnings or not), 2 when it is not.",
+        epilog="examples:\n"
+        "  ecsrun validate events/requests/fargate.json\n"
+        "  ecsrun validate events/requests/hello.json --task-definition events/task-definitions/hello.json\n"
+        "  ecsrun validate events/requests/fargate.json --stack-name ecsrun",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     validate.add_argument("request", metavar="REQUEST.json", help="the run request (the state machine input)")
-    output_option(validate, "object")
+    validate.add_argument(
+        "--task-definition",
+        metavar="FILE",
+        help="the request's task definition (RegisterTaskDefinition input or DescribeTaskDefinition output), "
+        "for the warnings",
+    )
+    output_option(validate, "document")
+    aws_options(validate)
     explain = commands.add_parser(
         "explain",
         help="judge a stopped task as ecsrun does, and say why",
         description="Judge a stopped ECS task exactly as the TaskStopped function does, and say why: the "
         "outcome, the error name, a one-line reason and whether a retry could help. Exits 0 when the outcome is "
-        "SUCCEEDED, 1 when it is FAILED, 2 when the input is bad.",
+        "SUCCEEDED, 1 when it is FAILED, 2 when the input is bad. A partial record (a task or event missing "
+        "taskArn, times or other fields the verdict does not need) is judged too, and the fields it lacks named.",
         epilog="example:\n  ecsrun explain events/ecs-events/stopped-oom.json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -200,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CODES",
         help="comma-separated exit codes (0-255) counted as success for essential containers (default: 0)",
     )
-    output_option(explain, "object")
+    output_option(explain, "document")
     logs = commands.add_parser(
         "logs",
         help="print a run's logs from S3 by run id (needs only read access to the logs bucket)",
@@ -221,43 +298,87 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--local", metavar="DIR", help="read an artifacts directory from `ecsrun local run --artifacts`"
     )
+    aws_options(logs, stack=False)
     return parser
 
 
 def _stack_commands(commands: Any) -> None:
-    """start, status and list: commands on a deployed stack."""
-    stack_help = "the ecsrun stack whose outputs name its resources (default: $ECSRUN_STACK_NAME)"
+    """start, status, list, stop and timeline: commands on a deployed stack."""
     start = commands.add_parser(
         "start",
-        help="start a run on a deployed stack; --wait follows it to its end",
+        help="start a run on a deployed stack; --wait follows it to its end, --follow tails its logs",
         description="Validate REQUEST.json offline, then start an execution of the stack's state machine. "
-        "With --wait, show its progress (state, elapsed time, task status) until it ends. Exits 0 when the run "
-        "succeeded (without --wait: when it started), 1 when it failed, 2 when the request was invalid (nothing "
-        "is started) or AWS could not be reached (one line says why).",
-        epilog="example:\n  ecsrun start events/requests/fargate.json --wait --stack-name ecsrun",
+        "With --wait, show its progress (state, elapsed time, task status) until it ends. With --follow, tail "
+        "the task's CloudWatch Logs streams while it runs (`app  | line`), then say where the S3 copy is. Exits 0 "
+        "when the run succeeded (without --wait: when it started), 1 when it failed, 2 when the request was "
+        "invalid (nothing is started) or AWS could not be reached (one line says why).",
+        epilog="examples:\n"
+        "  ecsrun start events/requests/fargate.json --wait --stack-name ecsrun\n"
+        "  ecsrun start events/requests/fargate.json --follow",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     start.add_argument("request", metavar="REQUEST.json", help="the run request (the state machine input)")
     start.add_argument("--wait", action="store_true", help="follow the run until it ends")
-    start.add_argument("--stack-name", metavar="NAME", help=stack_help)
+    start.add_argument(
+        "--follow",
+        action="store_true",
+        help="with --wait (implied): tail the task's log streams while it runs (logs:GetLogEvents)",
+    )
     start.add_argument("--name", metavar="EXECUTION", help="execution name (default: the runId plus a suffix)")
     start.add_argument("--poll-seconds", type=float, default=2.0, help=argparse.SUPPRESS)
+    output_option(start, "document")
+    aws_options(start)
     status = commands.add_parser(
         "status",
         help="a run's state, from the runs table and its execution",
         description="Print a run's state: its record in the runs table (status, task, outcome) and its "
-        "execution's status. Exits 0 when found, 1 when no such run or execution exists, 2 when AWS could "
-        "not be reached.",
+        "execution's status; an array run's children, counted. Exits 0 when found, 1 when no such run or "
+        "execution exists, 2 when AWS could not be reached.",
     )
     status.add_argument("run", metavar="RUN_ID|EXECUTION_ARN", help="a runId, or an execution ARN")
-    status.add_argument("--stack-name", metavar="NAME", help=stack_help)
-    output_option(status)
+    output_option(status, "document")
+    aws_options(status)
     listing = commands.add_parser(
         "list",
         help="recent runs (executions of the stack's state machine), newest first",
         description="List the most recent executions of the stack's state machine, newest first: status, "
-        "start time, runId and execution name. Exits 0, or 2 when AWS could not be reached.",
+        "start time, duration, runId, the error name of a failed run, and an array run's children. Exits 0, or 2 "
+        "when AWS could not be reached.",
     )
     listing.add_argument("--status", choices=STATUSES, help="only executions with this status")
-    listing.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
-    listing.add_argument("--stack-name", metavar="NAME", help=stack_help)
+    listing.add_argument("--limit", type=int, default=20, help="at most this many, 1-1000 (default 20)")
+    output_option(listing, "document (its runs under 'runs')")
+    aws_options(listing)
+    stop = commands.add_parser(
+        "stop",
+        help="stop a run: its execution is stopped, then its task, and its logs are still copied",
+        description="Stop a running run's execution (StopExecution, with the reason as its cause). The stack's "
+        "ExecutionEnded function then stops the task, and the logs are still copied when it stops. Exits 0 when "
+        "the execution was stopped, 1 when the run is not found or has already ended, 2 when AWS could not be "
+        "reached.",
+        epilog="example:\n  ecsrun stop nightly-2026-11-21 --reason 'wrong input file'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    stop.add_argument("run", metavar="RUN_ID|EXECUTION_ARN", help="a runId, or an execution ARN")
+    stop.add_argument(
+        "--reason", metavar="TEXT", default="stopped with ecsrun stop", help="why (the execution's cause)"
+    )
+    aws_options(stop)
+    timeline = commands.add_parser(
+        "timeline",
+        help="a picture of a run: its states, attempts, waits, task, containers and log copy on one time axis",
+        description="Draw a run on one time axis, from its execution's history and its run record: each "
+        "state, retry attempt and wait, the task's lifetime, each container's (from its first to its last log "
+        "line, read from the manifest), and the log copy. Writes an SVG (open it in a browser) and prints the "
+        "spans. Exits 0 when drawn, 1 when no such run exists, 2 when AWS could not be reached.",
+        epilog="example:\n  ecsrun timeline fargate-example --svg fargate-example.svg",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    timeline.add_argument("run", metavar="RUN_ID|EXECUTION_ARN", help="a runId, or an execution ARN")
+    timeline.add_argument(
+        "--svg",
+        metavar="FILE",
+        default="timeline.svg",
+        help="where to write the SVG; - for stdout (default: timeline.svg)",
+    )
+    aws_options(timeline)

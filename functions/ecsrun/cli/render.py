@@ -1,8 +1,11 @@
-"""How results read in a terminal: a run's outcome, an array's children, a judged task. Pure."""
+"""How results read in a terminal: a run's outcome, an array's children, a judged task (pure), and the
+printers that stream what happens while a run goes (states entered, each container's lines)."""
 
 from __future__ import annotations
 
 import json
+import sys
+import threading
 from typing import Any
 
 from ecsrun.domain.models.ecs import EcsTask
@@ -12,6 +15,33 @@ from ecsrun.domain.verdict import describe_exit_code
 
 def show_state(state: Any) -> None:
     print(f"  +{state.elapsed:6.2f}s  {state.name}", flush=True)
+
+
+class ContainerLines:
+    """Each container's output as it comes, prefixed with its name as `docker compose up` does (`app  | line`);
+    an array child's lines with its runId too (`array-demo-2 app  | line`). Called from the reader threads:
+    a closed stdout (`| head`) only stops the printing, and the main thread notices at its next print."""
+
+    def __init__(self, names: list[str], *, array: bool = False):
+        self._lock = threading.Lock()
+        self._width = max((len(n) for n in names), default=0)
+        self._array = array
+        self.closed = False
+
+    def label(self, run_id: str | None, name: str) -> str:
+        return f"{run_id} {name}" if self._array and run_id else name
+
+    def __call__(self, run_id: str | None, name: str, line: str) -> None:
+        label = self.label(run_id, name)
+        with self._lock:
+            if self.closed:
+                return
+            self._width = max(self._width, len(label))
+            try:
+                sys.stdout.write(f"{label.ljust(self._width)}  | {line}\n")
+                sys.stdout.flush()
+            except (BrokenPipeError, ValueError):
+                self.closed = True
 
 
 def render_text(result: Any) -> str:
@@ -80,7 +110,7 @@ def render_explanation(task: EcsTask, essential: dict[str, bool], verdict: Verdi
     if not verdict.succeeded:
         lines.append(f"retryable: {'yes' if verdict.retryable else 'no'}")
     stopped_reason = " ".join((task.stoppedReason or "").split())
-    lines.append(f"task   {task.taskArn}")
+    lines.append(f"task   {task.taskArn or '(no taskArn)'}")
     lines.append(
         f"       stopCode {(task.stopCode or '').strip() or '-'}" + (f"  ({stopped_reason})" if stopped_reason else "")
     )

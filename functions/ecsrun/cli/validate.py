@@ -1,28 +1,55 @@
-"""`ecsrun validate`: a request checked offline, as the ValidateRequest state checks it."""
+"""`ecsrun validate`: a request checked offline, as the ValidateRequest state checks it; with its task
+definition (a file, or DescribeTaskDefinition on the stack's account), warnings that do not fail it."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from ecsrun.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
+    UsageError,
+    aws_errors,
+    aws_session,
     read_json,
+    stack_name,
 )
+from ecsrun.cli.document import document
 from ecsrun.domain.errors import ErrorName
 
 
 def validate(args: argparse.Namespace) -> int:
     from ecsrun.domain.models.request import problems_report, validate_request
 
-    request, problems = validate_request(read_json(args.request, "request"))
+    raw = read_json(args.request, "request")
+    request, problems = validate_request(raw)
+    warnings = _warnings(args, raw) if request is not None else []
+    run_id = raw.get("runId") if isinstance(raw, dict) and isinstance(raw.get("runId"), str) else None
     if args.output == "json":
         if request is None:
-            report = {"valid": False, "error": ErrorName.REQUEST_INVALID.value, **problems_report(problems)}
+            report = problems_report(problems)
+            doc = document(
+                status="FAILED",
+                run_id=run_id,
+                error=ErrorName.REQUEST_INVALID.value,
+                message=report["message"],
+                cause=report,
+                valid=False,
+                problems=report["problems"],
+                warnings=warnings,
+            )
         else:
-            report = {"valid": True, "problems": []}
-        print(json.dumps(report, indent=2))
+            doc = document(
+                status="SUCCEEDED",
+                run_id=run_id,
+                message="a valid run request",
+                valid=True,
+                problems=[],
+                warnings=warnings,
+            )
+        print(json.dumps(doc, indent=2))
     elif request is None:
         report = problems_report(problems)
         print(f"{ErrorName.REQUEST_INVALID.value}: {args.request}: {report['message']}")
@@ -30,4 +57,67 @@ def validate(args: argparse.Namespace) -> int:
             print(f"  {problem.field}: {problem.message}")
     else:
         print(f"{args.request}: a valid run request")
+        for warning in warnings:
+            print(f"warning: {warning['field']}: {warning['message']}")
     return EXIT_OK if request is not None else EXIT_USAGE
+
+
+def _warnings(args: argparse.Namespace, request: dict[str, Any]) -> list[dict[str, str]]:
+    """What will not fail the run but will disappoint: needs the task definition (a file, or the account's)."""
+    definition: Any = None
+    if args.task_definition:
+        definition = read_json(args.task_definition, "task definition")
+    elif args.stack_name or args.profile or args.region:
+        definition = _describe_task_definition(args, request)
+    if definition is None:
+        return []
+    if isinstance(definition, dict) and isinstance(definition.get("taskDefinition"), dict):
+        definition = definition["taskDefinition"]
+    containers = definition.get("containerDefinitions") if isinstance(definition, dict) else None
+    if not isinstance(containers, list):
+        raise UsageError("the task definition has no containerDefinitions")
+    return log_warnings(containers)
+
+
+def log_warnings(containers: list[Any]) -> list[dict[str, str]]:
+    """Containers whose logs ecsrun cannot copy: no awslogs log configuration, or no stream prefix (the
+    stream's name is then unknown). Pure."""
+    found = []
+    for index, container in enumerate(containers):
+        if not isinstance(container, dict):
+            continue
+        name = container.get("name") or f"#{index}"
+        field = f"containerDefinitions[{index}].logConfiguration"
+        config = container.get("logConfiguration") or {}
+        options = config.get("options") or {}
+        if config.get("logDriver") != "awslogs":
+            driver = config.get("logDriver")
+            why = f"logs with {driver!r}, not awslogs" if driver else "has no log configuration"
+            found.append(
+                {
+                    "field": field,
+                    "container": name,
+                    "message": f"container {name} {why}: ecsrun cannot copy its logs (its manifest entry will "
+                    "say so), and a failure shows none of its last lines",
+                }
+            )
+        elif not options.get("awslogs-group") or not options.get("awslogs-stream-prefix"):
+            missing = "awslogs-group" if not options.get("awslogs-group") else "awslogs-stream-prefix"
+            found.append(
+                {
+                    "field": f"{field}.options",
+                    "container": name,
+                    "message": f"container {name} has no {missing}: its log stream's name is unknown, so ecsrun "
+                    "cannot copy its logs",
+                }
+            )
+    return found
+
+
+def _describe_task_definition(args: argparse.Namespace, request: dict[str, Any]) -> Any:
+    """The task definition the request names, from the account (the stack's Region and credentials)."""
+    stack_name(args)  # validating against an account means naming the stack
+    session = aws_session(args)
+    with aws_errors():
+        answer = session.client("ecs").describe_task_definition(taskDefinition=request["taskDefinition"])
+    return answer["taskDefinition"]

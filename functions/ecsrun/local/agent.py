@@ -55,6 +55,7 @@ class ContainerRun:
     definition: dict[str, Any]
     argv: list[str]
     env: dict[str, str]
+    started_by: str = ""  # the task's
     log_group: str | None = None
     log_stream: str | None = None
     process: subprocess.Popen[bytes] | None = None
@@ -141,8 +142,10 @@ class LocalEcsAgent:
         self._deliver = deliver
         self._tasks: dict[str, TaskRun] = {}
         self._lock = threading.Lock()
-        # Each line a container writes, as it is read: (container name, line). The CLI streams them.
-        self.on_line: Callable[[str, str], None] | None = None
+        self.closed = False
+        # Each line a container writes, as it is read: (the task's startedBy, container name, line). The CLI
+        # streams them.
+        self.on_line: Callable[[str, str, str], None] | None = None
         # What the local engine did differently from ECS (a secret it could not read, say): one line each.
         self.on_notice: Callable[[str], None] = lambda text: None
 
@@ -164,8 +167,11 @@ class LocalEcsAgent:
         return all(task.done.wait(max(0.0, deadline - time.monotonic())) for task in list(self._tasks.values()))
 
     def shutdown(self) -> None:
-        """Kill whatever is still running (a run that ended while its task was still going), leftovers included."""
+        """Kill whatever is still running (a run that ended while its task was still going, or the command was
+        interrupted), leftovers included. From then on the agent starts nothing and reports nothing: AWS is gone."""
+        self.closed = True
         for task in list(self._tasks.values()):
+            task.stop_requested.set()
             for container in task.containers:
                 _signal(container, signal.SIGKILL)
                 container.ended.set()
@@ -173,9 +179,21 @@ class LocalEcsAgent:
     def task(self, task_arn: str) -> TaskRun | None:
         return self._tasks.get(task_arn)
 
+    def tasks(self) -> list[TaskRun]:
+        """Every task launched so far, in launch order."""
+        with self._lock:
+            return list(self._tasks.values())
+
     # ---- the task's life ----
 
     def _run(self, task: TaskRun) -> None:
+        try:
+            self._live(task)
+        except Exception:
+            if not self.closed:  # after shutdown, AWS (moto) is gone: whatever failed no longer matters
+                raise
+
+    def _live(self, task: TaskRun) -> None:
         try:
             self._load_definition(task)
             failure = self._prepare(task)
@@ -195,9 +213,10 @@ class LocalEcsAgent:
                     reader.join(timeout=DRAIN_SECONDS * 4)
             task.stopped_at = _now_iso()
             task.version += 1
-            stopped = self.state_change_event(task, "STOPPED")
-            self._on_stopped(task, stopped["detail"])
-            self._deliver(stopped)
+            if not self.closed:
+                stopped = self.state_change_event(task, "STOPPED")
+                self._on_stopped(task, stopped["detail"])
+                self._deliver(stopped)
             task.done.set()
 
     @staticmethod
@@ -220,7 +239,12 @@ class LocalEcsAgent:
         for definition in task.task_definition.get("containerDefinitions", []):
             override = overrides.get(definition["name"])
             task.containers.append(
-                ContainerRun(definition, container_argv(definition, override), container_env(definition, override))
+                ContainerRun(
+                    definition,
+                    container_argv(definition, override),
+                    container_env(definition, override),
+                    started_by=task.started_by,
+                )
             )
 
     def _prepare(self, task: TaskRun) -> str | None:
@@ -350,6 +374,9 @@ class LocalEcsAgent:
         return None
 
     def _start(self, container: ContainerRun) -> str | None:
+        if self.closed:
+            container.will_not_start = True
+            return None
         if not container.argv:
             container.reason = "CannotStartContainerError: the container has no entryPoint or command to run"
             return f"CannotStartContainerError: container {container.name} has no command"
@@ -436,6 +463,13 @@ class LocalEcsAgent:
                 _signal(container, signal.SIGKILL)
 
     def _pump(self, container: ContainerRun, stream: IO[bytes]) -> None:
+        try:
+            self._copy_output(container, stream)
+        except Exception:
+            if not self.closed:
+                raise
+
+    def _copy_output(self, container: ContainerRun, stream: IO[bytes]) -> None:
         """Copy one output pipe into the container's log stream, a line an event, as the awslogs driver does.
 
         Lines already waiting in the pipe go in one PutLogEvents call; a quiet container's lines go one by one.
@@ -476,13 +510,13 @@ class LocalEcsAgent:
         for raw in lines:
             message = raw.decode("utf-8", errors="replace").rstrip("\r")
             if self.on_line is not None:
-                self.on_line(container.name, message)
+                self.on_line(container.started_by, container.name, message)
             if container.log_group is not None:
                 events.append({"timestamp": now, "message": message})
         return events
 
     def _put(self, container: ContainerRun, batch: list[dict[str, Any]]) -> None:
-        if not batch:
+        if not batch or self.closed:
             return
         with container.log_lock:
             self._logs.put_log_events(
@@ -492,6 +526,8 @@ class LocalEcsAgent:
     # ---- what ECS tells EventBridge ----
 
     def _emit(self, task: TaskRun, last_status: str) -> None:
+        if self.closed:
+            return
         self._deliver(self.state_change_event(task, last_status))
 
     def state_change_event(self, task: TaskRun, last_status: str) -> dict[str, Any]:

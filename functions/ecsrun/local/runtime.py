@@ -44,6 +44,9 @@ BUCKET = "ecsrun-local-logs"
 BUS = "ecsrun-local-runs"
 STACK = "ecsrun-local"  # the local stack's name, and its state machine's
 STARTED_BY_PREFIX = "ecsrun/"
+# What the local stack fills in for a template (the state machine an example stack targets, the bus, ...).
+STATE_MACHINE_REFERENCES = ("RunStateMachine", "StateMachineArn")
+SUPPLIED_REFERENCES = frozenset({*STATE_MACHINE_REFERENCES, "StartedByPrefix", "RunBus"})
 EVENT_DELIVERY_ATTEMPTS = 3  # EventBridge retries a failed Lambda target; locally a few tries are enough
 
 ENVIRONMENT = {
@@ -163,6 +166,8 @@ class LocalAws:
         self.triggers: list[Trigger] = []
         # Fault injection for tests: what EventBridge delivers for each event (default: the event, once).
         self.event_faults: Callable[[dict[str, Any]], list[dict[str, Any]]] = lambda event: [event]
+        self._ended: set[str] = set()  # executions whose end was announced
+        self._lock = threading.Lock()
         self.agent: LocalEcsAgent
         # IAM as deployed (ecsrun.local.iam): each function's calls are checked against its own role.
         self.enforce_iam = enforce_iam
@@ -259,9 +264,8 @@ class LocalAws:
 
         self.references = {
             **self.parameters,
+            **{name: self.state_machine_arn for name in STATE_MACHINE_REFERENCES},
             "StartedByPrefix": STARTED_BY_PREFIX,
-            "RunStateMachine": self.state_machine_arn,
-            "StateMachineArn": self.state_machine_arn,
             "RunBus": BUS,
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT,
@@ -569,13 +573,24 @@ class LocalAws:
 
     def _abort_promptly(self) -> None:
         """StopExecution ends a Standard execution at once, even one waiting for a callback. moto marks it
-        stopped but lets the callback wait run out its timeout, so wake the waits."""
+        stopped but lets the callback wait run out its timeout, so wake the waits. moto also drops the call's
+        `error` and `cause` (DescribeExecution and the status change then lack them): keep them."""
         from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
         from moto.stepfunctions.parser.backend.execution import Execution
+        from moto.stepfunctions.responses import StepFunctionResponse
 
+        runtime = self
         original = Execution.stop
+        original_response = StepFunctionResponse.stop_execution
+        given: dict[str, tuple[str | None, str | None]] = {}
+
+        def stop_execution(response: Any) -> Any:
+            given[response._get_param("executionArn")] = (response._get_param("error"), response._get_param("cause"))
+            return original_response(response)
 
         def stop(execution: Any, *args: Any, **kwargs: Any) -> None:
+            error, cause = given.pop(str(execution.exec_arn), (None, None))
+            kwargs = {**kwargs, **({"error": error} if error else {}), **({"cause": cause} if cause else {})}
             worker = execution.exec_worker
             if worker is None:
                 return original(execution, *args, **kwargs)
@@ -588,11 +603,15 @@ class LocalAws:
 
             env.set_error = keep_stopped
             original(execution, *args, **kwargs)
+            if error or cause:  # what DescribeExecution reports for an aborted execution
+                execution.error, execution.cause = error, cause
             for endpoint in list(env.callback_pool_manager._pool.values()):
                 endpoint.interrupt_all()
+            runtime._announce_end(execution.exec_arn)
             return None
 
         self._patch(Execution, "stop", stop)
+        self._patch(StepFunctionResponse, "stop_execution", stop_execution)
 
     def _keep_callback_causes(self) -> None:
         """SendTaskFailure's `cause` reaches the waiting state on Step Functions; moto 5.2.5's response handler
@@ -730,8 +749,26 @@ class LocalAws:
             raise RuntimeError(f"{logical_id} failed: {result['errorType']}: {result['errorMessage']}")
         return result
 
+    def _announce_end(self, execution_arn: str) -> None:
+        """StopExecution (`ecsrun stop`, the console): Step Functions puts the ABORTED status change on
+        EventBridge once the call has returned; so does the runtime, from another thread."""
+
+        def announce() -> None:
+            for _ in range(100):  # moto marks the execution ABORTED as the call returns
+                described = self.client("stepfunctions").describe_execution(executionArn=execution_arn)
+                if described["status"] != "RUNNING":
+                    self.execution_ended(described)
+                    return
+                time.sleep(0.05)
+
+        threading.Thread(target=announce, name="local-execution-ended", daemon=True).start()
+
     def execution_ended(self, execution: dict[str, Any]) -> None:
-        """Step Functions tells EventBridge an execution ended; moto does not, so the runtime does."""
+        """Step Functions tells EventBridge an execution ended; moto does not, so the runtime does (once)."""
+        with self._lock:
+            if execution["executionArn"] in self._ended:
+                return
+            self._ended.add(execution["executionArn"])
         detail = {
             key: execution.get(key)
             for key in ("executionArn", "stateMachineArn", "name", "status", "input", "output", "error", "cause")

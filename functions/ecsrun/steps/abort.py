@@ -20,8 +20,13 @@ from ecsrun.steps.settle import SETTLE_ATTEMPTS
 from ecsrun.steps.tasks import record_attempt_task, resolve_attempt_task, stop_recorded_task
 
 
-def abort_reason(execution_arn: str, status: str) -> str:
-    return f"ecsrun: execution {execution_arn.rsplit(':', 1)[-1]} ended {status}"
+def abort_reason(execution_arn: str, status: str, cause: str | None = None) -> str:
+    """The task's stopped reason. An aborted execution's cause (the reason `ecsrun stop --reason` gave
+    StopExecution) ends it, so the task itself says why it was stopped."""
+    reason = f"ecsrun: execution {execution_arn.rsplit(':', 1)[-1]} ended {status}"
+    if cause and status == "ABORTED":
+        reason += f": {' '.join(cause.split())}"
+    return reason
 
 
 def abort_run(
@@ -40,7 +45,7 @@ def abort_run(
     """The execution ended while its run may still be going: mark the run ABORTED, then stop its task (naming
     it by the attempt's clientToken when RunTask may have been called and its answer was never recorded).
     A run that never had a task ends here, with its outcome recorded and announced."""
-    reason = abort_reason(execution_arn, status)
+    reason = abort_reason(execution_arn, status, cause)
     for _ in range(SETTLE_ATTEMPTS):
         record = store.get(run_id)
         if record is None or record.executionArn != execution_arn:
