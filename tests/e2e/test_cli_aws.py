@@ -193,18 +193,20 @@ def _write(tmp_path: Path, name: str, document: Any) -> str:
     return str(path)
 
 
-def _calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every AWS operation the CLI calls, in order (botocore's one door)."""
-    from botocore.client import BaseClient
+def _cli_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every AWS operation the CLI's own session calls, in order (the pipeline's handlers run in this process
+    too, with clients of their own: their calls are not the CLI's)."""
+    from ecsrun.cli import common, stack
 
     seen: list[str] = []
-    real = BaseClient._make_api_call
+    real = common.aws_session
 
-    def record(client: Any, operation: str, params: Any) -> Any:
-        seen.append(operation)
-        return real(client, operation, params)
+    def session(args: Any) -> Any:
+        made = real(args)
+        made.events.register("before-call", lambda model, **_: seen.append(model.name))
+        return made
 
-    monkeypatch.setattr(BaseClient, "_make_api_call", record)
+    monkeypatch.setattr(stack, "aws_session", session)
     return seen
 
 
@@ -214,7 +216,7 @@ def test_start_follow_tails_the_logs_without_polling_the_state_machine(
     from ecsrun.cli import stack as stack_commands
 
     monkeypatch.setattr(stack_commands, "RECORD_CHECK_SECONDS", 0.5)
-    calls = _calls(monkeypatch)
+    calls = _cli_calls(monkeypatch)
     # When a run is started with --follow
     code, out, err = _cli(capsys, "start", _request("hello"), "--follow", "--poll-seconds", "0.2")
     lines = out.splitlines()
