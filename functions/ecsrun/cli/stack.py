@@ -326,7 +326,7 @@ def status(args: argparse.Namespace, stack: Stack) -> int:
         "taskStatus": record.task.lastStatus if record and record.task else None,
         "error": (record.outcome or {}).get("error") if record else (execution or {}).get("error"),
         "manifestKey": (record.outcome or {}).get("manifestKey") if record else None,
-        "array": _array_counts(record, execution),
+        "array": _array_counts(record, stack.table),
     }
     if args.output == "json":
         described = execution or {"status": None}
@@ -341,9 +341,9 @@ def status(args: argparse.Namespace, stack: Stack) -> int:
     return EXIT_OK
 
 
-def _array_counts(record: Any, execution: dict[str, Any] | None) -> dict[str, Any] | None:
-    """An array parent's children, counted: from its outcome once it ended; while it runs, its size (from the
-    record) and the map run's counts when Step Functions gives them."""
+def _array_counts(record: Any, table: Any) -> dict[str, Any] | None:
+    """An array parent's children, counted: from its outcome once it ended; while it runs, from its children's
+    run records (`<runId>-<i>`, as many as its record's size)."""
     if record is None:
         return None
     array = (record.outcome or {}).get("array")
@@ -352,7 +352,25 @@ def _array_counts(record: Any, execution: dict[str, Any] | None) -> dict[str, An
         return {key: array[key] for key in keys if key in array}
     if not record.array:
         return None
-    return {"size": record.array.get("size"), "status": "RUNNING"}
+    return children_progress(table, record.runId, record.array.get("size"))
+
+
+# A running array's children are counted from their records up to this size (BatchGetItem, 100 keys a call).
+PROGRESS_LIMIT = 1000
+FINISHED = {"SUCCEEDED": "succeeded", "FAILED": "failed", "ABORTED": "failed"}
+
+
+def children_progress(table: Any, run_id: str, size: Any) -> dict[str, Any]:
+    """A running array's children: how many succeeded, failed, run (a record, not yet finished) and wait (no
+    record yet). Past PROGRESS_LIMIT children, the size alone."""
+    progress: dict[str, Any] = {"size": size, "status": "RUNNING"}
+    if not isinstance(size, int) or not 0 < size <= PROGRESS_LIMIT:
+        return progress
+    found = table.get_many([f"{run_id}-{index}" for index in range(size)])
+    counts = {"succeeded": 0, "failed": 0, "running": 0}
+    for record in found.values():
+        counts[FINISHED.get(str(record.get("status")), "running")] += 1
+    return {**progress, **counts, "pending": size - len(found)}
 
 
 # ---- list ----
@@ -406,8 +424,9 @@ def _array_progress(doc: dict[str, Any], request: Any, run_id: str | None, stack
     if not (isinstance(request, dict) and "array" in request) or doc["status"] != "RUNNING":
         return None
     record = stack.table.get(run_id) if run_id else None
-    size = (record.array or {}).get("size") if record is not None else None
-    return {"size": size, "status": "RUNNING"}
+    if record is None or not record.array:
+        return {"size": None, "status": "RUNNING"}
+    return children_progress(stack.table, record.runId, record.array.get("size"))
 
 
 def list_line(run: dict[str, Any]) -> str:
@@ -420,7 +439,12 @@ def list_line(run: dict[str, Any]) -> str:
     if run_id and not name.startswith(run_id):
         line += f"  (run {run_id})"
     array = run.get("array")
-    if array and "succeeded" in array:
+    if array and "running" in array:
+        line += (
+            f"  children {array['succeeded']}/{array['size']} succeeded, {array['failed']} failed, "
+            f"{array['running']} running, {array['pending']} waiting"
+        )
+    elif array and "succeeded" in array:
         line += f"  children {array['succeeded']}/{array['size']} succeeded, {array['failed']} failed"
     elif array:
         line += f"  children {array.get('size')} (running)"
