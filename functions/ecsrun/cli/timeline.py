@@ -2,9 +2,10 @@
 SVG a browser shows (one row per span, in the order they began). Pure: events and records in, text out.
 
 Kinds of span: `execution`; `state` (each state entered, to when it was left); `attempt` (each entry of
-StartTaskAndWait: one task start and its wait); `wait` (a Wait state: the backoff before a retry); `map` (an
-array's children); `logs` (CopyLogs, the log copy); `task` (the task's lifetime, created to stopped);
-`container` (each container: its process locally, or its first to last log line from the manifest).
+StartTaskAndWait: one task start and its wait); `wait` (a Wait state: the backoff before a retry, the wait for
+the last log lines); `map` (an array's children); `logs` (CopyLogs, the log copy); `task` (the task's lifetime,
+created to stopped); `container` (each container: its process locally, or its first to last log line from the
+manifest).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ COLOURS = {
     "logs": "#34d399",
     "task": "#f97316",
     "container": "#fb923c",
+}
+WAITS = {
+    "WaitBeforeRetry": "backoff before the next attempt",
+    "WaitForLogs": "for the task's last log lines to reach CloudWatch Logs",
 }
 _END_TYPES = ("ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut")
 
@@ -87,7 +92,7 @@ def _state_span(name: str, entered: str, count: int, start: float, end: float | 
     if name == "StartTaskAndWait":
         return Span("attempt", f"{name} (attempt {count})", start, end)
     if entered == "WaitStateEntered":
-        return Span("wait", name, start, end, "backoff before the next attempt")
+        return Span("wait", name, start, end, WAITS.get(name, "a Wait state"))
     if entered == "MapStateEntered":
         return Span("map", name, start, end, "the array's children")
     if name == "CopyLogs":
