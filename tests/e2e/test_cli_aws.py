@@ -24,8 +24,9 @@ class DeployedStacks:
     """DescribeStacks as CloudFormation answers it (moto's CloudFormation needs packages this project does not
     install): the stack with its outputs, or ValidationError for a stack that does not exist."""
 
-    def __init__(self, outputs: dict[str, dict[str, str]]):
+    def __init__(self, outputs: dict[str, dict[str, str]], parameters: dict[str, dict[str, str]] | None = None):
         self._outputs = outputs
+        self.parameters = parameters or {}
 
     def describe_stacks(self, *, StackName: str) -> dict[str, Any]:
         if StackName not in self._outputs:
@@ -33,7 +34,8 @@ class DeployedStacks:
             raise ClientError({"Error": error}, "DescribeStacks")
         outputs = [{"OutputKey": k, "OutputValue": v} for k, v in self._outputs[StackName].items()]
         stack = {"StackName": StackName, "CreationTime": "2026-11-21T10:00:00Z", "StackStatus": "CREATE_COMPLETE"}
-        return {"Stacks": [stack | {"Outputs": outputs}]}
+        parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.get(StackName, {}).items()]
+        return {"Stacks": [stack | {"Outputs": outputs, "Parameters": parameters}]}
 
 
 @pytest.fixture
@@ -45,7 +47,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
             "LogsBucketName": BUCKET,
             "EventBusName": BUS,
         }
-        stacks = DeployedStacks({STACK: outputs})
+        stacks = DeployedStacks({STACK: outputs}, {STACK: {"PassRoleArns": "arn:aws:iam::123456789012:role/ecsTask*"}})
         real = boto3.session.Session.client
 
         def client(session: Any, *args: Any, **kwargs: Any) -> Any:
@@ -387,3 +389,24 @@ def test_a_running_array_shows_its_childrens_progress(
     _, out, _ = _cli(capsys, "list")
     assert "children " in out and " waiting" in out
     _until(lambda: finished("slow-array"))
+
+
+def test_validate_with_the_stack_warns_about_roles_it_may_not_pass(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given a stack that may pass only arn:...:role/ecsTask* roles, and a task definition with another task role
+    definition = json.loads((EVENTS / "task-definitions" / "hello.json").read_text())
+    definition |= {"family": "other-role", "taskRoleArn": "arn:aws:iam::123456789012:role/admin"}
+    aws.register_task_definition(definition)
+    request = json.loads(Path(_request("hello")).read_text()) | {"taskDefinition": "other-role"}
+    # When validated against the stack
+    code, out, _ = _cli(capsys, "validate", _write(tmp_path, "r.json", request), "--stack-name", STACK)
+    # Then it is valid here (exit 0), with a warning naming the role and the parameter; the execution role
+    # (arn:...:role/ecsTaskExecutionRole) is one the stack may pass
+    lines = out.splitlines()
+    assert code == 0 and lines[0].endswith("a valid run request")
+    [warning] = lines[1:]
+    assert warning.startswith(
+        "warning: taskDefinition: other-role:1's taskRoleArn arn:aws:iam::123456789012:role/admin"
+    )
+    assert "PassRoleArns" in warning and "will refuse this run" in warning

@@ -63,12 +63,14 @@ def validate(args: argparse.Namespace) -> int:
 
 
 def _warnings(args: argparse.Namespace, request: dict[str, Any]) -> list[dict[str, str]]:
-    """What will not fail the run but will disappoint: needs the task definition (a file, or the account's)."""
+    """What will not fail the validation here but will disappoint: needs the task definition (a file, or the
+    account's); with the stack, also the roles it may pass (its PassRoleArns parameter)."""
     definition: Any = None
+    pass_roles: list[str] | None = None
     if args.task_definition:
         definition = read_json(args.task_definition, "task definition")
     elif args.stack_name or args.profile or args.region:
-        definition = _describe_task_definition(args, request)
+        definition, pass_roles = _from_account(args, request)
     if definition is None:
         return []
     if isinstance(definition, dict) and isinstance(definition.get("taskDefinition"), dict):
@@ -76,7 +78,21 @@ def _warnings(args: argparse.Namespace, request: dict[str, Any]) -> list[dict[st
     containers = definition.get("containerDefinitions") if isinstance(definition, dict) else None
     if not isinstance(containers, list):
         raise UsageError("the task definition has no containerDefinitions")
-    return log_warnings(containers)
+    warnings = log_warnings(containers)
+    if pass_roles is not None:
+        warnings += role_warnings(request, definition, pass_roles)
+    return warnings
+
+
+def role_warnings(request: dict[str, Any], definition: dict[str, Any], pass_roles: list[str]) -> list[dict[str, str]]:
+    """The task definition's (or the overrides') roles the stack may not pass to ECS: ValidateRequest refuses
+    such a run (steps/account_checks.role_problems, the same check)."""
+    from ecsrun.steps.account_checks import role_problems
+
+    return [
+        {"field": field, "message": f"{message}; the stack's ValidateRequest will refuse this run"}
+        for field, message in role_problems(request, definition, pass_roles)
+    ]
 
 
 def log_warnings(containers: list[Any]) -> list[dict[str, str]]:
@@ -114,10 +130,15 @@ def log_warnings(containers: list[Any]) -> list[dict[str, str]]:
     return found
 
 
-def _describe_task_definition(args: argparse.Namespace, request: dict[str, Any]) -> Any:
-    """The task definition the request names, from the account (the stack's Region and credentials)."""
-    stack_name(args)  # validating against an account means naming the stack
+def _from_account(args: argparse.Namespace, request: dict[str, Any]) -> tuple[Any, list[str] | None]:
+    """The task definition the request names (DescribeTaskDefinition) and the stack's PassRoleArns patterns
+    (its parameter, from DescribeStacks; None when the stack does not say)."""
+    name = stack_name(args)  # validating against an account means naming the stack
     session = aws_session(args)
     with aws_errors():
+        stacks = session.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
         answer = session.client("ecs").describe_task_definition(taskDefinition=request["taskDefinition"])
-    return answer["taskDefinition"]
+    parameters = {p.get("ParameterKey"): p.get("ParameterValue") for p in (stacks[0].get("Parameters") or [])}
+    roles = parameters.get("PassRoleArns")
+    patterns = None if roles is None else [r.strip() for r in str(roles).split(",") if r.strip()]
+    return answer["taskDefinition"], patterns
