@@ -271,3 +271,35 @@ def test_a_closed_pipe_while_a_local_run_streams_is_quiet(tmp_path: Path) -> Non
     err = process.stderr.read()
     process.wait(timeout=120)
     assert (process.returncode, err) == (141, b"")
+
+
+def test_a_closed_pipe_stops_a_long_local_run_at_once(tmp_path: Path) -> None:
+    # Given a local run whose container writes a line, then would run for a minute
+    request = json.loads(Path(HELLO).read_text())
+    script = "import os, time; print('pid', os.getpid(), flush=True); time.sleep(60)"
+    request["overrides"] = {"containerOverrides": [{"name": "app", "command": ["python3", "-u", "-c", script]}]}
+    (tmp_path / "long.json").write_text(json.dumps(request))
+    process = subprocess.Popen(
+        [ECSRUN, "local", "run", "long.json", "--task-definition", HELLO_TD],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=_env(tmp_path),
+    )
+    assert process.stdout is not None and process.stderr is not None
+    line = ""
+    while not line.startswith("app  | pid "):
+        line = process.stdout.readline()
+        assert line, "the container's line never came"
+    pid = int(line.split()[-1])
+    # When the reader goes away while the task still runs
+    started = time.monotonic()
+    process.stdout.close()
+    err = process.stderr.read()
+    process.wait(timeout=60)
+    # Then the command stops without waiting for the task, quietly, 141; and its container is stopped too
+    assert (process.returncode, err) == (141, "")
+    assert time.monotonic() - started < 30
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

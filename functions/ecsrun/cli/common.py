@@ -7,6 +7,8 @@ import argparse
 import contextlib
 import json
 import os
+import select
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,17 @@ def read_json(path: str, what: str) -> Any:
         raise UsageError(f"{what} {path} is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise UsageError(f"{what} {path} is nested too deeply to read") from exc
+
+
+def reader_gone() -> bool:
+    """True when stdout is a pipe whose reader has closed it, known without writing to it (poll reports an
+    error on a pipe's write end once its read end is closed)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # not a file (a test's capture), or no poll on this platform
+        return False
 
 
 def output_option(parser: argparse.ArgumentParser, shape: str = "object") -> None:

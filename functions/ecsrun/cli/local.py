@@ -15,6 +15,7 @@ from ecsrun.cli.common import (
     EXIT_USAGE,
     UsageError,
     read_json,
+    reader_gone,
 )
 from ecsrun.cli.document import document
 from ecsrun.cli.render import ContainerLines, render_text, show_state
@@ -100,17 +101,22 @@ def local_run(args: argparse.Namespace) -> int:
     text = args.output == "text"
     chatty = text and not args.quiet
     is_array = isinstance(request, dict) and "array" in request
+    printer = ContainerLines(_container_names(definitions), array=is_array)
+
+    def closed_pipe() -> None:  # stdout's reader went away (`| head`): stop now, not when the task ends
+        if printer.closed or reader_gone():
+            raise BrokenPipeError
+
     parameters = _parameters(args)
     _check_parameters([], parameters)
     with LocalAws(parameters=parameters, reconcile_every=RECONCILE_EVERY, reconcile_grace=RECONCILE_GRACE) as aws:
         _register(aws, definitions)
         faults.install(aws, chosen)
         if chatty:
-            printer = ContainerLines(_container_names(definitions), array=is_array)
             aws.agent.on_line = lambda started_by, name, line: printer(_run_of(started_by), name, line)
             print(f"ecsrun local run {args.request}", flush=True)
         try:
-            result = run_local(request, [], on_state=show_state if chatty else None, aws=aws)
+            result = run_local(request, [], on_state=show_state if chatty else None, aws=aws, on_tick=closed_pipe)
         except KeyboardInterrupt:
             # Interrupted: keep what the run wrote so far, and the picture of it, then end as interrupted.
             if args.artifacts:

@@ -25,6 +25,7 @@ from ecsrun.cli.common import (
     aws_errors,
     aws_session,
     read_json,
+    reader_gone,
     stack_name,
     stack_output,
 )
@@ -244,6 +245,8 @@ def tail(arn: str, run_id: str | None, stack: Stack, *, poll_seconds: float, qui
             )
         # One last pass after the stop: each stream read until its token repeats.
         quiet_pass = all(not _read_stream(stack, stream, printer, quiet, drain=stopped) for stream in streams)
+        if printer.closed or reader_gone():  # stdout's reader went away (`| head`): stop here
+            raise BrokenPipeError
         if not stopped and quiet_pass:
             time.sleep(poll_seconds)
     bucket = _logs_bucket(stack)

@@ -49,11 +49,12 @@ def run_local(
     *,
     on_state: Callable[[StateEntered], None] | None = None,
     aws: LocalAws | None = None,
+    on_tick: Callable[[], None] | None = None,
 ) -> LocalResult:
     """Start the execution, follow its history until it ends, and collect what the run wrote to S3."""
     if aws is None:
         with LocalAws() as local:
-            return run_local(request, task_definitions, on_state=on_state, aws=local)
+            return run_local(request, task_definitions, on_state=on_state, aws=local, on_tick=on_tick)
     for document in task_definitions:
         aws.register_task_definition(document)
     sfn = aws.client("stepfunctions")
@@ -61,7 +62,7 @@ def run_local(
         stateMachineArn=aws.state_machine_arn, name=execution_name(request), input=json.dumps(request)
     )["executionArn"]
     timeout = request.get("timeoutSeconds") if isinstance(request, dict) else None
-    return follow(aws, arn, timeout_seconds=timeout, on_state=on_state)
+    return follow(aws, arn, timeout_seconds=timeout, on_state=on_state, on_tick=on_tick)
 
 
 def follow(
@@ -70,8 +71,10 @@ def follow(
     *,
     timeout_seconds: Any = None,
     on_state: Callable[[StateEntered], None] | None = None,
+    on_tick: Callable[[], None] | None = None,
 ) -> LocalResult:
-    """Follow an execution's history until it ends, and collect what the run wrote to S3."""
+    """Follow an execution's history until it ends, and collect what the run wrote to S3. `on_tick` is called
+    each time round (about 20 times a second): a caller may raise from it to stop following."""
     sfn = aws.client("stepfunctions")
     started = time.monotonic()
     valid = isinstance(timeout_seconds, int) and not isinstance(timeout_seconds, bool)
@@ -94,6 +97,8 @@ def follow(
             sfn.stop_execution(executionArn=arn, error="Local.Timeout", cause="the local engine stopped waiting")
             described = sfn.describe_execution(executionArn=arn)
             break
+        if on_tick:
+            on_tick()
         time.sleep(0.05)
     aws.execution_ended(described)
     aws.agent.wait_all(timeout=60)
