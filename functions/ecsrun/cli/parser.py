@@ -208,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     smoke.add_argument("--endpoint-url", help="an AWS-compatible endpoint, such as `ecsrun local serve`'s")
     smoke.add_argument("--region", help="the stack's Region (default: the AWS CLI's)")
+    smoke.add_argument("--profile", metavar="NAME", help="a named profile from your AWS config (default: $AWS_PROFILE)")
     smoke.add_argument("--cluster", default="default", help="the cluster to run the tasks on (default: default)")
     smoke.add_argument("--subnets", help="comma-separated subnet IDs (default: the default VPC's)")
     smoke.add_argument("--security-groups", help="comma-separated security group IDs (default: the default VPC's)")

@@ -59,12 +59,21 @@ class Settings:
 class AwsCli:
     """The AWS CLI as a client: `call("stepfunctions", "describe-execution", "--execution-arn", arn)`."""
 
-    def __init__(self, executable: str, *, endpoint_url: str | None = None, region: str | None = None):
+    def __init__(
+        self,
+        executable: str,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        profile: str | None = None,
+    ):
         self.base = [executable, "--output", "json"]
         if endpoint_url:
             self.base += ["--endpoint-url", endpoint_url]
         if region:
             self.base += ["--region", region]
+        if profile:
+            self.base += ["--profile", profile]
         self.calls = 0
 
     def call(self, service: str, operation: str, *args: str, raw: bool = False) -> Any:
@@ -387,7 +396,7 @@ def smoke_command(args: argparse.Namespace) -> int:
         timeout_seconds=args.timeout_seconds,
         wait_seconds=args.wait_seconds,
     )
-    aws = AwsCli(find_aws_cli(args.aws_cli), endpoint_url=args.endpoint_url, region=args.region)
+    aws = AwsCli(find_aws_cli(args.aws_cli), endpoint_url=args.endpoint_url, region=args.region, profile=args.profile)
     try:
         return Smoke(aws, settings).run()
     except AwsCliError as exc:
