@@ -109,3 +109,54 @@ def test_the_readmes_local_commands_run_as_written(
         code = main(command)
         # Then it ends as the docs say: the failing run fails, the invalid request is refused, the OOM is a failure
         assert code == README_EXITS[command[0]], (command, capsys.readouterr())
+
+
+# What `sam remote invoke` can invoke and what `sam logs -n` can read, by resource type (SAM CLI's docs:
+# "sam remote invoke" supports Lambda, Step Functions, SQS and Kinesis; "sam logs" Lambda, API Gateway and
+# Step Functions).
+_REMOTE_INVOKABLE = {
+    "AWS::Serverless::Function",
+    "AWS::Serverless::StateMachine",
+    "AWS::SQS::Queue",
+    "AWS::Kinesis::Stream",
+}
+_LOGGABLE = {"AWS::Serverless::Function", "AWS::Serverless::StateMachine", "AWS::Serverless::Api"}
+
+
+def _sam_commands() -> list[tuple[Path, list[str]]]:
+    found = []
+    for page in PAGES:
+        text = page.read_text()
+        lines = [m for block in re.findall(r"```\w*\n(.*?)```", text, flags=re.S) for m in block.splitlines()]
+        lines += re.findall(r"`(sam [^`]+)`", text)
+        for line in lines:
+            bare = line.strip() in ("sam remote invoke", "sam logs", "sam sync")  # the command named in prose
+            if re.match(r"sam (remote|logs|sync) ", line.strip()) and not bare:
+                found.append((page, shlex.split(line, comments=True)))
+    return found
+
+
+def test_the_sam_commands_the_docs_show_name_what_the_stack_has() -> None:
+    # Given every `sam remote invoke`, `sam logs` and `sam sync` the docs show
+    commands = _sam_commands()
+    assert {words[1] for _, words in commands} == {"remote", "logs", "sync"}
+    resources = _resources()
+    wrong = []
+    for page, words in commands:
+        where = f"{page.name}: {' '.join(words)}"
+        # Then each names the stack, its resource is one of the template's that the command can use, and its
+        # event file exists
+        if "--stack-name" not in words:
+            wrong.append(f"{where}: no --stack-name")
+        if words[1] == "remote":
+            positional = [
+                w for i, w in enumerate(words[3:], 3) if not w.startswith("-") and not words[i - 1].startswith("-")
+            ]
+            if len(positional) != 1 or resources.get(positional[0], {}).get("Type") not in _REMOTE_INVOKABLE:
+                wrong.append(f"{where}: {positional} is not a resource sam remote invoke can invoke")
+            if "--event-file" not in words or not (ROOT / words[words.index("--event-file") + 1]).is_file():
+                wrong.append(f"{where}: no event file that exists")
+        named = words[words.index("-n") + 1] if words[1] == "logs" and "-n" in words else None
+        if named and resources.get(named, {}).get("Type") not in _LOGGABLE:
+            wrong.append(f"{where}: no such function")
+    assert not wrong, wrong
