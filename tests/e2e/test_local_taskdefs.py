@@ -294,8 +294,11 @@ def test_no_artifact_of_a_run_carries_a_traceback_or_a_local_path(
         raise ValueError(f"boom in {ROOT}/functions/ecsrun/steps/start.py")
 
     monkeypatch.setattr(start_task, "start_run", crash)
-    # (a task still running when its start fails for good is stopped, and the run says the start was interrupted)
-    results.append(run_local(_request("crash"), [_fargate("crash", _container("app", "sleep 30"))], aws=aws))
+    # (a task still running when its start fails for good is stopped, and the run says the start was interrupted;
+    # the task cannot end on its own before that, however slow the machine: were it not stopped, it would end
+    # ECS.ContainerExitedNonZero after 10 minutes, never SUCCEEDED)
+    forever = _container("app", "sleep 600; exit 9")
+    results.append(run_local(_request("crash"), [_fargate("crash", forever)], aws=aws))
     # When every artifact is gathered: outputs, causes, S3 objects (manifests, logs), completion events
     artifacts = [json.dumps(r.as_json()) for r in results]
     artifacts += [
@@ -305,6 +308,7 @@ def test_no_artifact_of_a_run_carries_a_traceback_or_a_local_path(
     # Then none quotes a traceback or this checkout's path
     assert [r.status for r in results] == ["SUCCEEDED", "FAILED", "FAILED", "FAILED"]
     assert results[-1].error == "Run.InternalError"
+    assert json.loads(results[-1].cause or "{}")["task"]["stopCode"] == "UserInitiated"  # ecsrun stopped it
     text = "\n".join(artifacts)
     assert "Traceback" not in text
     assert str(ROOT) not in text
