@@ -146,6 +146,17 @@ def test_a_failed_run_reads_as_its_error_name_reason_and_last_lines() -> None:
     ]
 
 
+def test_a_run_still_running_reads_as_not_ended_under_its_name() -> None:
+    # Given DescribeExecution of a run that has not ended (the deferrable wait failed first: seen with Airflow 3.3.2
+    # when the provider's aiobotocore extra is missing)
+    described = {"status": "RUNNING", "name": "ecsrun_nightly_repor-run_report-20261121-a15b80fedecd"}
+    # When it is read
+    report = helpers.read_outcome(described).report()
+    # Then the report names the run and says it has not ended, not that it failed
+    assert report[0] == "ecsrun run ecsrun_nightly_repor-run_report-20261121-a15b80fedecd: RUNNING"
+    assert "not ended yet" in report[1] and "did not succeed" not in "\n".join(report)
+
+
 def test_a_cause_that_is_not_json_is_kept_as_text() -> None:
     outcome = helpers.read_outcome({"status": "FAILED", "error": "States.Runtime", "cause": "path $.x not found"})
     assert outcome.failure() == "States.Runtime: path $.x not found"

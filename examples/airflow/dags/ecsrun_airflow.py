@@ -144,6 +144,7 @@ class Outcome:
     """A run's end, read from DescribeExecution."""
 
     status: str  # RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED
+    name: str | None = None  # the execution's name: ecsrun's runId for runs started this way
     error: str | None = None
     message: str | None = None
     output: dict[str, Any] | None = None
@@ -162,8 +163,11 @@ class Outcome:
     def report(self) -> list[str]:
         """What the Airflow task prints: the verdict, the task's exit codes, the last log lines, where the logs are."""
         document = self.output if self.succeeded else self.cause
-        lines = [f"ecsrun run {document.get('runId') if document else '?'}: {self.status}"]
-        if not self.succeeded:
+        run_id = (document or {}).get("runId") or self.name or "?"
+        lines = [f"ecsrun run {run_id}: {self.status}"]
+        if self.status == "RUNNING":
+            lines.append("  not ended yet: the wait for it ended first (see the start task's log)")
+        elif not self.succeeded:
             lines.append(f"  {self.failure()}")
         task = (document or {}).get("task") or {}
         for container in task.get("containers", []):
@@ -181,21 +185,23 @@ def read_outcome(described: dict[str, Any]) -> Outcome:
     """The run's end from DescribeExecution: the output on success; ecsrun's error name, message and last log lines
     (its cause is JSON) on failure. A cause that is not JSON (a Step Functions runtime error) is kept as text."""
     status = str(described.get("status"))
+    name = described.get("name")
     if status == "SUCCEEDED":
         output = json.loads(described.get("output") or "{}")
-        return Outcome(status=status, output=output)
+        return Outcome(status=status, name=name, output=output)
     if status == "RUNNING":
-        return Outcome(status=status)
+        return Outcome(status=status, name=name)
     text = described.get("cause") or ""
     try:
         cause = json.loads(text)
     except json.JSONDecodeError:
         cause = None
     if not isinstance(cause, dict):
-        return Outcome(status=status, error=described.get("error"), message=text[:1000] or None)
+        return Outcome(status=status, name=name, error=described.get("error"), message=text[:1000] or None)
     tail = cause.get("lastLogLines") or {}
     return Outcome(
         status=status,
+        name=name,
         error=described.get("error") or cause.get("error"),
         message=cause.get("message"),
         cause=cause,

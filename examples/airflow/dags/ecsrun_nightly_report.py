@@ -4,16 +4,17 @@ operators, without holding a worker slot while the task runs.
 Checked with Airflow 3.3.2 and apache-airflow-providers-amazon 9.39.0. Needs (docs/airflow.md):
 - the connection `aws_default`, whose role has exactly `ecsrun_airflow.airflow_policy(<StateMachineArn>)`;
 - the Variable `ecsrun_state_machine_arn`: the ecsrun stack's StateMachineArn output;
-- a triggerer running (the deferrable wait runs there).
+- a triggerer running (the deferrable wait runs there), and the provider's `aiobotocore` extra, on which that wait
+  runs.
 
 What happens:
 - `run_report` starts ecsrun's execution under a name computed from (dag_id, task_id, run_id, map_index), with an
   input computed from the same, then defers: the triggerer polls DescribeExecution every 30 s. An Airflow retry
   computes the same name and input, so StartExecution returns the execution that is still running (re-attach);
   ecsrun refuses a second execution with the same runId (Run.Duplicate), so a task never runs twice.
-- `report_outcome` prints the run's verdict, exit codes, last log lines and where the logs are in S3, and fails
-  the DAG run with ecsrun's error name and reason (`ECS.ContainerExitedNonZero: essential container 'app'
-  exited with code 3`).
+- `report_outcome` prints the run's verdict, exit codes, a failed run's last log lines and where the logs are in
+  S3, and fails the DAG run with ecsrun's error name and reason (`ECS.ContainerExitedNonZero: essential container
+  'app' exited with code 3`).
 """
 
 from __future__ import annotations
