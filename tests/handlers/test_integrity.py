@@ -396,23 +396,7 @@ def test_3_an_aborted_execution_stops_the_task_an_interrupted_start_never_record
     [orphan] = _tasks(stack)
     assert "taskArn" not in _record(stack)
     # When the execution is aborted
-    event = {
-        "version": "0",
-        "id": "315c1398-40ff-a850-213b-158f73e60175",
-        "detail-type": "Step Functions Execution Status Change",
-        "source": "aws.states",
-        "account": "123456789012",
-        "time": "2026-11-21T10:20:00Z",
-        "region": REGION,
-        "resources": [EXECUTION],
-        "detail": {
-            "executionArn": EXECUTION,
-            "name": "first",
-            "status": "ABORTED",
-            "input": json.dumps(stack.request()),
-        },
-    }
-    execution_ended.handler(event, context())
+    execution_ended.handler(execution_event("ABORTED", stack.request()), context())
     # Then the task RunTask started for the attempt's clientToken is found, recorded and stopped; none is started
     assert _tasks(stack) == [orphan]
     assert _task(stack, orphan)["desiredStatus"] == "STOPPED"
