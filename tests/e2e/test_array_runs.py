@@ -50,7 +50,17 @@ def _log(result: LocalResult, run_id: str) -> list[str]:
 
 
 def _records(aws: LocalAws) -> dict[str, dict[str, Any]]:
-    items = aws.client("dynamodb").scan(TableName=TABLE)["Items"]
+    # moto's in-process table is not thread-safe: a scan that copies an item while a handler thread still writes
+    # to it (a child's late TaskStopped, say) raises "dictionary changed size during iteration". DynamoDB does not;
+    # read again.
+    for _ in range(4):
+        try:
+            items = aws.client("dynamodb").scan(TableName=TABLE)["Items"]
+            break
+        except RuntimeError:
+            time.sleep(0.1)
+    else:
+        items = aws.client("dynamodb").scan(TableName=TABLE)["Items"]
     return {item["runId"]["S"]: item for item in items}
 
 
