@@ -216,3 +216,34 @@ def _wait_for(condition: Any, timeout: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.05)
+
+
+def test_children_started_together_check_their_log_group_one_at_a_time(aws: LocalAws) -> None:
+    # Given an agent whose log-group listing takes a while (moto's Logs backend is not thread-safe: a listing
+    # while another task's thread creates the group failed with "dictionary changed size during iteration", and the
+    # child then had no exit code)
+    logs = aws.agent._logs
+    listing, overlaps, guard = [0], [0], threading.Lock()
+
+    def slow_listing(**kwargs: Any) -> Any:
+        with guard:
+            listing[0] += 1
+            overlaps[0] = max(overlaps[0], listing[0])
+        time.sleep(0.3)
+        try:
+            return logs.describe_log_groups(**kwargs)
+        finally:
+            with guard:
+                listing[0] -= 1
+
+    class SlowLogs:
+        def __getattr__(self, name: str) -> Any:
+            return slow_listing if name == "describe_log_groups" else getattr(logs, name)
+
+    aws.agent._logs = SlowLogs()
+    # When an array's children start together
+    result = run_local({**REQUEST, "array": {"size": 3}, "maxConcurrency": 3}, [], aws=aws)
+    # Then no two listings overlapped, and every child ran to its own end
+    assert overlaps[0] == 1
+    assert result.status == "SUCCEEDED", result.cause
+    _assert_invariants(aws, 3)

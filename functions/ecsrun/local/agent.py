@@ -142,6 +142,10 @@ class LocalEcsAgent:
         self._deliver = deliver
         self._tasks: dict[str, TaskRun] = {}
         self._lock = threading.Lock()
+        # moto's Logs backend is not thread-safe: listing log groups while another task's thread creates one
+        # fails ("dictionary changed size during iteration"). Tasks started together check and create their
+        # groups one at a time.
+        self._log_groups_lock = threading.Lock()
         self.closed = False
         # Each line a container writes, as it is read: (the task's startedBy, container name, line). The CLI
         # streams them.
@@ -264,17 +268,10 @@ class LocalEcsAgent:
             prefix = options.get("awslogs-stream-prefix")
             if not group:
                 continue
-            if not self._group_exists(group):
-                if str(options.get("awslogs-create-group", "false")).lower() != "true":
-                    return (
-                        "ResourceInitializationError: failed to validate logger args: failed to create Cloudwatch "
-                        f"log stream: ResourceNotFoundException: The specified log group does not exist: {group}"
-                    )
-                try:
-                    self._logs.create_log_group(logGroupName=group)
-                except ClientError as exc:  # another task of the same definition created it first: fine
-                    if exc.response["Error"]["Code"] != "ResourceAlreadyExistsException":
-                        raise
+            with self._log_groups_lock:
+                failure = self._ensure_group(group, options)
+            if failure is not None:
+                return failure
             stream = (
                 f"{prefix}/{container.name}/{task.task_arn.rsplit('/', 1)[-1]}"
                 if prefix
@@ -343,6 +340,22 @@ class LocalEcsAgent:
         if self._client is None:
             raise RuntimeError(f"the local agent has no {service} client")
         return self._client(service)
+
+    def _ensure_group(self, group: str, options: dict[str, Any]) -> str | None:
+        """The awslogs driver's check: the group exists, or is created when `awslogs-create-group` says so."""
+        if self._group_exists(group):
+            return None
+        if str(options.get("awslogs-create-group", "false")).lower() != "true":
+            return (
+                "ResourceInitializationError: failed to validate logger args: failed to create Cloudwatch "
+                f"log stream: ResourceNotFoundException: The specified log group does not exist: {group}"
+            )
+        try:
+            self._logs.create_log_group(logGroupName=group)
+        except ClientError as exc:  # another task of the same definition created it first: fine
+            if exc.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                raise
+        return None
 
     def _group_exists(self, group: str) -> bool:
         found = self._logs.describe_log_groups(logGroupNamePrefix=group).get("logGroups", [])
