@@ -9,7 +9,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 
-.PHONY: setup demo test lint typecheck pytest sam checkov bench smoke soak clean
+.PHONY: setup demo test lint typecheck pytest pytest-ahead sam checkov bench smoke soak clean
 
 setup: $(STAMP)
 
@@ -24,8 +24,9 @@ demo: setup
 	$(BIN)/ecsrun local run events/requests/hello.json \
 		--task-definition events/task-definitions/hello.json --artifacts artifacts
 
-## test: lint (ruff, and the layering with import-linter), type-check, every test, and the template checks (cfn-lint through sam, and checkov)
-test: setup lint typecheck pytest sam checkov
+## test: lint (ruff, and the layering with import-linter), type-check, every test, the unit and handler tests again
+## with the clock a year ahead, and the template checks (cfn-lint through sam, and checkov)
+test: setup lint typecheck pytest pytest-ahead sam checkov
 
 lint:
 	$(BIN)/ruff check .
@@ -35,8 +36,17 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
+# pytest-xdist: one worker per core.
+PYTEST_WORKERS ?= auto
 pytest:
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
+
+# A test that stamps its data with a fixed date passes the day it is written and fails once the date ages out of
+# an AWS window (14 days of log events, 24 hours of clientToken, 90 days of execution names). Run again with every
+# clock 400 days ahead and ticking (tests/clock.py), such a test fails today.
+CLOCK_AHEAD_SUITES := tests/domain tests/steps tests/handlers tests/adapters tests/plumbing tests/local
+pytest-ahead:
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --clock-ahead-days 400 $(CLOCK_AHEAD_SUITES)
 
 sam:
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
+from ecsrun.local import awslogs
 from ecsrun.local.taskdef import (
     DEFAULT_START_TIMEOUT,
     HEALTH_DEFAULTS,
@@ -519,22 +520,35 @@ class LocalEcsAgent:
     def _events(self, container: ContainerRun, lines: list[bytes]) -> list[dict[str, Any]]:
         """Log events of the lines read (each also shown to `on_line`); none without an awslogs destination."""
         now = int(time.time() * 1000)
-        events = []
+        events: list[dict[str, Any]] = []
         for raw in lines:
             message = raw.decode("utf-8", errors="replace").rstrip("\r")
             if self.on_line is not None:
                 self.on_line(container.started_by, container.name, message)
             if container.log_group is not None:
-                events.append({"timestamp": now, "message": message})
+                events.extend({"timestamp": now, "message": part} for part in awslogs.split_message(message))
         return events
 
-    def _put(self, container: ContainerRun, batch: list[dict[str, Any]]) -> None:
-        if not batch or self.closed:
+    def _put(self, container: ContainerRun, events: list[dict[str, Any]]) -> None:
+        """PutLogEvents in batches the API takes; events CloudWatch Logs does not keep are said, never dropped
+        without a word (a batch it refuses whole, or the events it names in `rejectedLogEventsInfo`)."""
+        if not events or self.closed:
             return
+        where = f"{container.log_group}/{container.log_stream}"
         with container.log_lock:
-            self._logs.put_log_events(
-                logGroupName=container.log_group, logStreamName=container.log_stream, logEvents=batch
-            )
+            for batch in awslogs.batches(events):
+                try:
+                    answer = self._logs.put_log_events(
+                        logGroupName=container.log_group, logStreamName=container.log_stream, logEvents=batch
+                    )
+                except ClientError as exc:
+                    error = exc.response.get("Error", {})
+                    refused = f"{len(batch)} log events ({error.get('Code')}: {error.get('Message')})"
+                    self.on_notice(awslogs.notice(container.name, where, [refused]))
+                    continue
+                reasons = awslogs.rejected(answer.get("rejectedLogEventsInfo"), len(batch))
+                if reasons:
+                    self.on_notice(awslogs.notice(container.name, where, reasons))
 
     # ---- what ECS tells EventBridge ----
 
