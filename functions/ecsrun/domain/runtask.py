@@ -7,6 +7,7 @@ import re
 import uuid
 from typing import Any
 
+from ecsrun.domain import firelens
 from ecsrun.domain.models.request import RUN_ID_PATTERN, RUNNER_FIELDS, RetryPolicy, RunRequest, default_run_id
 from ecsrun.domain.models.run import ContainerSpec, LogTarget, Run
 
@@ -64,9 +65,12 @@ def run_task_args(run: Run, prefix: str, attempt: int = 1) -> dict[str, Any]:
 
 
 def container_specs(task_definition: dict[str, Any], default_region: str) -> list[ContainerSpec]:
-    """Which containers are essential, and where each one's awslogs stream is, from a task definition."""
+    """Which containers are essential, and where each one's awslogs stream (or FireLens files) are, from a task
+    definition."""
     specs = []
-    for container in task_definition.get("containerDefinitions", []):
+    definitions = task_definition.get("containerDefinitions", [])
+    router = next((c.get("name") for c in definitions if c.get("firelensConfiguration")), None)
+    for container in definitions:
         log_config = container.get("logConfiguration") or {}
         driver = log_config.get("logDriver")
         options = log_config.get("options") or {}
@@ -77,12 +81,14 @@ def container_specs(task_definition: dict[str, Any], default_region: str) -> lis
                 region=options.get("awslogs-region") or default_region,
                 stream_prefix=options.get("awslogs-stream-prefix"),
             )
+        routed = firelens.target(options, router, default_region) if driver == "awsfirelens" and router else None
         specs.append(
             ContainerSpec(
                 name=container["name"],
                 essential=container.get("essential", True),
                 log=target,
                 log_driver=driver,
+                firelens=routed,
             )
         )
     return specs

@@ -46,6 +46,7 @@ def finish(
     """Copy the run's logs, write its manifest and record its outcome, with this process's clients. `settle`
     False: take each stream as it is (its settle time has been waited out)."""
     from ecsrun.steps.finish import finish_run
+    from ecsrun.steps.firelens_logs import FirelensReader
 
     return finish_run(
         record,
@@ -59,6 +60,9 @@ def finish(
         resume=resume,
         should_pause=should_pause,
         publish=completion_publisher(settings),
+        firelens=FirelensReader(lambda region: clients.client("s3", region), settings.firelens_buckets)
+        if settings.firelens_buckets
+        else None,
     )
 
 

@@ -76,6 +76,7 @@ _ACTIONS = {
     ("s3", "UploadPart"): "s3:PutObject",
     ("s3", "CompleteMultipartUpload"): "s3:PutObject",
     ("s3", "ListParts"): "s3:ListMultipartUploadParts",
+    ("s3", "ListMultipartUploads"): "s3:ListBucketMultipartUploads",
     ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("s3", "ListObjects"): "s3:ListBucket",
     ("s3", "HeadBucket"): "s3:ListBucket",

@@ -79,6 +79,7 @@ PARAMETER_ENVIRONMENT = {
     "AllowedTaskDefinitionFamilies": "ALLOWED_TASK_DEFINITION_FAMILIES",
     "RedactSecrets": "REDACT_SECRETS",
     "MaxArraySize": "MAX_ARRAY_SIZE",
+    "FirelensLogBuckets": "FIRELENS_LOG_BUCKETS",
 }
 
 

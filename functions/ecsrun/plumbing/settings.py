@@ -62,6 +62,9 @@ class Settings:
     # The most children an array run may have (template parameter MaxArraySize, at most 10,000).
     max_array_size: int = _env("MAX_ARRAY_SIZE", MAX_ARRAY_SIZE, low=1, high=MAX_ARRAY_SIZE)
 
+    # The buckets FireLens routers write to that log copies may read (template parameter FirelensLogBuckets).
+    firelens_log_buckets: str = _env("FIRELENS_LOG_BUCKETS", "")
+
     # The stack's bus: runs start from it, and every run's end is put on it (ecsrun.RunSucceeded / RunFailed).
     event_bus_name: str | None = _env("EVENT_BUS_NAME", None)
     # Values of sensitive fields (container environment) are masked in problems, logs and causes.
@@ -74,6 +77,10 @@ class Settings:
     @property
     def pass_role_patterns(self) -> list[str]:
         return [p.strip() for p in self.pass_role_arns.split(",") if p.strip()]
+
+    @property
+    def firelens_buckets(self) -> frozenset[str]:
+        return frozenset(b.strip() for b in self.firelens_log_buckets.split(",") if b.strip())
 
     @property
     def family_patterns(self) -> list[str]:

@@ -17,11 +17,12 @@ from ecsrun.adapters.s3.writer import S3StreamWriter, Suspended
 from ecsrun.domain.keys import log_key
 from ecsrun.domain.logformat import format_event, format_events, iso_utc
 from ecsrun.domain.models.base import Model
-from ecsrun.domain.models.logs import ContainerCopy, ContainerLog, CopyCheckpoint, LogProgress
+from ecsrun.domain.models.logs import ContainerCopy, ContainerLog, CopyCheckpoint, LogProgress, LogSource
 from ecsrun.domain.models.record import RunRecord
 from ecsrun.domain.models.run import ContainerSpec
 from ecsrun.domain.resumable import GZIP_HEADER, deflate_segment, gzip_trailer, new_hash
 from ecsrun.domain.runtask import log_stream_name
+from ecsrun.steps.firelens_logs import FirelensReader, copy_firelens_log
 
 
 def _format(events: list[dict[str, Any]]) -> list[str]:
@@ -116,18 +117,19 @@ def _entry(base: ContainerLog, key: str, progress: LogProgress) -> ContainerLog:
 
 def _not_copyable(spec: ContainerSpec, task_id: str | None) -> ContainerLog | None:
     """The manifest entry of a container whose logs cannot be read, and why; None when they can."""
+    source = LogSource.FIRELENS_S3 if spec.firelens is not None else LogSource.CLOUDWATCH_LOGS
     if task_id is None:
-        return ContainerLog(name=spec.name, copied=False, note="the task never started")
+        note = "the task never started"
+        return ContainerLog(name=spec.name, copied=False, source=source, note=note, reason=note)
     if spec.log is None:
         note = f"log driver {spec.log_driver!r} is not awslogs" if spec.log_driver else "no log configuration"
-        return ContainerLog(name=spec.name, copied=False, note=note)
+        if spec.log_driver == "awsfirelens":
+            note = "log driver 'awsfirelens' with an output other than Fluent Bit's s3: not readable back"
+        return ContainerLog(name=spec.name, copied=False, note=note, reason=note)
     if not spec.log.stream_prefix:
+        note = "awslogs without awslogs-stream-prefix: the stream name is not knowable"
         return ContainerLog(
-            name=spec.name,
-            copied=False,
-            logGroup=spec.log.group,
-            region=spec.log.region,
-            note="awslogs without awslogs-stream-prefix: the stream name is not knowable",
+            name=spec.name, copied=False, logGroup=spec.log.group, region=spec.log.region, note=note, reason=note
         )
     return None
 
@@ -162,8 +164,10 @@ def copy_run_logs(
     should_pause: Callable[[], bool] | None = None,
     settle: Callable[[LogProgress], float] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    firelens: FirelensReader | None = None,
 ) -> CopyProgress:
-    """Every container with an awslogs stream, sidecars included; no logs is recorded, not raised.
+    """Every container with an awslogs stream or FireLens files in S3 (`firelens` reads those: no CloudWatch Logs
+    call for them, ecsrun.steps.firelens_logs), sidecars included; no logs is recorded, not raised.
 
     Continues from `checkpoint` when given. With `should_pause`, the copy may stop after any page or
     container (never before this invocation has made progress) and return a checkpoint instead of entries:
@@ -189,6 +193,13 @@ def copy_run_logs(
         return CopyProgress(entries=entries, tails=tails, checkpoint=saved, wait_seconds=wait)
 
     for spec in record.containers[len(entries) :]:
+        if spec.firelens is not None and task_id is not None:  # the log source: its router's files in S3
+            entry, tail = copy_firelens_log(
+                record, spec, firelens, s3=s3, bucket=bucket, tail_lines=tail_lines, write=write_pages
+            )
+            entries.append(entry)
+            tails[spec.name] = tail
+            continue
         skipped = _not_copyable(spec, task_id)
         if skipped is not None:
             entries.append(skipped)
@@ -224,7 +235,8 @@ def copy_run_logs(
         except LogStreamMissing as missing:
             writer.abort()
             writer.close()
-            entries.append(base.model_copy(update={"copied": False, "note": f"no logs: {missing}"}))
+            note = f"no logs: {missing}"
+            entries.append(base.model_copy(update={"copied": False, "note": note, "reason": note}))
             continue
         except BaseException:
             if resumed is None:  # a resumed upload belongs to the checkpoint a retry continues from

@@ -16,6 +16,7 @@ from ecsrun.domain.models.logs import LogProgress
 from ecsrun.domain.models.record import Callback, RunRecord
 from ecsrun.domain.outcome import compose
 from ecsrun.steps.copy_logs import CopyProgress, copy_run_logs
+from ecsrun.steps.firelens_logs import FirelensReader
 
 
 def settler(record: RunRecord, settle_seconds: float, clock: Callable[[], float]) -> Callable[[LogProgress], float]:
@@ -52,13 +53,15 @@ def finish_run(
     publish: Callable[[dict[str, Any]], None] | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    firelens: FirelensReader | None = None,
 ) -> tuple[dict[str, Any] | None, CopyProgress]:
     """Copy the logs, write the manifest, record the outcome. Safe to repeat: every write is deterministic.
 
     With `should_pause`, a copy that runs short of time, or must wait up to `settle_seconds` for a stream's
     last lines (`copied.wait_seconds`), returns no outcome and a checkpoint; `resume` continues from the run's
     saved checkpoint.
-    `publish` receives the run's completion event once the outcome is recorded.
+    `publish` receives the run's completion event once the outcome is recorded. `firelens` reads the FireLens
+    routers' files (None: the stack may read no router bucket).
     """
     checkpoints = CopyCheckpoints(s3, bucket)
     checkpoint = checkpoints.load(record.runId) if resume else None
@@ -72,6 +75,7 @@ def finish_run(
         should_pause=should_pause,
         settle=settler(record, settle_seconds, clock),
         sleep=sleep,
+        firelens=firelens,
     )
     if not copied.done:
         return None, copied

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import field
+from enum import StrEnum
 from typing import Any
 
 from ecsrun.domain.models.base import Model
 
 
+class LogSource(StrEnum):
+    """Where a container's log was read from."""
+
+    CLOUDWATCH_LOGS = "cloudwatch-logs"  # its awslogs stream, read back with GetLogEvents
+    FIRELENS_S3 = "firelens-s3"  # the files its FireLens router's Fluent Bit `s3` output wrote
+
+
 class ContainerLog(Model):
     """One container's entry in the manifest; `copied` False means it had no logs to copy, and `note` says why.
-    `complete` means the stream was read to its true end (the forward token repeated)."""
+    `complete` means the copy holds everything the container's log source received (a CloudWatch stream read to
+    its true end; FireLens files by the rule in ecsrun.domain.firelens); `reason` says why not."""
 
     name: str
     copied: bool
     complete: bool = False
+    source: LogSource = LogSource.CLOUDWATCH_LOGS
+    reason: str | None = None
     logGroup: str | None = None
     logStream: str | None = None
     region: str | None = None
@@ -25,6 +36,9 @@ class ContainerLog(Model):
     firstTimestamp: str | None = None
     lastTimestamp: str | None = None
     note: str | None = None
+    sourceBucket: str | None = None  # firelens-s3: the router's bucket, the task's prefix, the files read
+    sourcePrefix: str | None = None
+    sourceObjects: int | None = None
 
 
 class LogProgress(Model):

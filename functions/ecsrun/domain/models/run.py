@@ -16,11 +16,27 @@ class LogTarget(Model):
     stream_prefix: str | None = None
 
 
+class FirelensTarget(Model):
+    """Where an `awsfirelens` container's records go: Fluent Bit's `s3` output, as the container's log options
+    configure it, through the task's log router container (ecsrun.domain.firelens)."""
+
+    router: str
+    bucket: str
+    region: str | None = None
+    key_format: str = "/fluent-bit-logs/$TAG/%Y/%m/%d/%H/%M/%S"
+    tag_delimiters: str = "."
+    date_key: str | None = "date"
+    date_format: str = "iso8601"
+    log_key: str | None = None
+    compression: str | None = None
+
+
 class ContainerSpec(Model):
     name: str
     essential: bool = True
     log: LogTarget | None = None
     log_driver: str | None = None
+    firelens: FirelensTarget | None = None  # set when its logs go to S3 through a FireLens router
 
 
 class Run(Model):
