@@ -33,6 +33,7 @@ STRING_VALUES: dict[str, list[str]] = {
         "arn:aws:iam::123456789012:role/ecsTaskExecutionRole,arn:aws:iam::123456789012:role/app-*",
     ],
     "AllowedClusters": ["default,batch-*"],
+    "FirelensLogBuckets": ["team-firelens-logs", "team-firelens-logs,other-team-logs"],
     "AllowedTaskDefinitionFamilies": ["etl-*,report"],
     "ReconcileRateMinutes": ["1", "2", "9999"],
     "ScheduleExpression": ["rate(1 hour)", "rate(6 hours)", "cron(0 3 * * ? *)"],

@@ -24,6 +24,7 @@ from typing import IO, Any
 from botocore.exceptions import ClientError
 
 from ecsrun.local import awslogs
+from ecsrun.local.firelens import FirelensRouters
 from ecsrun.local.taskdef import (
     DEFAULT_START_TIMEOUT,
     HEALTH_DEFAULTS,
@@ -153,6 +154,8 @@ class LocalEcsAgent:
         self.on_line: Callable[[str, str, str], None] | None = None
         # What the local engine did differently from ECS (a secret it could not read, say): one line each.
         self.on_notice: Callable[[str], None] = lambda text: None
+        # Task definitions with a FireLens router: its Fluent Bit s3 output, emulated (ecsrun.local.firelens).
+        self.firelens = FirelensRouters(self._aws, lambda text: self.on_notice(text))
 
     # ---- what ECS's control plane asks of the agent ----
 
@@ -216,6 +219,7 @@ class LocalEcsAgent:
                 container.ended.set()
                 for reader in container.readers:
                     reader.join(timeout=DRAIN_SECONDS * 4)
+            self.firelens.stop(task)
             task.stopped_at = _now_iso()
             task.version += 1
             if not self.closed:
@@ -255,6 +259,7 @@ class LocalEcsAgent:
     def _prepare(self, task: TaskRun) -> str | None:
         """What the agent does before any container starts: environment files and secrets into each
         container's environment, then each container's log destination, as the awslogs driver checks it."""
+        self.firelens.prepare(task)
         overrides = {o["name"]: o for o in (task.overrides.get("containerOverrides") or [])}
         for container in task.containers:
             failure = self._resolve_environment(container, overrides.get(container.name))
@@ -492,6 +497,7 @@ class LocalEcsAgent:
         and holds the pipe open never keeps the task from stopping.
         """
         fd = stream.fileno()
+        source = "stderr" if container.process is not None and stream is container.process.stderr else "stdout"
         pending = b""
         batch: list[dict[str, Any]] = []
         drain_until: float | None = None
@@ -507,17 +513,17 @@ class LocalEcsAgent:
                 if not chunk:
                     break
                 *lines, pending = (pending + chunk).split(b"\n")
-                batch.extend(self._events(container, lines))
+                batch.extend(self._events(container, lines, source))
                 if len(batch) >= LOG_BATCH or not select.select([fd], [], [], 0)[0]:
                     self._put(container, batch)
                     batch = []
         finally:
             if pending:
-                batch.extend(self._events(container, [pending]))
+                batch.extend(self._events(container, [pending], source))
             self._put(container, batch)
             stream.close()
 
-    def _events(self, container: ContainerRun, lines: list[bytes]) -> list[dict[str, Any]]:
+    def _events(self, container: ContainerRun, lines: list[bytes], source: str = "stdout") -> list[dict[str, Any]]:
         """Log events of the lines read (each also shown to `on_line`); none without an awslogs destination."""
         now = int(time.time() * 1000)
         events: list[dict[str, Any]] = []
@@ -525,6 +531,7 @@ class LocalEcsAgent:
             message = raw.decode("utf-8", errors="replace").rstrip("\r")
             if self.on_line is not None:
                 self.on_line(container.started_by, container.name, message)
+            self.firelens.receive(container, source, message)
             if container.log_group is not None:
                 events.extend({"timestamp": now, "message": part} for part in awslogs.split_message(message))
         return events
