@@ -89,11 +89,13 @@ def test_a_router_killed_before_its_last_flush_leaves_the_log_incomplete(
     # and uploads whatever it has buffered for 3 seconds
     definition = copy.deepcopy(DEFINITION)
     router, app = definition["containerDefinitions"]
-    router.update({"stopTimeout": 1, "entryPoint": ["sh", "-c"], "command": ["trap '' TERM; while :; do sleep 1; done"]})
+    ignores_sigterm = ["trap '' TERM; while :; do sleep 1; done"]
+    router.update({"stopTimeout": 1, "entryPoint": ["sh", "-c"], "command": ignores_sigterm})
     app["logConfiguration"]["options"]["upload_timeout"] = "3s"
     app["command"] = [
         "python3", "-u", "-c",
-        "import time\nfor i in range(8):\n    print(f'line {i}', flush=True)\n    time.sleep(0.5)\nprint('last line')\n",
+        "import time\nfor i in range(8):\n    print(f'line {i}', flush=True)\n    time.sleep(0.5)\n"
+        "print('last line')\n",
     ]  # fmt: skip
     path = tmp_path / "killed.json"
     path.write_text(json.dumps(definition))
