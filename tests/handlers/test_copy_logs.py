@@ -195,6 +195,8 @@ def test_a_run_whose_task_never_started_still_gets_a_manifest(stack: Stack, sfn:
             "name": "app",
             "copied": False,
             "complete": False,
+            "source": "cloudwatch-logs",
+            "reason": "the task never started",
             "logGroup": None,
             "logStream": None,
             "region": None,
@@ -205,6 +207,9 @@ def test_a_run_whose_task_never_started_still_gets_a_manifest(stack: Stack, sfn:
             "firstTimestamp": None,
             "lastTimestamp": None,
             "note": "the task never started",
+            "sourceBucket": None,
+            "sourcePrefix": None,
+            "sourceObjects": None,
         }
     ]
 

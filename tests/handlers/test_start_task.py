@@ -45,6 +45,7 @@ def test_starts_one_task_that_leads_back_to_the_run(stack: Stack, sfn: Stubber) 
             "essential": True,
             "log": {"group": "/ecs/ecsrun-demo", "region": "us-east-1", "stream_prefix": "ecs"},
             "log_driver": "awslogs",
+            "firelens": None,
         }
     ]
     assert int(record["expiresAt"]) > 0
