@@ -136,6 +136,20 @@ def test_non_utf8_or_deeply_nested_json_is_one_line_and_exit_2(
     assert says in line
 
 
+HUGE_INTEGER = '{"taskDefinition": "ecsrun-hello", "timeoutSeconds": ' + "9" * 5000 + "}"
+
+
+@pytest.mark.parametrize("command", [["validate", "{file}"], ["explain", "{file}"], ["local", "run", "{file}"]])
+def test_an_integer_of_5000_digits_is_one_line_and_exit_2(tmp_path: Path, command: list[str]) -> None:
+    # Given a JSON file with an integer of 5,000 digits (Python converts at most 4,300 by default)
+    path = tmp_path / "input.json"
+    path.write_text(HUGE_INTEGER)
+    # When a command reads it
+    line = one_line_error(ecsrun(tmp_path, *[part.format(file=path) for part in command]))
+    # Then it says where and what the bound is, in one line, exit 2 (no traceback)
+    assert "at timeoutSeconds: an integer of 5000 digits; ecsrun reads integers of at most 4300 digits" in line
+
+
 def test_nesting_the_parser_reads_but_the_request_rules_refuse_is_an_invalid_request(tmp_path: Path) -> None:
     path = tmp_path / "deep.json"
     path.write_text(json.dumps({"taskDefinition": "td", "overrides": json.loads("[" * 900 + "]" * 900)}))

@@ -362,3 +362,36 @@ def test_a_local_run_puts_its_completion_event_on_the_bus() -> None:
     [event] = events
     assert event["detail-type"] == "ecsrun.RunSucceeded"
     assert event["detail"]["runId"] == "hello-demo" and event["detail"]["taskArn"] == result.output["task"]["taskArn"]
+
+
+def test_a_task_that_echoes_its_environment_leaves_no_secret_in_the_cause_or_manifest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given a failing task that prints its configuration as `set -x` does, an override value among it
+    secret = "pa55-w0rd-echoed"
+    script = 'set -x; echo "connecting with $DB_PASSWORD"; echo "password=$DB_PASSWORD" >&2; exit 3'
+    definition = _definition("e2e-echo", [_container("app", ["sh", "-c", script])])
+    request = {
+        "taskDefinition": "e2e-echo",
+        "launchType": "EC2",
+        "runId": "echo-secret",
+        "overrides": {
+            "containerOverrides": [{"name": "app", "environment": [{"name": "DB_PASSWORD", "value": secret}]}]
+        },
+    }
+    # When it runs locally
+    code, result = _ecsrun(
+        capsys,
+        _write(tmp_path, "r.json", request),
+        "--task-definition",
+        _write(tmp_path, "td.json", definition),
+        "--artifacts",
+        str(tmp_path / "out"),
+    )
+    # Then it fails with its last log lines in the cause, the value masked there and in the manifest
+    assert (code, result["error"]) == (1, "ECS.ContainerExitedNonZero")
+    lines = result["cause"]["lastLogLines"]["lines"]
+    assert any("connecting with ***" in line for line in lines), lines
+    assert secret not in json.dumps(result)
+    manifest = (tmp_path / "out" / "runs" / "echo-secret" / "manifest.json").read_text()
+    assert "***" in manifest and secret not in manifest

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ecsrun.domain import jsonbounds
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells and git report Ctrl-C
 EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE, as git ends when its reader went away (`ecsrun logs RUN | head`)
@@ -29,8 +31,9 @@ class UsageError(Exception):
     """Bad arguments, unreadable input files, or AWS out of reach: one line on stderr, exit 2."""
 
 
-def read_json(path: str, what: str) -> Any:
-    """A JSON file as UTF-8 text (a byte-order mark is fine); anything else is a UsageError that says why."""
+def read_json(path: str, what: str, *, max_depth: int | None = jsonbounds.MAX_DEPTH) -> Any:
+    """A JSON file as UTF-8 text (a byte-order mark is fine) within ecsrun's bounds (ecsrun.domain.jsonbounds;
+    `max_depth` None: the caller bounds the depth itself); anything else is a UsageError that says why."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -42,11 +45,20 @@ def read_json(path: str, what: str) -> Any:
             f"{what} {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
         ) from exc
     try:
-        return json.loads(text)
+        return jsonbounds.loads(text, max_depth=max_depth)
+    except jsonbounds.JsonBoundsError as exc:  # the same bounds, and words, as every handler's
+        raise UsageError(f"{what} {path} is out of bounds at {exc}") from exc
     except json.JSONDecodeError as exc:
         raise UsageError(f"{what} {path} is not valid JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise UsageError(f"{what} {path} is nested too deeply to read") from exc
+
+
+def execution_input(described: dict[str, Any]) -> Any:
+    """A described execution's input as JSON within bounds; None when there is none, or none ecsrun reads (then
+    the execution's name stands for its runId, as ExecutionEnded does)."""
+    try:
+        return jsonbounds.loads(described.get("input") or "null", max_depth=jsonbounds.MAX_REQUEST_DEPTH)
+    except ValueError:
+        return None
 
 
 def reader_gone() -> bool:

@@ -24,6 +24,7 @@ from ecsrun.cli.common import (
     UsageError,
     aws_errors,
     aws_session,
+    execution_input,
     read_json,
     reader_gone,
     stack_name,
@@ -148,7 +149,7 @@ def follow(arn: str, stack: Stack, *, poll_seconds: float, as_json: bool = False
     shown = None
     while True:
         described = stack.sfn.describe_execution(executionArn=arn)
-        run_id = run_id_for_execution(json.loads(described.get("input") or "null"), described["name"])
+        run_id = run_id_for_execution(execution_input(described), described["name"])
         if described["status"] != "RUNNING":
             break
         if not as_json:
@@ -305,7 +306,7 @@ def _find_run(run: str, stack: Stack) -> tuple[str | None, dict[str, Any] | None
             if exc.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
                 raise
             return None, None, None
-        run_id = run_id_for_execution(json.loads(execution.get("input") or "null"), execution["name"])
+        run_id = run_id_for_execution(execution_input(execution), execution["name"])
     else:
         run_id = run
     record = stack.table.get(run_id) if run_id else None
@@ -395,10 +396,7 @@ def list_runs(args: argparse.Namespace, stack: Stack) -> int:
         described = list(pool.map(describe, executions))
     runs = []
     for execution in described:
-        try:
-            request = json.loads(execution.get("input") or "null")
-        except json.JSONDecodeError:
-            request = None
+        request = execution_input(execution)
         run_id = run_id_for_execution(request, execution["name"])
         doc = execution_document(
             execution,

@@ -23,7 +23,7 @@ from ecsrun.domain.errors import ErrorName
 def validate(args: argparse.Namespace) -> int:
     from ecsrun.domain.models.request import problems_report, validate_request
 
-    raw = read_json(args.request, "request")
+    raw = read_json(args.request, "request", max_depth=None)  # a request too deep is one of its problems
     request, problems = validate_request(raw)
     warnings = _warnings(args, raw) if request is not None else []
     run_id = raw.get("runId") if isinstance(raw, dict) and isinstance(raw.get("runId"), str) else None

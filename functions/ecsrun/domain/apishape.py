@@ -62,7 +62,32 @@ def _unknown(name: str, known: list[str]) -> str:
     )
 
 
-HIDDEN = "(value hidden: the API marks this field sensitive)"
+HIDDEN = "(value hidden: the API marks this field, or one within it, sensitive)"
+
+
+def holds_secret(shape: Any, _seen: frozenset[str] = frozenset()) -> bool:
+    """Whether the model marks `shape` or anything beneath it sensitive: a value of it is never quoted, since a
+    malformed one (an override given as a list, `containerOverrides` as an object) may hold the secret anywhere."""
+    key = f"{getattr(shape, 'name', '')}:{shape.type_name}"
+    if key in _SECRET_SHAPES:
+        return _SECRET_SHAPES[key]
+    if shape.metadata.get("sensitive"):
+        found = True
+    elif key in _seen:  # a recursive shape: what is beneath it is being looked at already
+        return False
+    elif shape.type_name == "structure":
+        found = any(holds_secret(member, _seen | {key}) for member in shape.members.values())
+    elif shape.type_name == "list":
+        found = holds_secret(shape.member, _seen | {key})
+    elif shape.type_name == "map":
+        found = holds_secret(shape.key, _seen | {key}) or holds_secret(shape.value, _seen | {key})
+    else:
+        found = False
+    _SECRET_SHAPES[key] = found
+    return found
+
+
+_SECRET_SHAPES: dict[str, bool] = {}
 
 
 def check(
@@ -82,9 +107,10 @@ def check(
     kind = shape.type_name
     meta = shape.metadata
     secret = _secret or (bool(meta.get("sensitive")) and not reveal)
+    hidden = secret or (not reveal and holds_secret(shape))
 
     def _show(item: Any) -> str:
-        return HIDDEN if secret else _quote(item)
+        return HIDDEN if hidden else _quote(item)
 
     if value is None:
         yield path or "(request)", "must not be null; leave the field out instead"

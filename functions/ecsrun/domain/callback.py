@@ -18,6 +18,7 @@ from ecsrun.domain import limits
 from ecsrun.domain.completion import ended_summary
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.record import RunRecord
+from ecsrun.domain.secrets import override_values, scrub_document
 
 CALLBACK_FIELD = "callbackTaskToken"
 MAX_TOKEN = 2048  # botocore `TaskToken`: 1-2,048 characters
@@ -103,6 +104,8 @@ def ended_execution_outcome(
     if error and error != name:
         document["executionError"] = error
         document["executionCause"] = (cause or "")[:MAX_QUOTED_CAUSE] or None
+    if own is not None:  # a runtime error's cause can quote the state's input, the request with it
+        document = scrub_document(document, override_values(own.run.request))
     return {"status": "FAILED", "error": name, "cause": json.dumps(document)}
 
 

@@ -13,7 +13,7 @@ from ecsrun.domain import limits
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.record import RunRecord, RunStatus
 from ecsrun.domain.outcome import caught_reason, task_summary
-from ecsrun.domain.secrets import override_values, scrub
+from ecsrun.domain.secrets import override_values, scrub_document
 
 SOURCE = "ecsrun"
 SUCCEEDED, FAILED = "ecsrun.RunSucceeded", "ecsrun.RunFailed"
@@ -90,14 +90,12 @@ def aborted_without_task(
 
 def _ended_summary(record: RunRecord, status: str, error: str | None, cause: str | None) -> dict[str, Any]:
     default = ErrorName.ABORTED if status == "ABORTED" else ErrorName.INTERNAL
-    values = override_values(record.run.request)
-    return {
+    summary = {
         "runId": record.runId,
         "status": "FAILED",
         "error": error or default.value,
-        "message": scrub(
-            f"the execution ended {status}" + (f": {caught_reason(cause)[:500]}" if cause else ""), values
-        ),
+        "message": f"the execution ended {status}" + (f": {caught_reason(cause)[:500]}" if cause else ""),
         "task": task_summary(record),
         "attempts": [*record.attempts, {"attempt": record.attempt}],
     }
+    return dict(scrub_document(summary, override_values(record.run.request)))

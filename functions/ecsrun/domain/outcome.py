@@ -10,7 +10,7 @@ from ecsrun.domain import limits
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.logs import ContainerLog
 from ecsrun.domain.models.record import RunRecord, RunStatus
-from ecsrun.domain.secrets import override_values, scrub
+from ecsrun.domain.secrets import override_values, scrub, scrub_document
 
 MAX_TAIL_LINE = 2000
 MAX_CAUSE = limits.MAX_CAUSE_CHARS  # kept for callers that name it here
@@ -166,7 +166,9 @@ def compose(
     manifest: str,
     caught: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """`{"status": "SUCCEEDED", "output": …}` or `{"status": "FAILED", "error": …, "cause": "<json>"}`."""
+    """`{"status": "SUCCEEDED", "output": …}` or `{"status": "FAILED", "error": …, "cause": "<json>"}`, scrubbed of
+    the request's override values (a task that prints its environment puts them in its last log lines)."""
+    secrets = override_values(record.run.request)
     failure = _failure(record, caught)
     body: dict[str, Any] = {
         "runId": record.runId,
@@ -179,7 +181,8 @@ def compose(
         ],
     }
     if failure is None:  # the execution's output: within what a state may carry beside the run
-        return {"status": "SUCCEEDED", "output": limits.fit(body, limits.MAX_OUTCOME_BYTES, limits.utf8_bytes)}
+        output = scrub_document(body, secrets)
+        return {"status": "SUCCEEDED", "output": limits.fit(output, limits.MAX_OUTCOME_BYTES, limits.utf8_bytes)}
 
     error, message, failing = failure
     tail_from = _tail_container(record, failing, tails)
@@ -194,4 +197,5 @@ def compose(
         "lastLogLines": {"container": tail_from, "lines": lines},
     }
     # The Fail state's cause: within Step Functions' 32,768 characters, the newest log lines kept.
-    return {"status": "FAILED", "error": error.value, "cause": json.dumps(limits.fit_cause(cause))}
+    fitted = limits.fit_cause(scrub_document(cause, secrets))
+    return {"status": "FAILED", "error": error.value, "cause": json.dumps(fitted)}

@@ -4,10 +4,10 @@ for a run whose execution it finds ended (these events are delivered on a best-e
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from ecsrun.adapters.dynamodb import RunsTable
+from ecsrun.domain import jsonbounds
 from ecsrun.domain.callback import callback_token, ended_execution_outcome
 from ecsrun.domain.completion import unannounced_end
 from ecsrun.domain.models.base import Model
@@ -47,8 +47,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # DescribeExecution's `input` is optional in the API model too: without it the name decides the runId.
         raw_input = wiring.executions().input(execution.executionArn)
     try:
-        request = json.loads(raw_input or "null")
-    except json.JSONDecodeError:
+        request = jsonbounds.loads(raw_input or "null", max_depth=jsonbounds.MAX_REQUEST_DEPTH)
+    except ValueError as exc:  # not JSON, or out of bounds: no request was ever validated; the name tells the runId
+        logger.info("the execution's input is not a request ecsrun reads", extra={"why": str(exc)[:300]})
         request = None
     run_id = run_id_for_execution(request, execution.name)
     logger.append_keys(runId=run_id, executionArn=execution.executionArn)

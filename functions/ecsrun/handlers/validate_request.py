@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ecsrun.domain import array as arrays
-from ecsrun.domain import limits
+from ecsrun.domain import jsonbounds, limits
 from ecsrun.domain.callback import callback_token
 from ecsrun.domain.completion import run_summary
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.request import Problem, problems_report, validate_request
 from ecsrun.domain.runtask import resolve_run, run_id_for_execution
+from ecsrun.domain.secrets import override_values, scrub_document
 from ecsrun.handlers import wiring
-from ecsrun.plumbing.observability import instrumented, logger, metrics
+from ecsrun.plumbing.observability import instrumented_answering_bounds, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.account_checks import account_problems
 from ecsrun.steps.callback import answer_caller
@@ -31,12 +32,14 @@ class ValidateInput(Model):
     executionArn: str
 
 
-@instrumented
+@instrumented_answering_bounds
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = ValidateInput.model_validate(event)
     settings = Settings.from_env()
+    # A request nested too deep to walk or with too long an integer is read no further (validate_request says so).
+    bounded = jsonbounds.problem(payload.request) is None
     # An array's child: its request is built here from the parent's run (never read from S3).
-    expanded, not_a_child = arrays.expand_child(payload.request)
+    expanded, not_a_child = arrays.expand_child(payload.request) if bounded else (payload.request, None)
     if not_a_child is None:
         payload = payload.model_copy(update={"request": expanded})
     run_id = run_id_for_execution(payload.request, payload.executionName)
@@ -50,7 +53,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     if not_a_child is not None:
         problems = [*problems, Problem(field=arrays.CHILD_INPUT, message=not_a_child)]
-    if isinstance(payload.request, dict):  # then against the allowlists and the account, for one full answer
+    if isinstance(payload.request, dict) and bounded:  # then the allowlists and the account, for one full answer
         # The runner's own account and Region: those of this function (arn:aws:lambda:REGION:ACCOUNT:function:NAME).
         _, _, _, region, account, *_ = context.invoked_function_arn.split(":")
         found = account_problems(
@@ -64,10 +67,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
         problems = sorted([*problems, *(Problem(field=f, message=m) for f, m in found)], key=lambda p: p.field)
     if request is None or problems:
-        logger.info("run request rejected", extra={"problems": [p.model_dump() for p in problems[:100]]})
+        # Scrubbed of the override values, malformed ones' too (a rule may quote a value it refuses).
+        secrets = override_values(payload.request) if settings.redact_secrets else []
+        logged = scrub_document([p.model_dump() for p in problems[:100]], secrets)
+        logger.info("run request rejected", extra={"problems": logged})
         metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
         # The cause of the execution's Fail state: within Step Functions' 32,768 characters, cut structurally.
-        report = limits.fit(problems_report(problems), limits.MAX_CAUSE_CHARS)
+        report = limits.fit(scrub_document(problems_report(problems), secrets), limits.MAX_CAUSE_CHARS)
         failed = {"runId": run_id, "status": "FAILED", "error": ErrorName.REQUEST_INVALID.value, **report}
         wiring.completion_publisher(settings)(run_summary(failed, payload.executionArn))
         answer = {"valid": False, "error": ErrorName.REQUEST_INVALID.value, "cause": json.dumps(report)}

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 
+from ecsrun.domain import jsonbounds
+
 logger = Logger()
 metrics = Metrics()
 
@@ -28,11 +30,25 @@ def _freeze_what_was_imported() -> None:
 
 
 def instrumented(handler: Handler) -> Handler:
-    """Every handler's Powertools stack: request context in logs, metrics flushed at the end."""
+    """Every handler's Powertools stack: request context in logs, metrics flushed at the end; an event nested too
+    deep or with too long an integer refused with one clear error (jsonbounds.JsonBoundsError) before the handler
+    reads it, rather than a crash wherever it happens to be walked."""
+    return _instrument(handler, check_bounds=True)
+
+
+def instrumented_answering_bounds(handler: Handler) -> Handler:
+    """`instrumented`, for a handler that answers an out-of-bounds input itself (ValidateRequest: a request out
+    of bounds is RunRequest.Invalid, an answer, not an error)."""
+    return _instrument(handler, check_bounds=False)
+
+
+def _instrument(handler: Handler, *, check_bounds: bool) -> Handler:
     traced = metrics.log_metrics(handler)
 
     @functools.wraps(handler)
     def invoke(event: Any, context: Any) -> Any:
+        if check_bounds:
+            jsonbounds.check(event)
         try:
             return traced(event, context)
         finally:

@@ -15,6 +15,7 @@ from ecsrun.domain.logsettle import epoch_ms, settle_wait
 from ecsrun.domain.models.logs import LogProgress
 from ecsrun.domain.models.record import Callback, RunRecord
 from ecsrun.domain.outcome import compose
+from ecsrun.domain.secrets import override_values, scrub_document
 from ecsrun.steps.copy_logs import CopyProgress, copy_run_logs
 from ecsrun.steps.firelens_logs import FirelensReader
 
@@ -96,7 +97,7 @@ def finish_run(
         "createdAt": record.createdAt,
         "finishedAt": now_iso(),
     }
-    body = json.dumps(document, indent=2).encode()
+    body = json.dumps(scrub_document(document, override_values(record.run.request)), indent=2).encode()
     s3.put_object(Bucket=bucket, Key=manifest, Body=body, ContentType="application/json")
     if recorded is not None:
         if record.task_known_stopped:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ecsrun.domain import array as arrays
-from ecsrun.domain import limits
+from ecsrun.domain import jsonbounds, limits
 from ecsrun.domain import request_rules as rules
 from ecsrun.domain.apishape import check, operation_input
 
@@ -198,8 +198,11 @@ def validate_request(
     `run_task_shape`: RunTask's input shape from a client's loaded model (else loaded from botocore's data)."""
     if not isinstance(raw, dict):
         return None, [Problem(field="(request)", message=f"must be a JSON object; got {type(raw).__name__}")]
+    bounds = request_bounds_problems(raw)
+    if bounds and jsonbounds.problem(raw) is not None:  # no other check may walk it: it could crash them
+        return None, bounds
 
-    problems: list[Problem] = []
+    problems: list[Problem] = list(bounds)
     for name, why in RESERVED_FIELDS.items():
         if name in raw:
             problems.append(Problem(field=name, message=why))
@@ -222,6 +225,13 @@ def validate_request(
 
     problems.sort(key=lambda p: p.field)
     return (found.request(run_task) if not problems else None), problems
+
+
+def request_bounds_problems(raw: Any) -> list[Problem]:
+    """A request's integers and nesting against ecsrun.domain.jsonbounds: a request travels inside a few envelopes
+    (state input, Lambda payload, event detail), so it is held to MAX_REQUEST_DEPTH."""
+    found = jsonbounds.problem(raw, max_depth=jsonbounds.MAX_REQUEST_DEPTH)
+    return [Problem(*found)] if found is not None else []
 
 
 def default_run_id(execution_name: str) -> str:
