@@ -105,6 +105,22 @@ def test_what_ecs_refuses_is_refused(aws: LocalAws, change: dict[str, Any], says
         aws.register_task_definition(definition)
 
 
+@pytest.mark.parametrize("name", ["../../escape", "app name", "app.v2", "ap/p", "naïve", "a" * 256, "", "app\x07"])
+def test_container_names_ecs_refuses_are_refused(aws: LocalAws, name: str) -> None:
+    # Given a container name outside ECS's rule (up to 255 letters, numbers, underscores and hyphens)
+    definition = _fargate("bad-name", _container(name, "true"))
+    # When registered, Then it is refused as RegisterTaskDefinition refuses it
+    with pytest.raises(TaskDefinitionRejected, match="up to 255 letters .*, numbers, underscores and hyphens"):
+        aws.register_task_definition(definition)
+
+
+def test_the_longest_container_name_ecs_takes_is_taken(aws: LocalAws) -> None:
+    name = "A-b_9" * 51  # 255 characters
+    aws.register_task_definition(_fargate("long-name", _container(name, "echo ok")))
+    result = run_local(_request("long-name"), [], aws=aws)
+    assert result.status == "SUCCEEDED", result.cause
+
+
 def test_dependencies_that_ecs_refuses_are_refused(aws: LocalAws) -> None:
     # COMPLETE and SUCCESS "can't be set on an essential container"; a dependency must name a container of the task
     essential_init = _fargate(

@@ -143,7 +143,13 @@ def _write_artifacts(aws: Any, objects: dict[str, bytes], directory: Path) -> No
 
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        write_artifacts(LocalResult(execution_arn="", status="", objects=objects), directory)
+        write_artifacts(
+            LocalResult(execution_arn="", status="", objects=objects),
+            directory,
+            on_refused=lambda key: print(
+                f"ecsrun: --artifacts: not written, outside {directory}: {key!r}", file=sys.stderr
+            ),
+        )
         (directory / TIMELINE).write_text(render_svg(local_timeline(aws), "ecsrun local run"))
     except OSError as exc:
         raise UsageError(f"--artifacts {directory}: {exc.strerror}") from exc

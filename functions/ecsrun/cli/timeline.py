@@ -11,10 +11,27 @@ manifest).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax import saxutils
+
+# What XML 1.0 forbids: C0 controls but tab, newline and carriage return; surrogates; U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    """`text` as XML character data. A character XML 1.0 forbids (a container's escape sequence, a NUL in an
+    execution name) would make the whole SVG ill-formed: each is replaced by U+FFFD, as a decoder marks what it
+    cannot show."""
+    return saxutils.escape(_NOT_XML.sub("\ufffd", text))
+
+
+def quoteattr(text: str) -> str:
+    """`text` as a quoted XML attribute value, cleaned as `escape` cleans it."""
+    return saxutils.quoteattr(_NOT_XML.sub("\ufffd", text))
+
 
 KINDS = ("execution", "state", "attempt", "wait", "map", "logs", "task", "container")
 COLOURS = {

@@ -114,11 +114,33 @@ def follow(
     )
 
 
-def write_artifacts(result: LocalResult, directory: Path) -> list[Path]:
+def write_artifacts(
+    result: LocalResult, directory: Path, on_refused: Callable[[str], None] | None = None
+) -> list[Path]:
+    """Each of the run's S3 objects as a file under `directory`, at its key. A key is any text S3 takes: one that
+    would land outside `directory` (`runs/../../x`, `/etc/x`, through a symbolic link) is not written, and
+    `on_refused` hears of it."""
+    root = directory.resolve()
     written = []
     for key, body in result.objects.items():
-        path = directory / key
+        path = artifact_path(root, key)
+        if path is None:
+            if on_refused is not None:
+                on_refused(key)
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.resolve().is_relative_to(root):  # a link made since: refuse rather than follow
+            if on_refused is not None:
+                on_refused(key)
+            continue
         path.write_bytes(body)
         written.append(path)
     return written
+
+
+def artifact_path(root: Path, key: str) -> Path | None:
+    """Where the object `key` goes under the resolved directory `root`; None when that is not inside it."""
+    if not key or "\x00" in key:
+        return None
+    path = (root / key.lstrip("/")).resolve()
+    return path if path != root and path.is_relative_to(root) else None

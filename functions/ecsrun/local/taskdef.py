@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ecsrun.domain.request_rules import parse_cpu, parse_memory
+from ecsrun.domain.request_rules import CONTAINER_NAME, parse_cpu, parse_memory
 
 CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
 # ECS gives up on a dependency after the dependency container's startTimeout; without one, after the agent's
@@ -44,6 +44,15 @@ def registration_problems(document: dict[str, Any]) -> list[str]:
             if not document.get(field):
                 problems.append(f"Fargate requires task-level {field}")
     for container in containers:
+        name = container.get("name")
+        if not isinstance(name, str) or not CONTAINER_NAME.match(name):
+            # ContainerDefinition.name: "Up to 255 letters (uppercase and lowercase), numbers, underscores, and
+            # hyphens are allowed." (The local engine also names files and log streams after it.)
+            shown = repr(name)[:80] if isinstance(name, str) else type(name).__name__
+            problems.append(
+                f"container name {shown}: up to 255 letters (uppercase and lowercase), numbers, underscores and "
+                "hyphens are allowed"
+            )
         if not task_memory and not container.get("memory") and not container.get("memoryReservation"):
             problems.append(
                 f"container {_name(container)}: give memory or memoryReservation (or memory at the task level)"
