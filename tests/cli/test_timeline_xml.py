@@ -10,7 +10,9 @@ from ecsrun.cli.timeline import Span, render_svg
 CONTROLS = "".join(chr(c) for c in range(0x20) if chr(c) not in "\t\n\r")
 
 
-@pytest.mark.parametrize("text", ["\x1b[31mred\x1b[0m", "nul\x00here", CONTROLS, "bell\x07 <&> \"quoted\" 'x'", "\ufffe"])
+@pytest.mark.parametrize(
+    "text", ["\x1b[31mred\x1b[0m", "nul\x00here", CONTROLS, "bell\x07 <&> \"quoted\" 'x'", "\ufffe"]
+)
 def test_a_control_character_in_any_label_keeps_the_svg_well_formed(text: str) -> None:
     # Given spans whose label and detail (a container's name, an exit reason) and the title carry the character
     spans = [

@@ -132,3 +132,25 @@ def test_the_run_requested_rule_starts_executions_with_its_own_role(aws: LocalAw
 
 def _execution(name: str) -> str:
     return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:ecsrun-local:{name}"
+
+
+def test_a_state_machine_role_without_lambda_invoke_fails_the_task_as_aws_does(aws: LocalAws) -> None:
+    # Given the state machine's role without lambda:InvokeFunction (every other grant kept)
+    assert aws.iam is not None and aws.iam.machine is not None
+    machine = aws.iam.machine
+    kept = tuple(s for s in machine.role.statements if "lambda:InvokeFunction" not in json.dumps(s))
+    assert len(kept) < len(machine.role.statements)
+    aws.iam.machine = dataclasses.replace(machine, role=dataclasses.replace(machine.role, statements=kept))
+    # When a run starts
+    result = run_local(_json("requests", "hello"), [], aws=aws)
+    # Then ValidateRequest's Task failed with Lambda.AWSLambdaException (its Retry and Catch match it), AWS's cause
+    history = aws.client("stepfunctions").get_execution_history(executionArn=result.execution_arn, maxResults=1000)
+    failures = [e["taskFailedEventDetails"] for e in history["events"] if e["type"] == "TaskFailed"]
+    assert failures and {f["error"] for f in failures} == {"Lambda.AWSLambdaException"}
+    assert failures[0]["cause"].startswith(f"User: arn:aws:sts::{ACCOUNT}:assumed-role/")
+    assert "lambda:InvokeFunction" in failures[0]["cause"]
+    details = "(Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException; Request ID: "
+    assert details in failures[0]["cause"]
+    # And the run ends through the state machine's own Catch, not States.Runtime
+    assert (result.status, result.error) == ("FAILED", "Run.InternalError")
+    assert [s.name for s in result.states] == ["ValidateRequest", "FunctionFailed", "RunInternalError"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -497,7 +498,8 @@ class Enforcer:
             code, message, status = refused
             response = {
                 "Error": {"Code": code, "Message": message},
-                "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}},
+                # Every AWS answer carries a request id (botocore reads it from x-amzn-RequestId).
+                "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RequestId": str(uuid.uuid4())},
             }
             raise client.exceptions.from_code(code)(response, operation_name)
 

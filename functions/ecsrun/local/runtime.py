@@ -30,7 +30,7 @@ import boto3
 from botocore.exceptions import ClientError, ParamValidationError
 
 from ecsrun.adapters import clients
-from ecsrun.local import cfn, ecs_idempotency, quotas
+from ecsrun.local import cfn, ecs_idempotency, lambda_errors, quotas
 from ecsrun.local.agent import LocalEcsAgent, TaskRun
 from ecsrun.local.iam import Enforcer, Principal
 from ecsrun.local.taskdef import registration_problems, resource_requirements
@@ -377,6 +377,7 @@ class LocalAws:
             return json.dumps(result).encode()
 
         self._patch(LambdaSimpleBackend, "invoke", invoke)
+        lambda_errors.install(self._patch)
 
     def invoke_handler(self, logical_id: str, arn: str, event: Any) -> tuple[Any, bool]:
         """(result, failed): a raised exception becomes Lambda's error payload, as the Python runtime makes it."""
