@@ -154,3 +154,111 @@ def test_a_state_machine_role_without_lambda_invoke_fails_the_task_as_aws_does(a
     # And the run ends through the state machine's own Catch, not States.Runtime
     assert (result.status, result.error) == ("FAILED", "Run.InternalError")
     assert [s.name for s in result.states] == ["ValidateRequest", "FunctionFailed", "RunInternalError"]
+
+
+MANAGED_ROLE = f"arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole"
+
+
+def _needing(need: str) -> dict[str, Any]:
+    """hello.json with the managed execution role, needing of it what `need` names."""
+    definition = _json("task-definitions", "hello")
+    definition["family"] = f"needs-{need}"
+    container = definition["containerDefinitions"][0]
+    if need == "log-group":
+        container["logConfiguration"]["options"].update(
+            {"awslogs-group": "/ecs/new-group", "awslogs-create-group": "true"}
+        )
+    elif need == "ssm-secret":
+        container["secrets"] = [{"name": "DB_PASSWORD", "valueFrom": "/ecsrun/db-password"}]
+    elif need == "asm-secret":
+        container["secrets"] = [
+            {"name": "TOKEN", "valueFrom": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tok-AbCdEf"}
+        ]
+    elif need == "env-file":
+        container["environmentFiles"] = [{"value": "arn:aws:s3:::ecsrun-config/app.env", "type": "s3"}]
+    assert definition["executionRoleArn"] == MANAGED_ROLE
+    return definition
+
+
+REFUSALS = {
+    "log-group": "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: "
+    "failed to create Cloudwatch log group: AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/"
+    "ecsTaskExecutionRole/{task} is not authorized to perform: logs:CreateLogGroup on resource: "
+    "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/new-group:log-stream: because no identity-based policy "
+    "allows the logs:CreateLogGroup action : exit status 1",
+    "ssm-secret": "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval "
+    "failed: unable to retrieve secrets from ssm: service call has been retried 1 time(s): AccessDeniedException: "
+    "User: arn:aws:sts::123456789012:assumed-role/ecsTaskExecutionRole/{task} is not authorized to perform: "
+    "ssm:GetParameters on resource: arn:aws:ssm:us-east-1:123456789012:parameter/ecsrun/db-password because no "
+    "identity-based policy allows the ssm:GetParameters action status code: 400, request id: ",
+    "asm-secret": "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval "
+    "failed: unable to retrieve secret from asm: service call has been retried 1 time(s): failed to fetch secret "
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:tok-AbCdEf from secrets manager: AccessDeniedException: "
+    "User: arn:aws:sts::123456789012:assumed-role/ecsTaskExecutionRole/{task} is not authorized to perform: "
+    "secretsmanager:GetSecretValue on resource: arn:aws:secretsmanager:us-east-1:123456789012:secret:tok-AbCdEf "
+    "because no identity-based policy allows the secretsmanager:GetSecretValue action status code: 400, request id: ",
+    "env-file": "ResourceInitializationError: failed to download env files: file download command: non empty error "
+    "stream: service call has been retried 5 time(s): AccessDenied: Access Denied status code: 403, request id: ",
+}
+GRANTS = {
+    "log-group": ["logs:CreateLogGroup"],
+    "ssm-secret": ["ssm:GetParameters"],
+    "asm-secret": ["secretsmanager:GetSecretValue"],
+    "env-file": ["s3:GetObject", "s3:GetBucketLocation"],
+}
+
+
+def _seed(aws: LocalAws) -> None:
+    aws.client("ssm").put_parameter(Name="/ecsrun/db-password", Value="pw", Type="SecureString")
+    aws.client("secretsmanager").create_secret(Name="tok", SecretString="t")
+    aws.client("s3").create_bucket(Bucket="ecsrun-config")
+    aws.client("s3").put_object(Bucket="ecsrun-config", Key="app.env", Body=b"MODE=local\n")
+
+
+@pytest.mark.parametrize("need", list(REFUSALS))
+def test_the_managed_execution_role_cannot_give_a_task_what_it_lacks(aws: LocalAws, need: str) -> None:
+    # Given a task definition with ECS's managed execution role (AmazonECSTaskExecutionRolePolicy only) that needs
+    # a log group created, a secret or an environment file, all present in the local stack
+    _seed(aws)
+    aws.register_task_definition(_needing(need))
+    request = {**_json("requests", "hello"), "taskDefinition": f"needs-{need}", "runId": f"needs-{need}"}
+    # When it runs
+    result = run_local(request, [], aws=aws)
+    # Then ECS stops it before any container starts, in ECS's words
+    assert (result.status, result.error) == ("FAILED", "ECS.TaskFailedToStart"), result.cause
+    cause = json.loads(result.cause or "{}")
+    task = cause["task"]["taskArn"].rsplit("/", 1)[-1]
+    assert cause["task"]["stopCode"] == "TaskFailedToStart"
+    assert cause["task"]["stoppedReason"].startswith(REFUSALS[need].format(task=task))
+
+
+@pytest.mark.parametrize("need", list(GRANTS))
+def test_an_execution_role_that_grants_it_starts_the_task(aws: LocalAws, need: str) -> None:
+    # Given the same task definitions, their execution role in the local stack with the managed policy and the grant
+    _seed(aws)
+    iam = aws.client("iam")
+    iam.create_role(RoleName="ecsTaskExecutionRole", AssumeRolePolicyDocument=json.dumps({"Statement": []}))
+    grant = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": GRANTS[need], "Resource": "*"}]}
+    iam.put_role_policy(RoleName="ecsTaskExecutionRole", PolicyName="extra", PolicyDocument=json.dumps(grant))
+    managed = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}],
+    }
+    iam.put_role_policy(RoleName="ecsTaskExecutionRole", PolicyName="managed", PolicyDocument=json.dumps(managed))
+    aws.register_task_definition(_needing(need))
+    request = {**_json("requests", "hello"), "taskDefinition": f"needs-{need}", "runId": f"granted-{need}"}
+    # When it runs, Then it succeeds
+    result = run_local(request, [], aws=aws)
+    assert result.status == "SUCCEEDED", result.cause
+
+
+def test_the_shipped_task_definitions_start_with_the_managed_execution_role() -> None:
+    # Given every shipped task definition: none asks the execution role to create its log group
+    from tests.conftest import ROOT
+
+    for path in sorted((ROOT / "events" / "task-definitions").glob("*.json")):
+        definition = json.loads(path.read_text())
+        for container in definition["containerDefinitions"]:
+            options = (container.get("logConfiguration") or {}).get("options") or {}
+            assert str(options.get("awslogs-create-group", "false")).lower() != "true", path.name
+        assert definition.get("executionRoleArn", MANAGED_ROLE).endswith("role/ecsTaskExecutionRole")

@@ -148,6 +148,9 @@ class LocalEcsAgent:
         # fails ("dictionary changed size during iteration"). Tasks started together check and create their
         # groups one at a time.
         self._log_groups_lock = threading.Lock()
+        # Why ECS would refuse to start a task for want of its execution role's permissions (set by the local stack
+        # when it enforces IAM: ecsrun.local.execution_role); None: not checked.
+        self.check_execution_role: Callable[[TaskRun], str | None] | None = None
         self.closed = False
         # Each line a container writes, as it is read: (the task's startedBy, container name, line). The CLI
         # streams them.
@@ -259,6 +262,11 @@ class LocalEcsAgent:
     def _prepare(self, task: TaskRun) -> str | None:
         """What the agent does before any container starts: environment files and secrets into each
         container's environment, then each container's log destination, as the awslogs driver checks it."""
+        if self.check_execution_role is not None:
+            with self._log_groups_lock:
+                refused = self.check_execution_role(task)
+            if refused is not None:
+                return refused
         self.firelens.prepare(task)
         overrides = {o["name"]: o for o in (task.overrides.get("containerOverrides") or [])}
         for container in task.containers:
@@ -362,6 +370,10 @@ class LocalEcsAgent:
             if exc.response["Error"]["Code"] != "ResourceAlreadyExistsException":
                 raise
         return None
+
+    def group_exists(self, group: str) -> bool:
+        """Whether the log group exists (call with the log groups' lock held, as moto's Logs needs)."""
+        return self._group_exists(group)
 
     def _group_exists(self, group: str) -> bool:
         found = self._logs.describe_log_groups(logGroupNamePrefix=group).get("logGroups", [])

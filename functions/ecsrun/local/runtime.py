@@ -30,7 +30,7 @@ import boto3
 from botocore.exceptions import ClientError, ParamValidationError
 
 from ecsrun.adapters import clients
-from ecsrun.local import cfn, ecs_idempotency, lambda_errors, quotas
+from ecsrun.local import cfn, ecs_idempotency, execution_role, lambda_errors, quotas
 from ecsrun.local.agent import LocalEcsAgent, TaskRun
 from ecsrun.local.iam import Enforcer, Principal
 from ecsrun.local.taskdef import registration_problems, resource_requirements
@@ -42,6 +42,7 @@ MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use
 TABLE = "ecsrun-local-runs"
 BUCKET = "ecsrun-local-logs"
 BUS = "ecsrun-local-runs"
+DEMO_LOG_GROUP = "/ecs/ecsrun-demo"
 STACK = "ecsrun-local"  # the local stack's name, and its state machine's
 STARTED_BY_PREFIX = "ecsrun/"
 # What the local stack fills in for a template (the state machine an example stack targets, the bus, ...).
@@ -239,6 +240,9 @@ class LocalAws:
         self.client("s3").create_bucket(Bucket=BUCKET)
         self.client("events").create_event_bus(Name=BUS)
         self._create_cluster("default")
+        # The log group the shipped task definitions write to: created once in an account, as docs/starting-runs.md
+        # says (ECS's managed execution role may not create it; they do not ask it to).
+        self.client("logs").create_log_group(logGroupName=DEMO_LOG_GROUP)
 
         archive = io.BytesIO()
         with zipfile.ZipFile(archive, "w") as zf:
@@ -334,6 +338,23 @@ class LocalAws:
         self.iam = Enforcer(machine, account=ACCOUNT, task_definition_roles=_task_definition_roles)
         original = BaseClient._make_api_call  # type: ignore[attr-defined]
         self._patch(BaseClient, "_make_api_call", self.iam.make_api_call(original))
+        self.agent.check_execution_role = self._execution_role_failure
+
+    def _execution_role_failure(self, task: TaskRun) -> str | None:
+        """What the task's execution role does not allow that ECS needs before the task starts (its env files,
+        secrets, a log group to create), as ECS stops the task for it."""
+        role = task.task_definition.get("executionRoleArn")
+        if not role:
+            return None
+        return execution_role.start_failure(
+            task.task_definition,
+            task.overrides,
+            task_id=task.task_arn.rsplit("/", 1)[-1],
+            statements=execution_role.statements_for(self.client("iam"), str(role)),
+            region=REGION,
+            account=ACCOUNT,
+            group_exists=self.agent.group_exists,
+        )
 
     def acting_as(self, principal: Principal | None) -> Any:
         """A context in which this thread's AWS calls are `principal`'s (unchecked without enforcement)."""
