@@ -110,7 +110,7 @@ def test_container_names_ecs_refuses_are_refused(aws: LocalAws, name: str) -> No
     # Given a container name outside ECS's rule (up to 255 letters, numbers, underscores and hyphens)
     definition = _fargate("bad-name", _container(name, "true"))
     # When registered, Then it is refused as RegisterTaskDefinition refuses it
-    with pytest.raises(TaskDefinitionRejected, match="up to 255 letters .*, numbers, underscores and hyphens"):
+    with pytest.raises(TaskDefinitionRejected, match=r"up to 255 letters .*, numbers, underscores and hyphens"):
         aws.register_task_definition(definition)
 
 
