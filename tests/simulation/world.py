@@ -338,7 +338,9 @@ class World:
         definition, substitutions = template.state_machine()
         self.functions: dict[str, str] = {}  # function ARN -> logical id
         for key, value in substitutions.items():
-            if isinstance(value, dict) and "Fn::GetAtt" in value:
+            if value == {"Ref": "AWS::Partition"}:  # the ASL's service integrations, as SAM substitutes them
+                definition = definition.replace("${" + key + "}", "aws")
+            elif isinstance(value, dict) and "Fn::GetAtt" in value:
                 logical_id = value["Fn::GetAtt"][0]
                 arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
                 self.functions[arn] = logical_id

@@ -15,8 +15,8 @@ from ecsrun.local.template import Template
 ROOT = Path(__file__).resolve().parents[2]
 ASL_PATH = ROOT / "statemachine" / "ecsrun.asl.json"
 
-LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
-WAIT_FOR_TASK_TOKEN = "arn:aws:states:::lambda:invoke.waitForTaskToken"
+LAMBDA_INVOKE = "arn:${Partition}:states:::lambda:invoke"
+WAIT_FOR_TASK_TOKEN = "arn:${Partition}:states:::lambda:invoke.waitForTaskToken"
 LAMBDA_SERVICE_ERRORS = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -470,7 +470,7 @@ def test_the_interrupted_start_stop_state_is_the_stop_function_for_an_interrupte
     payload = state["Parameters"]["Payload"]
 
     # Then it waits on its own token for the stop function, says why, retries StopFailed, and always copies logs
-    assert state["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert state["Resource"] == "arn:${Partition}:states:::lambda:invoke.waitForTaskToken"
     assert state["Parameters"]["FunctionName"] == "${StopTaskFunctionArn}"
     assert payload["stopFor"] == "interrupted"
     assert payload["taskToken.$"] == "$$.Task.Token"
@@ -778,7 +778,7 @@ def test_children_are_a_distributed_map_of_nested_executions_of_this_state_machi
     fan_out = _states()["RunChildren"]
     assert fan_out["Type"] == "Map"
     assert fan_out["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
-    assert fan_out["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+    assert fan_out["ItemReader"]["Resource"] == "arn:${Partition}:states:::s3:getObject"
     assert fan_out["ItemReader"]["Parameters"] == {
         "Bucket.$": "$.children.answer.bucket",
         "Key.$": "$.children.answer.key",
@@ -786,7 +786,7 @@ def test_children_are_a_distributed_map_of_nested_executions_of_this_state_machi
     assert fan_out["MaxConcurrencyPath"] == "$.array.maxConcurrency"
     assert fan_out["ItemSelector"]["stateMachineArn.$"] == "$$.StateMachine.Id"
     child = fan_out["ItemProcessor"]["States"]["RunChild"]
-    assert child["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
+    assert child["Resource"] == "arn:${Partition}:states:::states:startExecution.sync:2"
     assert child["Parameters"] == {"StateMachineArn.$": "$.stateMachineArn", "Name.$": "$.name", "Input.$": "$.request"}
 
 
@@ -835,3 +835,13 @@ def test_array_children_get_the_parents_run_fields_but_never_its_callers_token()
         "retry.$": "$.run.retry",
     }
     assert selector["request"]["runId.$"] == "$$.Map.Item.Value.runId"
+
+
+def test_every_service_integration_resource_names_the_partition_sam_substitutes():
+    # Given the ASL as deployed and the substitutions SAM makes in it
+    asl_text, substitutions = Template(ROOT / "template.yaml").state_machine()
+    resources = re.findall(r'"Resource":\s*"([^"]+)"', asl_text)
+    # Then no Resource hard-codes the aws partition (GovCloud: aws-us-gov, China: aws-cn), all ten name it
+    assert "arn:aws:" not in asl_text
+    assert len(resources) >= 10 and all(r.startswith("arn:${Partition}:states:::") for r in resources), resources
+    assert substitutions["Partition"] == {"Ref": "AWS::Partition"}

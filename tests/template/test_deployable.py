@@ -79,6 +79,11 @@ def render(parameters: dict[str, str], stack_name: str = LONGEST_STACK) -> dict[
     resources = resolver.resources()
     for resource in resources.values():
         resource.pop("Condition", None)
+        props = resource.get("Properties") or {}
+        if resource["Type"] == "AWS::StepFunctions::StateMachine" and isinstance(props.get("DefinitionString"), str):
+            # CloudFormation substitutes DefinitionSubstitutions into the definition before Step Functions sees it
+            for key, value in (props.pop("DefinitionSubstitutions", None) or {}).items():
+                props["DefinitionString"] = props["DefinitionString"].replace("${" + key + "}", str(value))
     outputs = {
         key: {k: resolver.resolve(v) for k, v in output.items() if k != "Condition"}
         for key, output in (template.get("Outputs") or {}).items()

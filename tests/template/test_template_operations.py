@@ -110,17 +110,41 @@ def test_an_alarm_watches_each_thing_that_needs_a_person(alarm: str, namespace: 
     assert props["TreatMissingData"] == "notBreaching"
 
 
-def test_the_dead_letter_alarm_sums_every_dead_letter_queue() -> None:
+def test_the_dead_letter_alarm_fires_for_any_dead_letter_queue_even_while_the_others_are_idle() -> None:
+    # Given the alarm's metric math, one series per dead-letter queue
     metrics = _alarms()["DeadLettersAlarm"]["Metrics"]
     queues = {m["Id"]: m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for m in metrics[1:3]}
     schedule = metrics[3]["Fn::If"][1]["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
     dead_letter_queues = {
         k for k, r in RESOURCES.items() if r["Type"] == "AWS::SQS::Queue" and k.endswith("DeadLetterQueue")
     }
+    # Then every dead-letter queue is watched, at SQS's one-minute resolution
     assert set(queues.values()) | {schedule} == dead_letter_queues
-    assert metrics[0]["Expression"] == {
-        "Fn::If": ["HasSchedule", "taskStopped + runRequested + schedule", "taskStopped + runRequested"]
-    }
+    stats = [m["MetricStat"] for m in metrics[1:3]] + [metrics[3]["Fn::If"][1]["MetricStat"]]
+    assert all(stat["Period"] == 60 and stat["Stat"] == "Maximum" for stat in stats)
+    # And a queue with no data points (idle: SQS publishes nothing for it) counts as empty rather than emptying
+    # the whole expression: each series is FILLed with 0, and the fullest queue decides (not a sum, which has no
+    # data where any series has none)
+    with_schedule, without = metrics[0]["Expression"]["Fn::If"][1:]
+    assert with_schedule == "MAX([FILL(taskStopped, 0), FILL(runRequested, 0), FILL(schedule, 0)])"
+    assert without == "MAX([FILL(taskStopped, 0), FILL(runRequested, 0)])"
+    alarm = _alarms()["DeadLettersAlarm"]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["EvaluationPeriods"]) == (
+        0,
+        "GreaterThanThreshold",
+        1,
+    )
+
+
+@pytest.mark.parametrize("logical_id", ["RunsTable", "LogsBucket"])
+def test_run_records_and_log_copies_are_kept_when_the_stack_is_deleted_or_replaced(logical_id: str) -> None:
+    # Given the stateful resources, Then CloudFormation keeps them on delete and on replacement
+    resource = RESOURCES[logical_id]
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    # And the operations guide says how to tear them down after `sam delete`
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    assert "## Tearing down" in operations and "sam delete" in operations
+    assert "aws s3 rb" in operations and "aws dynamodb delete-table" in operations
 
 
 def test_every_alarm_notifies_the_alarm_topic() -> None:

@@ -43,6 +43,7 @@ TABLE = "ecsrun-local-runs"
 BUCKET = "ecsrun-local-logs"
 BUS = "ecsrun-local-runs"
 DEMO_LOG_GROUP = "/ecs/ecsrun-demo"
+PARTITION = "aws"
 STACK = "ecsrun-local"  # the local stack's name, and its state machine's
 STARTED_BY_PREFIX = "ecsrun/"
 # What the local stack fills in for a template (the state machine an example stack targets, the bus, ...).
@@ -372,6 +373,8 @@ class LocalAws:
         return self._trigger_roles[key]
 
     def _resolve_substitution(self, value: Any) -> str:
+        if value == {"Ref": "AWS::Partition"}:  # the local stack is in the aws partition (us-east-1)
+            return PARTITION
         if isinstance(value, dict) and "Fn::GetAtt" in value:
             logical_id, attribute = value["Fn::GetAtt"]
             if attribute == "Arn" and logical_id in self.function_arns:
