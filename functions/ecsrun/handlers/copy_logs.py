@@ -8,12 +8,10 @@ long in a Wait state (no invocation is billed meanwhile), then invokes this func
 
 from __future__ import annotations
 
-import json
 import math
 from typing import TYPE_CHECKING, Any
 
 from ecsrun.domain import resumable
-from ecsrun.domain.completion import run_summary
 from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.run import Run
 from ecsrun.domain.outcome import duplicate, task_run_seconds
@@ -57,11 +55,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if record is None:  # the start died before it wrote the record, each time: nothing was started
         record = claim_unstarted_run(payload.run, payload.executionArn, store=store, settings=settings)
     if record.executionArn != payload.executionArn:
-        # The runId belongs to another execution: its logs and manifest are not this execution's to write.
+        # The runId belongs to another execution: its logs, manifest, record and completion event are not this
+        # execution's to write (consumers deduplicate on runId: a Run.Duplicate there would read as the owner's
+        # failure). This execution ends Run.Duplicate, and its own caller (never the record's) is told so.
         refused = duplicate(record, payload.executionArn)
-        wiring.completion_publisher(settings)(run_summary(json.loads(refused["cause"]), payload.executionArn))
-        # This execution's caller (its own token, never the record's): the record is the first execution's.
-        answer_caller(payload.run.callbackTaskToken, refused, callbacks=wiring.callbacks())
+        _answer_quietly(payload.run.callbackTaskToken, refused, store=None, run_id=None)
         return _done(refused)
 
     if not resumable.AVAILABLE:
@@ -97,8 +95,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     else:  # the total, and one metric per error name, so an alarm can watch a single kind of failure
         metrics.add_metric(name="RunsFailed", unit="Count", value=1)
         metrics.add_metric(name=f"RunsFailed.{outcome['error']}", unit="Count", value=1)
-    if record.callerAnswer is None:  # a retry of this state after the answer does not answer again
-        # A failed answer fails this state: the state machine retries it, and past its retries the execution
-        # ends Logs.CopyFailed and ExecutionEnded answers from the outcome recorded above.
-        answer_caller(record.run.callbackTaskToken, outcome, callbacks=wiring.callbacks(), store=store, run_id=run_id)
+    now = store.get(run_id)
+    if now is not None and now.callerAnswer is None:  # answered already (by this state's retry, or the abort)
+        # `outcome` is the recorded end (finish adopts the winner's when it lost).
+        _answer_quietly(now.run.callbackTaskToken, outcome, store=store, run_id=run_id)
+        store.release_if_done(run_id)
     return _done(outcome)
+
+
+def _answer_quietly(token: str | None, outcome: dict[str, Any], *, store: Any, run_id: str | None) -> None:
+    """A failed answer never changes the verdict: the run's end stands, and the reconciler (or the execution's
+    end) answers from the recorded end later."""
+    try:
+        answer_caller(token, outcome, callbacks=wiring.callbacks(), store=store, run_id=run_id)
+    except Exception:  # noqa: BLE001 - the answer is retried from the record, never by failing this state
+        logger.warning("could not answer the caller; it is answered from the recorded end later", exc_info=True)
