@@ -26,7 +26,7 @@ from ecsrun.handlers import copy_logs, execution_ended, prepare_array, reconcile
 
 from tests.conftest import BUCKET, REGION, Stack, context, listen_for_completions
 from tests.handlers.helpers import EXECUTION, deliver, execution_event, start, validate, validated_run
-from tests.handlers.test_integrity import FakeStepFunctions, _stopped, _waiting_for_attempt_2
+from tests.handlers.test_integrity import FakeStepFunctions, _stopped
 
 CALLER = "AQCEAAAAKgAAAAMAAAAAAAAAAcUn0Kbl4t1kz9wTWfZp+9Ac3qrz" * 4
 DUPLICATE = "arn:aws:states:us-east-1:123456789012:execution:ecsrun:second"
@@ -90,7 +90,9 @@ def _flaky_events(monkeypatch: pytest.MonkeyPatch, refusals: int) -> FlakyEvents
     flaky = FlakyEvents(boto3.client("events", region_name=REGION), refusals)
     inner = clients.client
     monkeypatch.setattr(
-        clients, "client", _picker(lambda service, region=None: flaky if service == "events" else inner(service, region))
+        clients,
+        "client",
+        _picker(lambda service, region=None: flaky if service == "events" else inner(service, region)),
     )
     monkeypatch.setattr("ecsrun.adapters.eventbridge.BACKOFF_SECONDS", 0.0, raising=False)
     return flaky
