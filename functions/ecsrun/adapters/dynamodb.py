@@ -1,5 +1,7 @@
-"""The runs table. Every transition is a conditional write, so concurrent handlers and duplicate
-events can never move a run backwards or settle it twice."""
+"""The runs table's transitions. Every one is a conditional write on what was read, named by its lifecycle edge
+(domain.lifecycle), so concurrent handlers and duplicate events can never move a run backwards, settle it twice or
+end it twice: the end has one door (RunsTable.end), and its loser adopts the recorded end. The record's storage form
+is in runs_codec, the reads (and the reconciler's overdue index) in runs_queries."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,13 +16,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ecsrun.adapters.runs_codec import JSON_ATTRS, dump, from_item, from_wire, iso_utc, now_iso, to_item
+from ecsrun.adapters.runs_queries import RunQueries
 from ecsrun.domain import lifecycle
 from ecsrun.domain.errors import EcsrunError, StaleRecord
 from ecsrun.domain.lifecycle import Edge
 from ecsrun.domain.models.ecs import EcsTask
 from ecsrun.domain.models.record import (
     MAX_EARLY_EVENTS,
-    OVERDUE_INDEX,
     Callback,
     RunRecord,
     RunStatus,
@@ -57,42 +58,11 @@ def _is_conditional_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-class RunsTable:
+class RunsTable(RunQueries):
+    """The run record's transitions: each a conditional write, named by its lifecycle edge where it has one."""
+
     def __init__(self, table: Any):
         self._table = table
-
-    def get_many(self, run_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Records by runId, as plain items (outcome parsed): BatchGetItem, 100 keys a call, unprocessed keys
-        asked again. Only the fields an array's verdict needs are read."""
-        # The table resource's client (de)serializes attribute values, as the table's own methods do.
-        client, name = self._table.meta.client, self._table.name
-        found: dict[str, dict[str, Any]] = {}
-        pending = [{"runId": run_id} for run_id in dict.fromkeys(run_ids)]
-        while pending:
-            batch, pending = pending[:100], pending[100:]
-            request: dict[str, Any] = {
-                name: {
-                    "Keys": batch,
-                    "ConsistentRead": True,
-                    "ProjectionExpression": "runId, executionArn, #s, outcome",
-                    "ExpressionAttributeNames": {"#s": "status"},
-                }
-            }
-            attempt = 0
-            while request:
-                time.sleep(min(0.05 * attempt, 1.0))  # unprocessed keys mean throttling: back off a little
-                answer = client.batch_get_item(RequestItems=request)
-                for record in answer.get("Responses", {}).get(name, []):
-                    if isinstance(record.get("outcome"), str):
-                        record["outcome"] = json.loads(record["outcome"])
-                    found[record["runId"]] = record
-                request = answer.get("UnprocessedKeys") or {}
-                attempt += 1
-        return found
-
-    def get(self, run_id: str) -> RunRecord | None:
-        item = self._table.get_item(Key={"runId": run_id}, ConsistentRead=True).get("Item")
-        return from_item(item) if item else None
 
     def create(self, record: RunRecord) -> RunRecord:
         try:
@@ -470,27 +440,6 @@ class RunsTable:
             self._update(
                 read.runId, {}, "attribute_exists(#openShard) AND #status = :s", {":s": read.status.value}, due=due
             )
-
-    def overdue(self, before: str, per_shard: int = 1000) -> Iterator[RunRecord]:
-        """Open runs whose `dueAt` is at or before `before` (ISO time), each shard oldest first, at most `per_shard`
-        from each a pass (the rest next pass). Only these are read: the index is sparse and keyed by time."""
-        for shard in lifecycle.all_shards():
-            kwargs: dict[str, Any] = {
-                "IndexName": OVERDUE_INDEX,
-                "KeyConditionExpression": "openShard = :shard AND dueAt <= :before",
-                "ExpressionAttributeValues": {":shard": shard, ":before": before},
-            }
-            read = 0
-            while read < per_shard:
-                page = self._table.query(**kwargs, Limit=min(per_shard - read, 1000))
-                for item in page.get("Items", []):
-                    read += 1
-                    record = self.get(item["runId"])  # the index is eventually consistent; the table is not
-                    if record is not None and record.openShard is not None:
-                        yield record
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def new_record(**fields: Any) -> RunRecord:
