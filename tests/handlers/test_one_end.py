@@ -362,3 +362,24 @@ def test_6_a_refused_announcement_of_an_invalid_request_keeps_it_invalid(
     # When it is validated, Then it ends RunRequest.Invalid (not Run.InternalError)
     answer = validate(stack.request(count=2))
     assert (answer["valid"], answer["error"]) == (False, "RunRequest.Invalid")
+
+
+def test_a_run_written_before_the_overdue_index_is_moved_into_it_and_finished(
+    stack: Stack, sfn: StepFunctions, bus: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a judged run whose record has the shape written before the overdue index (the retired `waiting` mark,
+    # no `openShard`), and its execution aborted with the status event lost
+    _settled(stack)
+    stack.table.update_item(
+        Key={"runId": "hello-demo"},
+        UpdateExpression="SET waiting = :w REMOVE openShard",
+        ExpressionAttributeValues={":w": "W"},
+    )
+    sfn.status = "ABORTED"
+    # When the reconciler passes
+    _reconcile(monkeypatch)
+    # Then the run was moved to the overdue index and finished there: ended, announced, out of both indexes
+    record = _record(stack)
+    assert (record["status"], record["outcome"]["error"]) == ("ABORTED", "Run.Aborted")
+    assert "waiting" not in record and "openShard" not in record
+    assert [e["detail"]["error"] for e in bus()] == ["Run.Aborted"]

@@ -430,6 +430,18 @@ class RunsTable(RunQueries):
 
     # ---- the reconciler's view ----
 
+    def reopen_retired(self, run_id: str) -> None:
+        """A run written before the overdue index (it carries the retired `waiting` mark): moved to the overdue
+        index, due now."""
+        with contextlib.suppress(StaleRecord):
+            self._update(
+                run_id,
+                {"openShard": lifecycle.open_shard(run_id)},
+                "attribute_exists(#waiting)",
+                {},
+                removes=("waiting",),
+            )
+
     def recheck_later(self, read: RunRecord, grace: timedelta) -> None:
         """The reconciler found the run still going: it looks again later, sooner for a young run (its grace counts
         from the returned time)."""

@@ -12,6 +12,9 @@ from ecsrun.adapters.runs_codec import from_item
 from ecsrun.domain import lifecycle
 from ecsrun.domain.models.record import OVERDUE_INDEX, RunRecord
 
+# Retired: runs written before the overdue index carry `waiting = "W"` instead of `openShard`.
+RETIRED_INDEX = "waiting"
+
 
 class RunQueries:
     _table: Any
@@ -69,3 +72,13 @@ class RunQueries:
                 if "LastEvaluatedKey" not in page:
                     break
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def retired_waiting(self, limit: int = 1000) -> list[str]:
+        """RunIds still in the retired `waiting` index (written before the overdue index existed)."""
+        page = self._table.query(
+            IndexName=RETIRED_INDEX,
+            KeyConditionExpression="waiting = :w",
+            ExpressionAttributeValues={":w": "W"},
+            Limit=limit,
+        )
+        return [str(item["runId"]) for item in page.get("Items", [])]

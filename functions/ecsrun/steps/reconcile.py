@@ -85,6 +85,8 @@ def reconcile(
     `copy_logs(record)` copies an aborted run's logs (True when finished, False when it paused);
     `read_manifest(run_id)` reads a run's manifest (for an announcement derived from its recorded end)."""
     grace = timedelta(seconds=grace_seconds)
+    for run_id in store.retired_waiting():  # runs from before the overdue index: moved into it, due now
+        store.reopen_retired(run_id)
     found = sorted(store.overdue(iso_utc(datetime.now(UTC) - grace)), key=lambda r: r.dueAt or "")
     work = _Pass(store, ecs, callbacks, executions, settings, publish, copy_logs)
     work.grace, work.read_manifest = grace, read_manifest
