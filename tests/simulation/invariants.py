@@ -115,6 +115,13 @@ def check(world: World) -> list[Violation]:
     kinds = {(e["DetailType"], json.loads(e["Detail"]).get("error")) for e in completions}
     if len(kinds) > 1:
         add("1 ends once", f"contradictory completion events: {sorted(kinds, key=str)}")
+    if outcome.get("status"):  # the recorded end is announced (at least once), as recorded
+        told = {(json.loads(e["Detail"]).get("status"), json.loads(e["Detail"]).get("error")) for e in completions}
+        recorded = (outcome["status"], outcome.get("error"))
+        if not told:
+            add("1 ends once", f"the run ended {recorded} but nothing was announced")
+        elif told != {recorded}:
+            add("1 ends once", f"the run ended {recorded} but the bus was told {sorted(told, key=str)}")
 
     # 2. the task judged is one the run started
     attempt = int(record.get("attempt", 1))

@@ -19,15 +19,15 @@ class PublishFailed(EcsrunError):
 
 
 class Events:
-    def __init__(self, client: Any, sleep: Any = time.sleep):
+    def __init__(self, client: Any, sleep: Any = None):
         self._events = client
-        self._sleep = sleep
+        self._sleep = sleep  # None: time.sleep as it is when called (a simulation's virtual clock patches it)
 
     def put(self, entry: dict[str, Any]) -> None:
         failed: dict[str, Any] = {}
         for attempt in range(ATTEMPTS):
             if attempt:
-                self._sleep(BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+                (self._sleep or time.sleep)(BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
             response = self._events.put_events(Entries=[entry])
             if not response.get("FailedEntryCount"):
                 return
