@@ -53,7 +53,8 @@ def test_an_end_is_allowed_from_every_status_without_one_and_only_once() -> None
         (S.ABORTED, Edge.SETTLE, False),  # nobody waits for an aborted run's verdict
         (S.STOPPED, Edge.SETTLE, False),  # settled once
         (S.RUNNING, Edge.RETRY, False),  # a retry follows a verdict, never a running task
-        (S.STOPPING, Edge.STOP, False),
+        (S.STOPPING, Edge.STOP, True),  # a retried stop state (found by the simulation, seed 1499)
+        (S.STOPPED, Edge.STOP, False),  # judged: nothing to stop
         (S.STARTING, Edge.START_FAILED, True),
         (S.RUNNING, Edge.START_FAILED, False),
     ],

@@ -38,7 +38,8 @@ EDGES: Mapping[Edge, tuple[frozenset[RunStatus], RunStatus | None]] = {
     Edge.RECORD_TASK: (frozenset({S.STARTING, S.STOPPING, S.ABORTED}), None),
     Edge.START_FAILED: (frozenset({S.STARTING}), S.START_FAILED),
     Edge.SETTLE: (frozenset({S.RUNNING, S.STOPPING}), S.STOPPED),
-    Edge.STOP: (frozenset({S.STARTING, S.RUNNING}), S.STOPPING),
+    # A retried stop state (its function died after the first write) brings its own token to a STOPPING run.
+    Edge.STOP: (frozenset({S.STARTING, S.RUNNING, S.STOPPING}), S.STOPPING),
     Edge.RETRY: (frozenset({S.STOPPED, S.START_FAILED}), S.STARTING),
     Edge.ABORT: (frozenset({S.STARTING, S.RUNNING, S.STOPPING, S.STOPPED, S.START_FAILED}), S.ABORTED),
     # The status an end leads to depends on the outcome: end_status().

@@ -12,12 +12,15 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ecsrun.domain import resumable
+from ecsrun.domain.callback import recorded_answer
+from ecsrun.domain.completion import recorded_summary
 from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.run import Run
 from ecsrun.domain.outcome import duplicate, task_run_seconds
 from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented, logger, metrics
 from ecsrun.plumbing.settings import Settings
+from ecsrun.steps.announce import announce, best_effort
 from ecsrun.steps.callback import answer_caller
 from ecsrun.steps.start import claim_unstarted_run
 
@@ -62,6 +65,23 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         _answer_quietly(payload.run.callbackTaskToken, refused, store=None, run_id=None)
         return _done(refused)
 
+    if record.outcome is not None and record.logsCopied:
+        # A retry of this state after the run's end was recorded (the invocation that recorded it failed later, or
+        # its answer was lost): the recorded end stands and is what this state returns; nothing is copied again.
+        ended = recorded_answer(record)
+        with best_effort("finishing an ended run"):
+            if not record.announced:
+                announce(
+                    recorded_summary(record, wiring.read_manifest(run_id, settings)),
+                    run_id=run_id,
+                    store=store,
+                    publish=wiring.completion_publisher(settings),
+                )
+            if record.callerAnswer is None:
+                _answer_quietly(record.run.callbackTaskToken, ended, store=store, run_id=run_id)
+            store.release_if_done(run_id)
+        return _done(ended)
+
     if not resumable.AVAILABLE:
         logger.warning("SHA-256 state cannot be saved in this runtime: a log copy cannot pause and continue")
     reserve_ms = settings.copy_reserve_seconds * 1000
@@ -95,11 +115,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     else:  # the total, and one metric per error name, so an alarm can watch a single kind of failure
         metrics.add_metric(name="RunsFailed", unit="Count", value=1)
         metrics.add_metric(name=f"RunsFailed.{outcome['error']}", unit="Count", value=1)
-    now = store.get(run_id)
-    if now is not None and now.callerAnswer is None:  # answered already (by this state's retry, or the abort)
-        # `outcome` is the recorded end (finish adopts the winner's when it lost).
-        _answer_quietly(now.run.callbackTaskToken, outcome, store=store, run_id=run_id)
-        store.release_if_done(run_id)
+    with best_effort("answering the caller"):
+        now = store.get(run_id)
+        if now is not None and now.callerAnswer is None:  # answered already (by this state's retry, or the abort)
+            # `outcome` is the recorded end (finish adopts the winner's when it lost).
+            _answer_quietly(now.run.callbackTaskToken, outcome, store=store, run_id=run_id)
+            store.release_if_done(run_id)
     return _done(outcome)
 
 

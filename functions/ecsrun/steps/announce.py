@@ -4,7 +4,8 @@ Consumers deduplicate on `runId`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ecsrun.adapters.dynamodb import RunsTable
@@ -34,3 +35,14 @@ def publish_quietly(detail: dict[str, Any], publish: Callable[[dict[str, Any]], 
         metrics.add_metric(name="AnnouncementsDropped", unit="Count", value=1)
         return False
     return True
+
+
+@contextlib.contextmanager
+def best_effort(what: str) -> Iterator[None]:
+    """Work after a run's end is recorded (marks, answers, leaving the index): its failure is logged, never raised,
+    so it cannot fail the state that recorded the end and make the execution end differently; the reconciler
+    finishes it from the record."""
+    try:
+        yield
+    except Exception:  # noqa: BLE001 - see above
+        logger.warning(f"{what} failed after the run's end was recorded; the reconciler finishes it", exc_info=True)

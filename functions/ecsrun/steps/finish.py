@@ -18,7 +18,7 @@ from ecsrun.domain.models.logs import LogProgress
 from ecsrun.domain.models.record import Callback, RunRecord
 from ecsrun.domain.outcome import compose
 from ecsrun.plumbing.observability import logger
-from ecsrun.steps.announce import announce
+from ecsrun.steps.announce import announce, best_effort
 from ecsrun.steps.copy_logs import CopyProgress, copy_run_logs
 from ecsrun.steps.firelens_logs import FirelensReader
 from ecsrun.steps.settle import SETTLE_ATTEMPTS
@@ -102,9 +102,11 @@ def finish_run(
         s3.put_object(Bucket=bucket, Key=manifest, Body=_manifest(summary, copied, record), ContentType=JSON)
         if recorded is not None:
             store.mark_logs_copied(record.runId)
-            if publish is not None and not record.announced:
-                announce(run_summary(summary, record.executionArn), run_id=record.runId, store=store, publish=publish)
-            store.release_if_done(record.runId)
+            with best_effort("announcing"):
+                if publish is not None and not record.announced:
+                    detail = run_summary(summary, record.executionArn)
+                    announce(detail, run_id=record.runId, store=store, publish=publish)
+                store.release_if_done(record.runId)
             return adopted(outcome, summary, recorded), copied
         summary_only = {k: v for k, v in outcome.items() if k != "cause"} | {"manifestKey": manifest}
         if summary.get("message"):  # the failure in one line, for whoever reads the record (an array's verdict)
@@ -117,9 +119,11 @@ def finish_run(
             logs_copied=True,
         )
         if ended.won:
-            if publish is not None:
-                announce(run_summary(summary, record.executionArn), run_id=record.runId, store=store, publish=publish)
-            store.release_if_done(record.runId)
+            with best_effort("announcing"):
+                if publish is not None:
+                    detail = run_summary(summary, record.executionArn)
+                    announce(detail, run_id=record.runId, store=store, publish=publish)
+                store.release_if_done(record.runId)
             return outcome, copied
         if ended.record is None:
             break
