@@ -101,7 +101,8 @@ def finish_run(
             summary = {**summary, **{k: recorded.get(k) for k in ("status", "error", "message")}}
         s3.put_object(Bucket=bucket, Key=manifest, Body=_manifest(summary, copied, record), ContentType=JSON)
         if recorded is not None:
-            store.mark_logs_copied(record.runId)
+            if record.task is not None:  # the manifest now describes the task as it stopped
+                store.mark_logs_copied(record.runId)
             with best_effort("announcing"):
                 if publish is not None and not record.announced:
                     detail = run_summary(summary, record.executionArn)
@@ -116,7 +117,8 @@ def finish_run(
             summary_only,
             aborted=record.ended_by_abort,
             close_callback=record.callback == Callback.PENDING,
-            logs_copied=True,
+            # Only a task known to have stopped has had its logs copied whole; an unknown one's are copied later.
+            logs_copied=record.task is not None,
         )
         if ended.won:
             with best_effort("announcing"):
