@@ -65,10 +65,10 @@ def test_the_entry_carries_the_detail_type_for_its_status() -> None:
     assert json.loads(failed["Detail"])["error"] == "ECS.TaskStopped"
 
 
-def test_an_unannounced_end_quotes_a_lambda_error_without_its_stack_trace() -> None:
+def test_an_ended_runs_summary_quotes_a_lambda_error_without_its_stack_trace() -> None:
     # Given a run whose CopyLogs crashed: the execution's cause is Lambda's error payload, stack trace included
     from ecsrun.adapters.dynamodb import new_record
-    from ecsrun.domain.completion import unannounced_end
+    from ecsrun.domain.completion import ended_summary
     from ecsrun.domain.models.run import Run
 
     run = Run(runId="r1", timeoutSeconds=60, successExitCodes=[0], request={"taskDefinition": "td"})
@@ -83,7 +83,7 @@ def test_an_unannounced_end_quotes_a_lambda_error_without_its_stack_trace() -> N
         }
     )
     # When ExecutionEnded announces it
-    detail = unannounced_end(record, "arn:exec", "FAILED", "Logs.CopyFailed", cause)
+    detail = ended_summary(record, "arn:exec", "FAILED", "Logs.CopyFailed", cause)
     # Then the event's message says what failed, with no stack trace or file path
     assert detail is not None
     assert detail["message"] == (

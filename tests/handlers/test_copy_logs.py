@@ -249,6 +249,13 @@ def test_a_copy_paused_at_every_page_is_byte_identical_to_one_made_in_one_invoca
     # When it is copied in one invocation, and again with every invocation pausing after its first page
     whole = _copy(stack.request())
     whole_bytes = _object(stack, key)
+    # (the record as it was before that copy ended the run: a CopyLogs retried after the end copies nothing again)
+    stack.table.update_item(
+        Key={"runId": "hello-demo"},
+        UpdateExpression="SET #s = :stopped REMOVE outcome, logsCopied, announced",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":stopped": "STOPPED"},
+    )
     stepped, invocations = _copy_in_steps(_payload(stack.request()), monkeypatch)
     # Then it took one invocation per page, plus one whose read found the end, and the object and its
     # figures are the same, byte for byte
@@ -605,7 +612,7 @@ def test_an_invalid_request_puts_run_failed_too(stack: Stack, monkeypatch: pytes
     assert detail["message"].startswith("the run request has")
 
 
-def test_a_duplicate_execution_is_announced_as_run_duplicate(
+def test_a_duplicate_execution_ends_run_duplicate_and_puts_nothing_on_the_bus(
     stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a finished run, and a second execution with the same runId reaching the copy step
@@ -614,11 +621,10 @@ def test_a_duplicate_execution_is_announced_as_run_duplicate(
     _copy(stack.request())
     received = _listen(monkeypatch)
     other = "arn:aws:states:us-east-1:123456789012:execution:ecsrun:second"
-    _copy(stack.request(), {"Error": "Run.Duplicate", "Cause": None}, execution=other)
-    # Then the second execution's end is announced, naming it, as Run.Duplicate
-    [event] = received()
-    assert (event["detail-type"], event["detail"]["error"]) == ("ecsrun.RunFailed", "Run.Duplicate")
-    assert event["detail"]["executionArn"] == other
+    result = _copy(stack.request(), {"Error": "Run.Duplicate", "Cause": None}, execution=other)
+    # Then the second execution ends Run.Duplicate, and nothing is put on the bus under the owner's runId
+    assert result["error"] == "Run.Duplicate" and json.loads(result["cause"])["executionArn"] == other
+    assert received() == []
 
 
 def test_the_copy_reports_bytes_run_time_and_failures_by_error_name(

@@ -240,7 +240,7 @@ def test_the_runs_own_event_before_its_task_is_recorded_settles_it_once_recorded
     assert sfn.callbacks() == [("SendTaskFailure", "token-start-1", "ECS.ContainerExitedNonZero")]
     record = _record(stack)
     assert (record["status"], record["taskArn"], record["callback"]) == ("STOPPED", started["taskArn"], "DELIVERED")
-    assert "waiting" not in record
+    assert record["openShard"].startswith("open#")  # open until its end is recorded
 
 
 def test_an_event_from_another_cluster_for_the_recorded_arn_is_ignored(stack: Stack, sfn: FakeStepFunctions) -> None:
@@ -282,7 +282,9 @@ def test_2_a_callback_that_fails_once_is_delivered_by_the_redelivered_event(
     assert deliver(event)["result"] == "ignored: already settled"
     assert sfn.callbacks() == [("SendTaskSuccess", "token-start-1", None)]
     record = _record(stack)
-    assert record["callback"] == "DELIVERED" and "waiting" not in record
+    assert record["callback"] == "DELIVERED" and record["openShard"].startswith(
+        "open#"
+    )  # open until its end is recorded
 
 
 def test_2_a_callback_that_fails_once_is_delivered_by_the_reconciler(
@@ -297,10 +299,10 @@ def test_2_a_callback_that_fails_once_is_delivered_by_the_reconciler(
     # When the reconciler runs
     monkeypatch.setenv("RECONCILE_GRACE_SECONDS", "0")
     counts = reconcile.handler({}, context())
-    # Then it delivers the recorded verdict (not a timeout), and the run needs nobody any more
+    # Then it delivers the recorded verdict (not a timeout)
     assert sfn.callbacks() == [("SendTaskFailure", "token-start-1", "ECS.ContainerExitedNonZero")]
     assert counts["callbacks"] == 1
-    assert "waiting" not in _record(stack)
+    assert _record(stack)["openShard"].startswith("open#")  # open until its end is recorded
 
 
 def test_a_callback_whose_token_closed_is_recorded_closed(stack: Stack, sfn: FakeStepFunctions) -> None:
@@ -310,7 +312,7 @@ def test_a_callback_whose_token_closed_is_recorded_closed(stack: Stack, sfn: Fak
     assert deliver(_stopped(started["taskArn"]))["result"] == "settled: token already closed"
     record = _record(stack)
     assert (record["callback"], record["callbackClosed"]) == ("CLOSED", True)
-    assert "waiting" not in record
+    assert record["openShard"].startswith("open#")  # open until its end is recorded
 
 
 def test_a_retried_start_hands_a_verdict_nobody_heard_to_its_new_token(stack: Stack, sfn: FakeStepFunctions) -> None:
@@ -520,7 +522,7 @@ def test_an_execution_that_failed_before_its_start_recorded_a_task_ends_failed_n
     assert result["announced"] == "Logs.CopyFailed"
     record = _record(stack)
     assert (record["status"], json.loads(record["outcome"])["error"]) == ("FAILED", "Logs.CopyFailed")
-    assert "waiting" not in record
+    assert "openShard" not in record
 
 
 def test_a_run_whose_copy_failed_ends_at_once_and_gets_its_logs_copied_later(
@@ -534,12 +536,12 @@ def test_a_run_whose_copy_failed_ends_at_once_and_gets_its_logs_copied_later(
     # When ExecutionEnded hears it, Then the run's end is recorded and announced at once
     assert execution_ended.handler(event, context())["announced"] == "Logs.CopyFailed"
     record = _record(stack)
-    assert (record["status"], record["waiting"]) == ("FAILED", "W")
+    assert (record["status"], record["openShard"][:5]) == ("FAILED", "open#")
     # And the reconciler copies the logs of the task that ran, keeps the outcome, and lets the run go
     monkeypatch.setenv("RECONCILE_GRACE_SECONDS", "0")
     assert reconcile.handler({}, context())["copied"] == 1
     record = _record(stack)
-    assert json.loads(record["outcome"])["error"] == "Logs.CopyFailed" and "waiting" not in record
+    assert json.loads(record["outcome"])["error"] == "Logs.CopyFailed" and "openShard" not in record
     manifest = json.loads(stack.s3.get_object(Bucket="logs-test", Key="runs/hello-demo/manifest.json")["Body"].read())
     assert (manifest["error"], manifest["task"]["taskArn"]) == ("Logs.CopyFailed", started["taskArn"])
 
@@ -561,7 +563,7 @@ def test_a_run_whose_start_never_wrote_its_record_still_ends_once_with_an_outcom
     assert (answer["done"], answer["outcome"]["error"]) == (True, "Run.InternalError")
     record = _record(stack)
     assert (record["status"], json.loads(record["outcome"])["error"]) == ("FAILED", "Run.InternalError")
-    assert "waiting" not in record
+    assert "openShard" not in record
     assert start_run(run, token="token-late")["started"] is False
     assert _tasks(stack) == []
 
@@ -649,7 +651,7 @@ def test_a_task_ecs_does_not_know_yet_right_after_run_task_is_not_lost(
     # Then the run is not settled as ECS.TaskLost: it still waits for its task
     assert counts["lost"] == 0 and sfn.callbacks() == []
     record = _record(stack)
-    assert (record["status"], record["taskArn"], record["waiting"]) == ("RUNNING", started["taskArn"], "W")
+    assert (record["status"], record["taskArn"], record["openShard"][:5]) == ("RUNNING", started["taskArn"], "open#")
     # And once the window has passed, a task ECS still does not know is lost
     import time_machine
 

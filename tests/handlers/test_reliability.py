@@ -86,7 +86,7 @@ def test_reconciler_settles_a_run_whose_event_was_missed(
     }
     record = _record(stack)
     assert (record["status"], record["settledBy"]) == ("STOPPED", "reconciler")
-    assert "waiting" not in record
+    assert record["openShard"].startswith("open#")  # open until its end is recorded
     sfn.assert_no_pending_responses()
 
 
@@ -155,11 +155,11 @@ def test_an_aborted_execution_stops_its_task(stack: Stack, sfn: Stubber) -> None
     record = _record(stack)
     assert record["status"] == "ABORTED"
     # And it stays where the reconciler looks until its task is known to have stopped and its logs are copied
-    assert record["waiting"] == "W"
+    assert record["openShard"].startswith("open#")
     event = ecs_event("stopped-user-initiated.json", taskArn=started["taskArn"], startedBy="ecsrun/hello-demo")
     assert deliver(event)["result"] == "logs copied"
     record = _record(stack)
-    assert "waiting" not in record
+    assert "openShard" not in record
     assert json.loads(record["outcome"])["error"] == "Run.Aborted"
 
 
@@ -230,7 +230,7 @@ def test_a_spot_interruption_is_tried_again_with_a_new_attempt(stack: Stack, sfn
     assert plan["attempt"] == 2
     assert 1 <= plan["waitSeconds"] <= 10
     record = _record(stack)
-    assert (record["status"], int(record["attempt"]), record["waiting"]) == ("STARTING", 2, "W")
+    assert (record["status"], int(record["attempt"]), record["openShard"][:5]) == ("STARTING", 2, "open#")
     assert "taskArn" not in record
     assert [a["error"] for a in json.loads(record["attempts"])] == ["ECS.TaskStopped"]
 

@@ -41,8 +41,8 @@ def test_an_operation_needs_the_action_iam_names(service: str, signing: str, ope
 
 
 def test_a_query_on_an_index_is_authorized_on_the_index() -> None:
-    [request] = iam.requests_for(call("dynamodb", "Query", TableName="runs", IndexName="waiting"))
-    assert request.resource == f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/runs/index/waiting"
+    [request] = iam.requests_for(call("dynamodb", "Query", TableName="runs", IndexName="overdue"))
+    assert request.resource == f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/runs/index/overdue"
 
 
 def test_run_task_needs_the_definition_tagging_and_each_role_it_passes() -> None:
@@ -194,7 +194,7 @@ STATE_MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:ecsrun-local"
     ("role", "made", "expected"),
     [
         # The reconciler reads waiting runs from the sparse index, never the whole table
-        ("ReconcileFunctionRole", call("dynamodb", "Query", TableName="runs", IndexName="waiting"), ALLOW),
+        ("ReconcileFunctionRole", call("dynamodb", "Query", TableName="runs", IndexName="overdue"), ALLOW),
         ("ReconcileFunctionRole", call("dynamodb", "Query", TableName="runs"), IMPLICIT_DENY),
         # A copy lists only its own checkpoints
         ("CopyLogsFunctionRole", call("s3", "ListObjectsV2", Bucket="logs", Prefix="runs/a/.copy/"), ALLOW),

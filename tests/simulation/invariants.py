@@ -4,8 +4,8 @@
 2. The task judged is one the run started: its attempt's clientToken task, on the run's cluster.
 3. At most one task per attempt.
 4. No task left running after its run ended.
-5. No callback left pending: the record does not wait any more, every task token was answered or closed, and a
-   caller's token (`callbackTaskToken`) was answered with the run's end.
+5. No callback left pending: nothing is left for the run (its record left the overdue index), every task token
+   was answered or closed, and a caller's token (`callbackTaskToken`) was answered with the run's end.
 6. Logs copied whenever a task ran: every line the judged task wrote is in S3 (aborted runs too).
 7. No secret (the canary environment override value) in S3, the functions' logs, PutEvents entries, callbacks, or the
    execution's output and cause; the caller's token (a bearer secret) nowhere but in the SendTask* calls.
@@ -115,6 +115,13 @@ def check(world: World) -> list[Violation]:
     kinds = {(e["DetailType"], json.loads(e["Detail"]).get("error")) for e in completions}
     if len(kinds) > 1:
         add("1 ends once", f"contradictory completion events: {sorted(kinds, key=str)}")
+    if outcome.get("status"):  # the recorded end is announced (at least once), as recorded
+        told = {(json.loads(e["Detail"]).get("status"), json.loads(e["Detail"]).get("error")) for e in completions}
+        recorded = (outcome["status"], outcome.get("error"))
+        if not told:
+            add("1 ends once", f"the run ended {recorded} but nothing was announced")
+        elif told != {recorded}:
+            add("1 ends once", f"the run ended {recorded} but the bus was told {sorted(told, key=str)}")
 
     # 2. the task judged is one the run started
     attempt = int(record.get("attempt", 1))
@@ -188,8 +195,8 @@ def check(world: World) -> list[Violation]:
             )
 
     # 5. no callback left pending
-    if "waiting" in record:
-        add("5 no callback pending", "the record still carries the waiting mark")
+    if "openShard" in record:
+        add("5 no callback pending", "the record is still open: something is left for the run (lifecycle.chores)")
     open_tokens = [t for t, state in world.tokens.items() if state.open and t != world.caller_token]
     if open_tokens:
         add("5 no callback pending", f"tokens still open: {open_tokens}")

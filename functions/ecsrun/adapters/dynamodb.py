@@ -1,5 +1,7 @@
-"""The runs table. Every transition is a conditional write, so concurrent handlers and duplicate
-events can never move a run backwards or settle it twice."""
+"""The runs table's transitions. Every one is a conditional write on what was read, named by its lifecycle edge
+(domain.lifecycle), so concurrent handlers and duplicate events can never move a run backwards, settle it twice or
+end it twice: the end has one door (RunsTable.end), and its loser adopts the recorded end. The record's storage form
+is in runs_codec, the reads (and the reconciler's overdue index) in runs_queries."""
 
 from __future__ import annotations
 
@@ -7,18 +9,20 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ecsrun.adapters.runs_codec import JSON_ATTRS, dump, from_item, from_wire, iso_utc, now_iso, to_item
+from ecsrun.adapters.runs_queries import RunQueries
+from ecsrun.domain import lifecycle
 from ecsrun.domain.errors import EcsrunError, StaleRecord
+from ecsrun.domain.lifecycle import Edge
 from ecsrun.domain.models.ecs import EcsTask
 from ecsrun.domain.models.record import (
     MAX_EARLY_EVENTS,
-    WAITING_INDEX,
-    WAITING_MARK,
     Callback,
     RunRecord,
     RunStatus,
@@ -26,9 +30,6 @@ from ecsrun.domain.models.record import (
 )
 from ecsrun.domain.models.run import ContainerSpec
 from ecsrun.domain.models.verdict import Verdict
-
-# Attributes kept as JSON text: nested, float-free and read whole.
-_JSON_ATTRS = ("run", "containers", "task", "verdict", "outcome", "attempts", "array")
 
 
 class RunExists(EcsrunError):
@@ -39,87 +40,33 @@ class RunExists(EcsrunError):
         self.existing = existing
 
 
-def iso_utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+@dataclass(frozen=True)
+class Ended:
+    """What the one door to a run's end answers: whether this writer's end was recorded (`won`), and the record as
+    it stands (the writer's own end, or the one it lost to; a record whose status changed but that has no end yet
+    when the writer lost because of that status)."""
 
+    won: bool
+    record: RunRecord | None
 
-def now_iso() -> str:
-    return iso_utc(datetime.now(UTC))
+    @property
+    def outcome(self) -> dict[str, Any] | None:
+        return self.record.outcome if self.record is not None else None
 
 
 def _is_conditional_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-def _dump(value: Any) -> Any:
-    if isinstance(value, list):
-        return json.dumps([v.model_dump(mode="json") if hasattr(v, "model_dump") else v for v in value])
-    if hasattr(value, "model_dump"):
-        return json.dumps(value.model_dump(mode="json"))
-    return json.dumps(value)
+class RunsTable(RunQueries):
+    """The run record's transitions: each a conditional write, named by its lifecycle edge where it has one."""
 
-
-class RunsTable:
     def __init__(self, table: Any):
         self._table = table
 
-    def _to_item(self, record: RunRecord) -> dict[str, Any]:
-        item = record.model_dump(mode="json", exclude_none=True)
-        for attr in _JSON_ATTRS:
-            if attr in item:
-                item[attr] = json.dumps(item[attr])
-        if "earlyEvents" in item:  # a map, so one event can be added by key in a conditional write
-            item["earlyEvents"] = {arn: json.dumps(task) for arn, task in item["earlyEvents"].items()}
-        return item
-
-    def _from_item(self, item: dict[str, Any]) -> RunRecord:
-        data = dict(item)
-        for attr in _JSON_ATTRS:
-            if isinstance(data.get(attr), str):
-                data[attr] = json.loads(data[attr])
-        if isinstance(data.get("earlyEvents"), dict):
-            data["earlyEvents"] = {arn: json.loads(text) for arn, text in data["earlyEvents"].items()}
-        for key in ("attempt", "expiresAt", "taskVersion", "runTaskAttempt"):
-            if key in data:
-                data[key] = int(data[key])
-        return RunRecord.model_validate(data)
-
-    def get_many(self, run_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Records by runId, as plain items (outcome parsed): BatchGetItem, 100 keys a call, unprocessed keys
-        asked again. Only the fields an array's verdict needs are read."""
-        # The table resource's client (de)serializes attribute values, as the table's own methods do.
-        client, name = self._table.meta.client, self._table.name
-        found: dict[str, dict[str, Any]] = {}
-        pending = [{"runId": run_id} for run_id in dict.fromkeys(run_ids)]
-        while pending:
-            batch, pending = pending[:100], pending[100:]
-            request: dict[str, Any] = {
-                name: {
-                    "Keys": batch,
-                    "ConsistentRead": True,
-                    "ProjectionExpression": "runId, executionArn, #s, outcome",
-                    "ExpressionAttributeNames": {"#s": "status"},
-                }
-            }
-            attempt = 0
-            while request:
-                time.sleep(min(0.05 * attempt, 1.0))  # unprocessed keys mean throttling: back off a little
-                answer = client.batch_get_item(RequestItems=request)
-                for record in answer.get("Responses", {}).get(name, []):
-                    if isinstance(record.get("outcome"), str):
-                        record["outcome"] = json.loads(record["outcome"])
-                    found[record["runId"]] = record
-                request = answer.get("UnprocessedKeys") or {}
-                attempt += 1
-        return found
-
-    def get(self, run_id: str) -> RunRecord | None:
-        item = self._table.get_item(Key={"runId": run_id}, ConsistentRead=True).get("Item")
-        return self._from_item(item) if item else None
-
     def create(self, record: RunRecord) -> RunRecord:
         try:
-            self._table.put_item(Item=self._to_item(record), ConditionExpression="attribute_not_exists(runId)")
+            self._table.put_item(Item=to_item(record), ConditionExpression="attribute_not_exists(runId)")
         except ClientError as exc:
             if not _is_conditional_failure(exc):
                 raise
@@ -140,16 +87,19 @@ class RunsTable:
         raw_sets: tuple[str, ...] = (),
         names: dict[str, str] | None = None,
         return_new: bool = False,
+        due: str | None = None,
     ) -> RunRecord | None:
-        """One conditional UpdateItem; StaleRecord when the condition fails. With `return_new`, the record as
-        the write left it (ALL_NEW): what the writer saw, atomically, at the moment it won."""
-        sets = {**sets, "updatedAt": now_iso()}
+        """One conditional UpdateItem; StaleRecord (with the record as it was, ALL_OLD) when the condition fails.
+        With `return_new`, the record as the write left it (ALL_NEW): what the writer saw, atomically, at the
+        moment it won. Every write moves `dueAt` (to now, or to `due`): the reconciler's grace counts from there."""
+        stamp = now_iso()
+        sets = {**sets, "updatedAt": stamp, "dueAt": due or stamp}
         all_names = {f"#{k}": k for k in (*sets, *removes)}
         all_names.update(names or {})
         expression = "SET " + ", ".join([f"#{k} = :{k}" for k in sets] + list(raw_sets))
         if removes:
             expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
-        attr_values = {f":{k}": (_dump(v) if k in _JSON_ATTRS else v) for k, v in sets.items()}
+        attr_values = {f":{k}": (dump(v) if k in JSON_ATTRS else v) for k, v in sets.items()}
         attr_values.update(values)
         for placeholder in re.findall(r"#\w+", condition):  # "#status" names the attribute "status"
             all_names.setdefault(placeholder, placeholder[1:])
@@ -161,15 +111,20 @@ class RunsTable:
                 ExpressionAttributeNames=all_names,
                 ExpressionAttributeValues=attr_values,
                 ReturnValues="ALL_NEW" if return_new else "NONE",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if _is_conditional_failure(exc):
-                raise StaleRecord(run_id) from exc
+                old: Any = exc.response.get("Item")
+                raise StaleRecord(run_id, from_wire(old) if isinstance(old, dict) and old else None) from exc
             raise
-        return self._from_item(answer["Attributes"]) if return_new else None
+        return from_item(answer["Attributes"]) if return_new else None
 
-    def _from_state(self, read: RunRecord) -> tuple[str, dict[str, Any]]:
-        """A condition that holds only while the record is as `read` saw it (same status, token and attempt)."""
+    def _from_state(self, read: RunRecord, edge: Edge | None = None) -> tuple[str, dict[str, Any]]:
+        """A condition that holds only while the record is as `read` saw it (same status, token and attempt).
+        With `edge`, refused at once (StaleRecord) when the lifecycle does not allow it from the status read."""
+        if edge is not None and not lifecycle.allow(read.status, edge):
+            raise StaleRecord(read.runId, read)
         values = {":read_status": read.status.value, ":read_attempt": read.attempt}
         condition = "#status = :read_status AND #attempt = :read_attempt"
         if read.taskToken is None:  # an array's parent never has one
@@ -181,10 +136,10 @@ class RunsTable:
     def set_token(self, read: RunRecord, token: str) -> RunRecord:
         """A retried start state brings a new token; the task, if any, stays the same. A settled run whose
         callback went to the old token has it pending again, for the new one."""
-        condition, values = self._from_state(read)
+        condition, values = self._from_state(read, Edge.RESUME)
         sets: dict[str, Any] = {"taskToken": token, "tokenState": TokenState.START.value}
         if read.status in (RunStatus.STOPPED, RunStatus.START_FAILED):
-            sets |= {"callback": Callback.PENDING.value, "waiting": WAITING_MARK}
+            sets |= {"callback": Callback.PENDING.value}
         new = self._update(read.runId, sets, condition, values, return_new=True)
         assert new is not None
         return new
@@ -257,9 +212,8 @@ class RunsTable:
 
     def settle(self, read: RunRecord, task: EcsTask, verdict: Verdict, settled_by: str) -> None:
         """Record the STOPPED task and its verdict once, with the callback pending: only from the status and
-        token that were read, and only for the recorded task. The waiting mark stays until the callback is
-        acknowledged."""
-        condition, values = self._from_state(read)
+        token that were read, and only for the recorded task."""
+        condition, values = self._from_state(read, Edge.SETTLE)
         sets: dict[str, Any] = {
             "status": RunStatus.STOPPED.value,
             "task": task,
@@ -277,8 +231,7 @@ class RunsTable:
         )
 
     def mark_callback(self, run_id: str, token: str, *, delivered: bool) -> None:
-        """The pending callback was acknowledged (or its token was closed): recorded once; the run no longer
-        needs anyone."""
+        """The pending callback was acknowledged (or its token was closed): recorded once."""
         sets: dict[str, Any] = {"callback": (Callback.DELIVERED if delivered else Callback.CLOSED).value}
         if not delivered:
             sets["callbackClosed"] = True
@@ -287,7 +240,6 @@ class RunsTable:
             sets,
             "#callback = :pending AND #taskToken = :token",
             {":pending": Callback.PENDING.value, ":token": token},
-            removes=("waiting",),
         )
 
     def record_task(self, read: RunRecord, task: EcsTask, verdict: Verdict) -> None:
@@ -318,7 +270,6 @@ class RunsTable:
                 "attempt": attempt,
                 "clientToken": token,
                 "attempts": [*read.attempts, earlier],
-                "waiting": WAITING_MARK,
                 "earlyEvents": {},
                 "tokenState": TokenState.START.value,
             },
@@ -340,15 +291,22 @@ class RunsTable:
 
     # ---- stopping and aborting ----
 
-    def record_caller_answer(self, run_id: str, result: str) -> None:
-        """The caller's token was answered ("delivered") or found closed ("closed: <code>"): never again."""
-        self._update(run_id, {"callerAnswer": result}, "attribute_exists(runId)", {})
+    def record_caller_answer(self, run_id: str, result: str) -> bool:
+        """The caller's token was answered ("delivered") or found closed ("closed: <code>"): written once; False
+        when an answer was recorded already (that one stands)."""
+        try:
+            self._update(
+                run_id, {"callerAnswer": result}, "attribute_exists(runId) AND attribute_not_exists(#callerAnswer)", {}
+            )
+        except StaleRecord:
+            return False
+        return True
 
     def begin_stop(self, read: RunRecord, token: str, reason: str, state: TokenState, *, timed_out: bool) -> RunRecord:
         """A run whose start state ended without a verdict (timed out, or interrupted beyond its retries): the
         stop state's token replaces the start state's, and no RunTask can follow (begin_start needs STARTING).
         Returns the record as the write left it: whether RunTask may have been called is read atomically."""
-        condition, values = self._from_state(read)
+        condition, values = self._from_state(read, Edge.STOP)
         sets: dict[str, Any] = {
             "status": RunStatus.STOPPING.value,
             "taskToken": token,
@@ -372,14 +330,13 @@ class RunsTable:
     def mark_aborted(
         self, read: RunRecord, reason: str, execution_status: str = "ABORTED", execution_error: str | None = None
     ) -> RunRecord:
-        """The execution ended first: nobody waits for this run any more. It stays visible to the reconciler
-        (waiting) until its task is stopped and its logs are copied. A pending callback is closed with the
-        execution."""
-        condition, values = self._from_state(read)
+        """The execution ended first: nobody waits for this run any more. It stays open to the reconciler until its
+        task is stopped, its logs are copied and its end is recorded and announced. A pending callback is closed
+        with the execution."""
+        condition, values = self._from_state(read, Edge.ABORT)
         sets: dict[str, Any] = {
             "status": RunStatus.ABORTED.value,
             "stopReason": reason,
-            "waiting": WAITING_MARK,
             "executionStatus": execution_status,
         }
         if execution_error:
@@ -390,73 +347,122 @@ class RunsTable:
         assert new is not None
         return new
 
-    # ---- the end ----
+    # ---- the end: one door ----
 
-    def finish(
+    def end(
         self,
-        run_id: str,
+        read: RunRecord,
         outcome: dict[str, Any],
         *,
         aborted: bool = False,
-        release: bool = True,
         close_callback: bool = False,
-    ) -> bool:
-        """Record the run's outcome, once: False if another writer recorded one first. With `release` the run
-        needs nobody any more; otherwise its task is not known to have stopped and the reconciler keeps
-        looking. `close_callback`: a pending callback is done with, the state machine has moved on."""
-        status = RunStatus.SUCCEEDED if outcome.get("status") == "SUCCEEDED" else RunStatus.FAILED
-        if aborted:
-            status = RunStatus.ABORTED
+        logs_copied: bool = False,
+    ) -> Ended:
+        """Record the run's outcome, once, only from the status that was read. Whoever loses gets the record as it
+        is (ALL_OLD): with an outcome, the end to adopt; without one, a status that changed under the writer
+        (e.g. an abort while CopyLogs copied), to judge again from. `close_callback`: a pending callback is done
+        with, the state machine has moved on. `logs_copied`: the manifest describes the task as it ended."""
+        status = lifecycle.end_status(outcome, aborted=aborted)
         sets: dict[str, Any] = {"status": status.value, "outcome": outcome}
         if close_callback:
             sets["callback"] = Callback.DELIVERED.value
-        if not release:
-            sets["waiting"] = WAITING_MARK
+        if logs_copied:
+            sets["logsCopied"] = True
         try:
-            self._update(
-                run_id,
+            if not lifecycle.allow(read.status, Edge.END):
+                raise StaleRecord(read.runId, self.get(read.runId))
+            new = self._update(
+                read.runId,
                 sets,
-                "attribute_exists(runId) AND attribute_not_exists(#outcome)",
-                {},
-                removes=("waiting",) if release else (),
+                "#status = :read_status AND attribute_not_exists(#outcome)",
+                {":read_status": read.status.value},
+                return_new=True,
             )
+        except StaleRecord as lost:
+            current = lost.current if isinstance(lost.current, RunRecord) else self.get(read.runId)
+            return Ended(won=False, record=current)
+        return Ended(won=True, record=new)
+
+    def mark_logs_copied(self, run_id: str) -> None:
+        """The manifest now describes the ended run's task as it stopped (it ended before its task did)."""
+        with contextlib.suppress(StaleRecord):
+            self._update(run_id, {"logsCopied": True}, "attribute_exists(#outcome)", {})
+
+    def mark_announced(self, run_id: str) -> None:
+        """EventBridge took the run's completion event: nobody publishes it again."""
+        with contextlib.suppress(StaleRecord):
+            self._update(run_id, {"announced": True}, "attribute_exists(#outcome)", {})
+
+    def release(self, read: RunRecord) -> bool:
+        """Nothing is left for the run (lifecycle.chores): it leaves the overdue index. Conditioned on every fact
+        that made it so (each is written once and never undone). False when something is still left."""
+        if lifecycle.chores(read):
+            return False
+        condition = "attribute_exists(#outcome) AND #announced = :yes"
+        if read.run.callbackTaskToken:
+            condition += " AND attribute_exists(#callerAnswer)"
+        condition += (
+            " AND attribute_exists(#task) AND #logsCopied = :yes"
+            if read.task
+            else " AND attribute_not_exists(#taskArn)"
+        )
+        try:
+            self._update(read.runId, {}, condition, {":yes": True}, removes=("openShard",))
         except StaleRecord:
             return False
         return True
 
-    def release(self, run_id: str) -> None:
-        """An ended run whose task is now known to have stopped: nobody needs to look at it any more."""
-        self._update(run_id, {}, "attribute_exists(#outcome)", {}, removes=("waiting",))
+    def release_if_done(self, run_id: str) -> bool:
+        now = self.get(run_id)
+        return now is not None and now.openShard is not None and self.release(now)
 
-    def touch(self, run_id: str) -> None:
-        """The reconciler asked Step Functions about this run: it goes to the back of the waiting queue."""
-        self._update(run_id, {}, "attribute_exists(waiting)", {})
+    def mark_no_task(self, read: RunRecord) -> None:
+        """RunTask refused the attempt's clientToken: no call with it started a task, so none can be running (the
+        attempt is as if RunTask had never been called)."""
+        with contextlib.suppress(StaleRecord):
+            self._update(
+                read.runId,
+                {},
+                "#attempt = :attempt AND attribute_not_exists(#taskArn)",
+                {":attempt": read.attempt},
+                removes=("runTaskAttempt",),
+            )
 
-    def waiting_since(self, before: str) -> Iterator[RunRecord]:
-        """Runs that need work (the sparse waiting index) whose record has not changed since `before` (ISO
-        time), oldest first."""
-        kwargs: dict[str, Any] = {
-            "IndexName": WAITING_INDEX,
-            "KeyConditionExpression": "waiting = :w AND updatedAt < :before",
-            "ExpressionAttributeValues": {":w": WAITING_MARK, ":before": before},
-        }
-        while True:
-            page = self._table.query(**kwargs)
-            for item in page.get("Items", []):
-                record = self.get(item["runId"])  # the index is eventually consistent; the table is not
-                if record is not None and record.waiting:
-                    yield record
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    # ---- the reconciler's view ----
+
+    def reopen_retired(self, run_id: str) -> None:
+        """A run written before the overdue index (it carries the retired `waiting` mark): moved to the overdue
+        index, due now."""
+        with contextlib.suppress(StaleRecord):
+            self._update(
+                run_id,
+                {"openShard": lifecycle.open_shard(run_id)},
+                "attribute_exists(#waiting)",
+                {},
+                removes=("waiting",),
+            )
+
+    def recheck_later(self, read: RunRecord, grace: timedelta) -> None:
+        """The reconciler found the run still going: it looks again later, sooner for a young run (its grace counts
+        from the returned time)."""
+        now = datetime.now(UTC)
+        created = datetime.fromisoformat(read.createdAt.replace("Z", "+00:00"))
+        due = iso_utc(now + lifecycle.recheck_after(created, now, grace))
+        with contextlib.suppress(StaleRecord):
+            self._update(
+                read.runId, {}, "attribute_exists(#openShard) AND #status = :s", {":s": read.status.value}, due=due
+            )
 
 
 def new_record(**fields: Any) -> RunRecord:
+    """A run's first record: open (in the overdue index) until nothing is left for it."""
     stamp = now_iso()
     ttl_days = fields.pop("ttl_days")
     return RunRecord(
         status=RunStatus.STARTING,
         earlyEvents={},
+        openShard=lifecycle.open_shard(fields["runId"]),
+        dueAt=stamp,
         createdAt=stamp,
         updatedAt=stamp,
         expiresAt=int(time.time()) + ttl_days * 86400,
@@ -464,4 +470,4 @@ def new_record(**fields: Any) -> RunRecord:
     )
 
 
-__all__ = ["RunExists", "RunsTable", "iso_utc", "new_record", "now_iso"]
+__all__ = ["Ended", "RunExists", "RunsTable", "iso_utc", "new_record", "now_iso"]

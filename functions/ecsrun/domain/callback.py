@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecsrun.domain import limits
-from ecsrun.domain.completion import ended_summary
+from ecsrun.domain.completion import ended_error_name, ended_summary
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.record import RunRecord
 from ecsrun.domain.secrets import override_values, scrub_document
@@ -82,17 +82,7 @@ def ended_execution_outcome(
     ecsrun's error names (another name, such as States.Runtime, becomes Run.InternalError and is quoted)."""
     own = record if record is not None and record.executionArn == execution_arn else None
     if own is not None and own.outcome is not None:
-        recorded = own.outcome
-        if recorded.get("status") == "SUCCEEDED":
-            return {"status": "SUCCEEDED", "output": recorded.get("output") or {"runId": own.runId}}
-        document = {
-            "runId": own.runId,
-            "status": "FAILED",
-            "error": recorded.get("error"),
-            "message": recorded.get("message"),
-            "manifestKey": recorded.get("manifestKey"),
-        }
-        return {"status": "FAILED", "error": recorded.get("error"), "cause": json.dumps(document)}
+        return recorded_answer(own)
     name = execution_error_name(status, error)
     if own is None and name == error and cause:  # one of ecsrun's own Fail states: its cause is the document
         return {"status": "FAILED", "error": name, "cause": cause}
@@ -109,10 +99,23 @@ def ended_execution_outcome(
     return {"status": "FAILED", "error": name, "cause": json.dumps(document)}
 
 
+def recorded_answer(record: RunRecord) -> dict[str, Any]:
+    """The caller's answer derived from the run's recorded end (whoever answers, whenever)."""
+    recorded = record.outcome or {}
+    if recorded.get("status") == "SUCCEEDED":
+        output = recorded.get("output") or (recorded if record.array is not None else {"runId": record.runId})
+        return {"status": "SUCCEEDED", "output": output}
+    document = {
+        "runId": record.runId,
+        "status": "FAILED",
+        "error": recorded.get("error"),
+        "message": recorded.get("message"),
+        "manifestKey": recorded.get("manifestKey"),
+    }
+    document |= {k: recorded[k] for k in ("executionError", "executionCause", "array") if recorded.get(k)}
+    return {"status": "FAILED", "error": recorded.get("error"), "cause": json.dumps(document)}
+
+
 def execution_error_name(status: str, error: str | None) -> str:
     """The error name a caller sees for an execution that ended `status` with `error`: always one of ecsrun's."""
-    if status == "ABORTED":
-        return ErrorName.ABORTED.value
-    if status == "TIMED_OUT":
-        return ErrorName.TIMED_OUT.value
-    return error if error in {e.value for e in ErrorName} else ErrorName.INTERNAL.value
+    return ended_error_name(status, error)

@@ -11,9 +11,9 @@ from typing import Any
 
 from ecsrun.domain import limits
 from ecsrun.domain.errors import ErrorName
-from ecsrun.domain.models.record import RunRecord, RunStatus
+from ecsrun.domain.models.record import RunRecord
 from ecsrun.domain.outcome import caught_reason, task_summary
-from ecsrun.domain.secrets import override_values, scrub_document
+from ecsrun.domain.secrets import override_values, scrub, scrub_document
 
 SOURCE = "ecsrun"
 SUCCEEDED, FAILED = "ecsrun.RunSucceeded", "ecsrun.RunFailed"
@@ -58,20 +58,6 @@ def completion_entry(detail: dict[str, Any], bus: str) -> dict[str, Any]:
     }
 
 
-def unannounced_end(
-    record: RunRecord | None, execution_arn: str, status: str, error: str | None, cause: str | None
-) -> dict[str, Any] | None:
-    """The summary to announce for an execution that ended (FAILED, TIMED_OUT) without its run being announced:
-    CopyLogs itself failed (Logs.CopyFailed) after the run's task was judged. None when the run's end is, or will
-    be, announced elsewhere (it has an outcome; an aborted run is announced when its cleanup records its
-    outcome), or when the run is not this execution's."""
-    if record is None or record.executionArn != execution_arn or record.outcome is not None:
-        return None
-    if record.status == RunStatus.ABORTED:
-        return None
-    return ended_summary(record, execution_arn, status, error, cause)
-
-
 def ended_summary(
     record: RunRecord, execution_arn: str, status: str, error: str | None, cause: str | None
 ) -> dict[str, Any]:
@@ -82,20 +68,59 @@ def ended_summary(
 def aborted_without_task(
     record: RunRecord, status: str, error: str | None, cause: str | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(The completion detail, the outcome to record) of a run whose execution ended before any task existed."""
+    """(The completion detail, the outcome to record) of a run whose execution ended before its run did."""
     summary = _ended_summary(record, status, error, cause)
     outcome = {"status": "FAILED", "error": summary["error"], "message": summary["message"], "manifestKey": None}
+    outcome |= {k: summary[k] for k in ("executionError", "executionCause") if k in summary}
     return run_summary(summary, record.executionArn), outcome
 
 
+def ended_error_name(status: str, error: str | None) -> str:
+    """The error name of a run whose execution ended `status` with `error`: always one of ecsrun's (an abort is
+    Run.Aborted whatever error the operator gave StopExecution; an unknown name is Run.InternalError)."""
+    if status == "ABORTED":
+        return ErrorName.ABORTED.value
+    if status == "TIMED_OUT":
+        return ErrorName.TIMED_OUT.value
+    return error if error in {e.value for e in ErrorName} else ErrorName.INTERNAL.value
+
+
 def _ended_summary(record: RunRecord, status: str, error: str | None, cause: str | None) -> dict[str, Any]:
-    default = ErrorName.ABORTED if status == "ABORTED" else ErrorName.INTERNAL
-    summary = {
+    values = override_values(record.run.request)
+    name = ended_error_name(status, error)
+    summary: dict[str, Any] = {
         "runId": record.runId,
         "status": "FAILED",
-        "error": error or default.value,
-        "message": f"the execution ended {status}" + (f": {caught_reason(cause)[:500]}" if cause else ""),
+        "error": name,
+        "message": scrub(
+            f"the execution ended {status}" + (f": {caught_reason(cause)[:500]}" if cause else ""), values
+        ),
         "task": task_summary(record),
         "attempts": [*record.attempts, {"attempt": record.attempt}],
     }
-    return dict(scrub_document(summary, override_values(record.run.request)))
+    if error and error != name:  # the execution's own error (an operator's, a States.* one) is kept as detail
+        summary["executionError"] = scrub(error[:256], values)
+        summary["executionCause"] = scrub(caught_reason(cause)[:1000], values) if cause else None
+    return dict(scrub_document(summary, values))
+
+
+def recorded_summary(record: RunRecord, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The completion event's detail of a run that has its outcome, derived from that recorded end (with the
+    manifest, when there is one, for the task and the log keys)."""
+    outcome = record.outcome or {}
+    if record.array is not None:
+        base: dict[str, Any] = dict(outcome)  # an array parent's outcome is its summary
+    elif manifest is not None:
+        base = manifest
+    elif isinstance(outcome.get("output"), dict):
+        base = outcome["output"]
+    else:
+        base = {
+            "runId": record.runId,
+            "task": task_summary(record),
+            "attempts": [*record.attempts, {"attempt": record.attempt}],
+            "logs": {"bucket": None, "manifestKey": outcome.get("manifestKey"), "containers": []},
+        }
+    ended = {k: outcome.get(k) for k in ("status", "error", "message")}
+    summary = scrub_document({**base, **ended, "runId": record.runId}, override_values(record.run.request))
+    return run_summary(summary, record.executionArn)

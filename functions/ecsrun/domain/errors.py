@@ -7,6 +7,7 @@ own `Retry`/`Catch` blocks rely on them. Add names; never rename one.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class ErrorName(StrEnum):
@@ -51,7 +52,12 @@ class RunNotFound(EcsrunError):
 
 
 class StaleRecord(EcsrunError):
-    """The run record changed between read and conditional write."""
+    """The run record changed between read and conditional write. `current` is the record as the write found it,
+    when the store says (a loser acts on the record that won)."""
+
+    def __init__(self, run_id: str, current: Any = None):
+        super().__init__(run_id)
+        self.current = current
 
 
 class StartInterrupted(EcsrunError):

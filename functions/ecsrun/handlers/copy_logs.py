@@ -8,18 +8,19 @@ long in a Wait state (no invocation is billed meanwhile), then invokes this func
 
 from __future__ import annotations
 
-import json
 import math
 from typing import TYPE_CHECKING, Any
 
 from ecsrun.domain import resumable
-from ecsrun.domain.completion import run_summary
+from ecsrun.domain.callback import recorded_answer
+from ecsrun.domain.completion import recorded_summary
 from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.run import Run
 from ecsrun.domain.outcome import duplicate, task_run_seconds
 from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented, logger, metrics
 from ecsrun.plumbing.settings import Settings
+from ecsrun.steps.announce import announce, best_effort
 from ecsrun.steps.callback import answer_caller
 from ecsrun.steps.start import claim_unstarted_run
 
@@ -57,12 +58,29 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if record is None:  # the start died before it wrote the record, each time: nothing was started
         record = claim_unstarted_run(payload.run, payload.executionArn, store=store, settings=settings)
     if record.executionArn != payload.executionArn:
-        # The runId belongs to another execution: its logs and manifest are not this execution's to write.
+        # The runId belongs to another execution: its logs, manifest, record and completion event are not this
+        # execution's to write (consumers deduplicate on runId: a Run.Duplicate there would read as the owner's
+        # failure). This execution ends Run.Duplicate, and its own caller (never the record's) is told so.
         refused = duplicate(record, payload.executionArn)
-        wiring.completion_publisher(settings)(run_summary(json.loads(refused["cause"]), payload.executionArn))
-        # This execution's caller (its own token, never the record's): the record is the first execution's.
-        answer_caller(payload.run.callbackTaskToken, refused, callbacks=wiring.callbacks())
+        _answer_quietly(payload.run.callbackTaskToken, refused, store=None, run_id=None)
         return _done(refused)
+
+    if record.outcome is not None and record.logsCopied:
+        # A retry of this state after the run's end was recorded (the invocation that recorded it failed later, or
+        # its answer was lost): the recorded end stands and is what this state returns; nothing is copied again.
+        ended = recorded_answer(record)
+        with best_effort("finishing an ended run"):
+            if not record.announced:
+                announce(
+                    recorded_summary(record, wiring.read_manifest(run_id, settings)),
+                    run_id=run_id,
+                    store=store,
+                    publish=wiring.completion_publisher(settings),
+                )
+            if record.callerAnswer is None:
+                _answer_quietly(record.run.callbackTaskToken, ended, store=store, run_id=run_id)
+            store.release_if_done(run_id)
+        return _done(ended)
 
     if not resumable.AVAILABLE:
         logger.warning("SHA-256 state cannot be saved in this runtime: a log copy cannot pause and continue")
@@ -97,8 +115,19 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     else:  # the total, and one metric per error name, so an alarm can watch a single kind of failure
         metrics.add_metric(name="RunsFailed", unit="Count", value=1)
         metrics.add_metric(name=f"RunsFailed.{outcome['error']}", unit="Count", value=1)
-    if record.callerAnswer is None:  # a retry of this state after the answer does not answer again
-        # A failed answer fails this state: the state machine retries it, and past its retries the execution
-        # ends Logs.CopyFailed and ExecutionEnded answers from the outcome recorded above.
-        answer_caller(record.run.callbackTaskToken, outcome, callbacks=wiring.callbacks(), store=store, run_id=run_id)
+    with best_effort("answering the caller"):
+        now = store.get(run_id)
+        if now is not None and now.callerAnswer is None:  # answered already (by this state's retry, or the abort)
+            # `outcome` is the recorded end (finish adopts the winner's when it lost).
+            _answer_quietly(now.run.callbackTaskToken, outcome, store=store, run_id=run_id)
+            store.release_if_done(run_id)
     return _done(outcome)
+
+
+def _answer_quietly(token: str | None, outcome: dict[str, Any], *, store: Any, run_id: str | None) -> None:
+    """A failed answer never changes the verdict: the run's end stands, and the reconciler (or the execution's
+    end) answers from the recorded end later."""
+    try:
+        answer_caller(token, outcome, callbacks=wiring.callbacks(), store=store, run_id=run_id)
+    except Exception:  # noqa: BLE001 - the answer is retried from the record, never by failing this state
+        logger.warning("could not answer the caller; it is answered from the recorded end later", exc_info=True)

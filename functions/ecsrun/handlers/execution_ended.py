@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from ecsrun.adapters.dynamodb import RunsTable
 from ecsrun.domain import jsonbounds
 from ecsrun.domain.callback import callback_token, ended_execution_outcome
-from ecsrun.domain.completion import unannounced_end
 from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.record import RunRecord
 from ecsrun.domain.runtask import run_id_for_execution
@@ -71,15 +70,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         cause=execution.cause,
     )
     record = store.get(run_id)
-    detail = unannounced_end(record, execution.executionArn, execution.status, execution.error, execution.cause)
-    if detail is not None:
-        publish(detail)
-        result["announced"] = detail["error"]
     if result.get("announced"):
         # The function that announces a run's end counts it, as CopyLogs does for the ends it announces.
         metrics.add_metric(name="RunsFailed", unit="Count", value=1)
         metrics.add_metric(name=f"RunsFailed.{result['announced']}", unit="Count", value=1)
     _answer_caller(record, request, execution, store)
+    if record is not None and record.executionArn == execution.executionArn:
+        store.release_if_done(run_id)
     logger.info("execution ended", extra={"status": execution.status, **result})
     if result["result"] == "aborted":
         metrics.add_metric(name="RunsAborted", unit="Count", value=1)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ecsrun.adapters import clients
-from ecsrun.domain.completion import run_summary
 from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.run import Run
 from ecsrun.handlers import wiring
@@ -49,8 +47,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         bucket=settings.logs_bucket,
         ttl_days=settings.run_record_ttl_days,
     )
-    if not result["prepared"]:  # Run.Duplicate: the runId is another execution's, and so is its record
-        wiring.completion_publisher(settings)(run_summary(json.loads(result["cause"]), payload.executionArn))
+    if not result["prepared"]:  # Run.Duplicate: the runId is another execution's, and so are its record and its
+        # completion event (nothing is put on the bus under the owner's runId)
         refused = {"status": "FAILED", "error": result["error"], "cause": result["cause"]}
         try:
             answer_caller(payload.run.callbackTaskToken, refused, callbacks=wiring.callbacks())

@@ -27,6 +27,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
         max_execution_checks=settings.reconcile_execution_checks,
         publish=wiring.completion_publisher(settings),
         copy_logs=lambda record: wiring.copy_unwaited_logs(record, settings, context),
+        read_manifest=lambda run_id: wiring.read_manifest(run_id, settings),
     )
     metrics.add_metric(name="RunsReconciled", unit="Count", value=counts["settled"])
     metrics.add_metric(name="TasksLost", unit="Count", value=counts["lost"])

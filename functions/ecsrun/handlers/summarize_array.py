@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ecsrun.adapters import clients
-from ecsrun.domain.completion import run_summary
+from ecsrun.domain.completion import recorded_summary
 from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.run import Run
 from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps import arrays as array_runs
+from ecsrun.steps.announce import announce
 from ecsrun.steps.callback import answer_caller
 
 if TYPE_CHECKING:
@@ -41,10 +42,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         put_object=clients.client("s3").put_object,
         bucket=settings.logs_bucket,
     )
-    wiring.completion_publisher(settings)(run_summary(summary, payload.executionArn))
+    record = store.get(payload.runId)
+    if record is not None and record.outcome is not None and not record.announced:
+        announce(
+            recorded_summary(record), run_id=payload.runId, store=store, publish=wiring.completion_publisher(settings)
+        )
     token = payload.run.callbackTaskToken if payload.run else None
-    # A failed answer fails this state: the execution ends, and ExecutionEnded answers from the recorded outcome.
-    answer_caller(token, answer, callbacks=wiring.callbacks(), store=store, run_id=payload.runId)
+    if record is not None and record.callerAnswer is None:
+        try:
+            answer_caller(token, answer, callbacks=wiring.callbacks(), store=store, run_id=payload.runId)
+        except Exception:  # noqa: BLE001 - a failed answer never changes the verdict; the reconciler answers later
+            logger.warning("could not answer the caller; it is answered from the recorded end later", exc_info=True)
+    store.release_if_done(payload.runId)
     counts = summary["array"]
     logger.info("array ended", extra={"status": summary["status"], "byOutcome": counts["byOutcome"]})
     metrics.add_metric(name="ArrayChildrenFailed", unit="Count", value=counts["failed"])

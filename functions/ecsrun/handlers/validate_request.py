@@ -20,6 +20,7 @@ from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented_answering_bounds, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.account_checks import account_problems
+from ecsrun.steps.announce import publish_quietly
 from ecsrun.steps.callback import answer_caller
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # The cause of the execution's Fail state: within Step Functions' 32,768 characters, cut structurally.
         report = limits.fit(scrub_document(problems_report(problems), secrets), limits.MAX_CAUSE_CHARS)
         failed = {"runId": run_id, "status": "FAILED", "error": ErrorName.REQUEST_INVALID.value, **report}
-        wiring.completion_publisher(settings)(run_summary(failed, payload.executionArn))
+        publish_quietly(run_summary(failed, payload.executionArn), wiring.completion_publisher(settings))
         answer = {"valid": False, "error": ErrorName.REQUEST_INVALID.value, "cause": json.dumps(report)}
         try:  # the token is read from the raw input: an invalid request still gets its answer
             answer_caller(callback_token(payload.request), {"status": "FAILED", **answer}, callbacks=wiring.callbacks())

@@ -75,6 +75,24 @@ def completion_publisher(settings: Settings) -> Callable[[dict[str, Any]], None]
     return lambda detail: events.put(completion_entry(detail, bus))
 
 
+def read_manifest(run_id: str, settings: Settings) -> dict[str, Any] | None:
+    """A run's manifest (None when it is not there), for an announcement derived from the recorded end."""
+    import json
+
+    from botocore.exceptions import ClientError
+
+    from ecsrun.domain.keys import manifest_key
+
+    try:
+        body = clients.client("s3").get_object(Bucket=settings.logs_bucket, Key=manifest_key(run_id))["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+    document = json.loads(body)
+    return document if isinstance(document, dict) else None
+
+
 def copy_unwaited_logs(record: RunRecord, settings: Settings, context: Any) -> bool:
     """Copy (or continue copying) the logs of a run no state machine waits for (aborted, or ended before its task
     was known to have stopped), pausing at a checkpoint before this invocation's time runs out; a stream whose last

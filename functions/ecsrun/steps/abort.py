@@ -16,6 +16,7 @@ from ecsrun.domain.completion import aborted_without_task
 from ecsrun.domain.errors import StaleRecord
 from ecsrun.domain.models.record import WAITING, RunRecord, RunStatus
 from ecsrun.plumbing.settings import Settings
+from ecsrun.steps.announce import announce
 from ecsrun.steps.settle import SETTLE_ATTEMPTS
 from ecsrun.steps.tasks import record_attempt_task, resolve_attempt_task, stop_recorded_task
 
@@ -98,8 +99,9 @@ def cleanup_aborted(
         # No task was ever started for this attempt, and none can be now: the run ends here.
         status = record.executionStatus or "ABORTED"
         summary, outcome = aborted_without_task(record, status, record.executionError, cause)
-        if store.finish(record.runId, outcome, aborted=record.ended_by_abort, release=True):
-            publish(summary)
+        if store.end(record, outcome, aborted=record.ended_by_abort).won:
+            announce(summary, run_id=record.runId, store=store, publish=publish)
+            store.release_if_done(record.runId)
             return {"taskStopped": False, "taskArn": None, "announced": outcome["error"]}
         return {"taskStopped": False, "taskArn": None}
     known = stop_recorded_task(record, ecs=ecs, store=store)
@@ -116,8 +118,10 @@ def _end_judged_run(
     publish: Callable[[dict[str, Any]], None],
 ) -> dict[str, Any]:
     summary, outcome = aborted_without_task(record, status, error, cause)
-    # A task that ran keeps the run where the reconciler looks until its logs are copied (outcome unchanged).
-    if not store.finish(record.runId, outcome, release=record.task is None, close_callback=True):
-        return {"result": "ignored: the run has its outcome"}
-    publish(summary)
+    # A task that ran keeps the run open to the reconciler until its logs are copied (outcome unchanged).
+    ended = store.end(record, outcome, close_callback=True)
+    if not ended.won:
+        return {"result": "ignored: the run has its outcome" if ended.outcome else "ignored: the run changed"}
+    announce(summary, run_id=record.runId, store=store, publish=publish)
+    store.release_if_done(record.runId)
     return {"result": "ended", "announced": outcome["error"], "taskArn": record.taskArn}

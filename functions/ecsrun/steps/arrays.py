@@ -1,7 +1,7 @@
 """An array run's parent: claim its runId, lay out its children for the Distributed Map, and judge them.
 
 The parent's record claims the runId exactly as a single run's does, so a duplicate trigger never fans out
-twice. It carries no task and no waiting mark: the reconciler has nothing to ask ECS about it.
+twice. It carries no task: the reconciler has nothing to ask ECS about it, only whether its execution still runs.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def prepare(
         clientToken="",
         run=run,
         ttl_days=ttl_days,
-    ).model_copy(update={"status": RunStatus.RUNNING, "waiting": None, "array": array})
+    ).model_copy(update={"status": RunStatus.RUNNING, "array": array})
     try:
         store.create(record)
     except RunExists as exists:
@@ -93,7 +93,11 @@ def summarize(
     document = {**summary, "executionArn": execution_arn, "failedChildren": failed}
     put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode(), ContentType="application/json")
     summary = limits.fit(summary, limits.MAX_OUTCOME_BYTES, limits.utf8_bytes)  # the record's outcome, the event
-    store.finish(run_id, summary)
+    parent = store.get(run_id)
+    ended = store.end(parent, summary) if parent is not None else None
+    if ended is not None and not ended.won and ended.outcome is not None:
+        # Ended already (a retry of this state, or the parent was aborted and its end recorded): that end stands.
+        summary = ended.outcome
     # Counts are exact; the failed children listed (at most 100, every one in the summary object) and their
     # messages are cut to the bounds of an execution's output and cause if they must be, saying so.
     if summary["status"] == "SUCCEEDED":

@@ -25,10 +25,11 @@ class RunStatus(StrEnum):
 
 # A run in one of these states still has a task token waiting for the task to stop.
 WAITING = (RunStatus.STARTING, RunStatus.RUNNING, RunStatus.STOPPING)
-# The sparse index the reconciler reads: a run carries the attribute while it needs work from someone (a state
-# waits on its task, a callback is pending, an aborted run's task or logs, an ended run's task not known stopped).
-WAITING_INDEX = "waiting"
-WAITING_MARK = "W"
+# The sparse index the reconciler reads: a run carries `openShard` (its partition key, sharded from the runId:
+# domain.lifecycle.open_shard) while anything is left for it (lifecycle.chores: no outcome yet, a task not known
+# stopped, logs to copy, an end not announced, a caller not answered), and `dueAt` (its sort key): the reconciler
+# reads a run once `dueAt` is more than its grace ago.
+OVERDUE_INDEX = "overdue"
 # At most this many STOPPED events wait on a record for the start to record its task (see RunRecord.earlyEvents).
 MAX_EARLY_EVENTS = 10
 
@@ -68,7 +69,8 @@ class RunRecord(Model):
     verdict: Verdict | None = None
     timedOut: bool = False
     stopReason: str | None = None
-    waiting: str | None = WAITING_MARK
+    openShard: str | None = None  # present while anything is left for the run (see OVERDUE_INDEX)
+    dueAt: str | None = None  # when the reconciler's grace starts counting: the last change, or a recheck's time
     taskVersion: int | None = None  # detail.version of the ECS event (or DescribeTasks task) that settled it
     settledBy: str | None = None  # "event" or "reconciler"
     callbackClosed: bool = False  # the execution had moved on when the task stopped
@@ -89,7 +91,9 @@ class RunRecord(Model):
     # How the execution ended, when it ended before the run did (ABORTED, FAILED, TIMED_OUT), and its error.
     executionStatus: str | None = None
     executionError: str | None = None
-    outcome: dict[str, Any] | None = None
+    outcome: dict[str, Any] | None = None  # the run's end: written once, conditionally on the status read
+    announced: bool = False  # EventBridge took the run's completion event (until then, someone publishes it)
+    logsCopied: bool = False  # the manifest describes the task as it ended (its logs are in S3)
     array: dict[str, Any] | None = None  # an array run's parent: size, maxConcurrency, where its children are
     createdAt: str
     updatedAt: str
