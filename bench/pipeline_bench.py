@@ -195,8 +195,12 @@ SCENARIOS = {
 }
 
 
-def cost(scenario: str) -> dict[str, Any]:
-    """One successful run, counted, in `scenario`; with the STOPPED event's time and the execution's end."""
+def cost(
+    scenario: str, definition: dict[str, Any] | None = None, runs: int = 1, prefix: str = "bench-cost"
+) -> dict[str, Any]:
+    """`runs` successful runs of `definition` (TINY_DEFINITION by default), one after another, counted in
+    `scenario` (calls summed over the runs; the run record, states and times are the last run's); with the
+    STOPPED event's time and the execution's end."""
     from ecsrun.domain.runtask import execution_name
     from ecsrun.local.engine import follow
     from ecsrun.local.runtime import TABLE, LocalAws
@@ -205,7 +209,7 @@ def cost(scenario: str) -> dict[str, Any]:
     setup = SCENARIOS[scenario]
     settle = setup["settle"] if setup["settle"] is not None else settle_default()
     with LocalAws() as aws:
-        aws.register_task_definition(TINY_DEFINITION)
+        aws.register_task_definition(definition or TINY_DEFINITION)
         os.environ["LOG_SETTLE_SECONDS"] = str(settle)  # LocalAws restores it on exit
         marks: dict[str, float] = {}
         logs = aws.client("logs")
@@ -247,22 +251,29 @@ def cost(scenario: str) -> dict[str, Any]:
         finish.copy_run_logs = timed_copy  # type: ignore[assignment]
         counting = Counting()
         undo = counting.install(aws)
-        request = _request("bench-cost")
-        arn = sfn.start_execution(
-            stateMachineArn=aws.state_machine_arn, name=execution_name(request), input=json.dumps(request)
-        )["executionArn"]
+        transitions = 0
         try:
-            result = follow(aws, arn)
+            for index in range(runs):
+                run_id = prefix if runs == 1 else f"{prefix}-{index}"
+                marks.clear()
+                request = _request(run_id, taskDefinition=(definition or TINY_DEFINITION)["family"])
+                arn = sfn.start_execution(
+                    stateMachineArn=aws.state_machine_arn, name=execution_name(request), input=json.dumps(request)
+                )["executionArn"]
+                result = follow(aws, arn)
+                assert result.status == "SUCCEEDED", result.cause
+                history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+                states = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
+                transitions += len(states)
         finally:
             undo()  # the later sections measure the pipeline uncounted
             finish.copy_run_logs = real_copy  # type: ignore[assignment]
-        assert result.status == "SUCCEEDED", result.cause
         described = sfn.describe_execution(executionArn=arn)
-        history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        states = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
-        item = aws.client("dynamodb").get_item(TableName=TABLE, Key={"runId": {"S": "bench-cost"}})["Item"]
+        item = aws.client("dynamodb").get_item(TableName=TABLE, Key={"runId": {"S": run_id}})["Item"]
     return {
         "scenario": scenario,
+        "runs": runs,
+        "transitions": transitions,
         "settle": settle,
         "calls": dict(sorted(counting.calls.items())),
         "invocations": dict(counting.invocations),

@@ -77,13 +77,47 @@ def test_run_task_error_fails_the_wait_with_a_named_error(stack: Stack, sfn: Stu
 
 
 def test_unknown_task_definition_is_a_run_task_failure(stack: Stack, sfn: Stubber) -> None:
+    # Given a run validated before the task definition travelled with it, whose definition is gone by its start
     sfn.add_response(
         "send_task_failure", {}, {"taskToken": "token-start-1", "error": "ECS.RunTaskFailed", "cause": ANY}
     )
     stack.register("hello.json")
-    start_run(validated_then(stack.request(), taskDefinition="does-not-exist"))
+    run = validated_then(stack.request(), taskDefinition="does-not-exist")
+    run["definition"] = None
+    # When it starts, Then StartTask asks ECS itself, and ECS's refusal is the run's ECS.RunTaskFailed
+    start_run(run)
     sfn.assert_no_pending_responses()
     assert "DescribeTaskDefinition failed" in json.loads(_record(stack, "hello-demo")["verdict"])["reason"]
+
+
+def _count_ecs_calls() -> list[str]:
+    """Every ECS operation the handlers call from now on, in order (a botocore before-call hook on the process's
+    ECS client, which every handler shares)."""
+    called: list[str] = []
+    clients.client("ecs").meta.events.register(
+        "before-call.ecs.*", lambda event_name, **_: called.append(event_name.rsplit(".", 1)[1])
+    )
+    return called
+
+
+def test_the_task_definition_is_described_once_per_run_and_its_revision_runs(stack: Stack, sfn: Stubber) -> None:
+    # Given a family registered once, and every ECS call of the run counted
+    stack.register("hello.json")
+    called = _count_ecs_calls()
+    # When the run is validated, then a second revision is registered, then the run starts
+    run = validated_run(stack.request())
+    validated = stack.ecs.describe_task_definition(taskDefinition="ecsrun-hello")["taskDefinition"]
+    newer = stack.register("hello.json")
+    start_run(run)
+    # Then DescribeTaskDefinition was called once (by ValidateRequest) and DescribeClusters once
+    assert called.count("DescribeTaskDefinition") == 1, called
+    assert called.count("DescribeClusters") == 1, called
+    # And the task runs the revision validated, not the newer one, with the containers ValidateRequest learned
+    [task] = _tasks(stack)
+    assert task["taskDefinitionArn"] == validated["taskDefinitionArn"] != newer
+    assert run["definition"]["arn"] == validated["taskDefinitionArn"]
+    containers = json.loads(_record(stack, "hello-demo")["containers"])
+    assert containers == run["definition"]["containers"]
 
 
 def test_no_capacity_in_a_200_response_is_named_and_retryable(
@@ -93,11 +127,7 @@ def test_no_capacity_in_a_200_response_is_named_and_retryable(
     stack.register("hello.json")
     run = validated_run(stack.request())
     ecs = boto3.client("ecs", region_name=REGION)
-    ecs_stub = Stubber(ecs)
-    ecs_stub.add_response(
-        "describe_task_definition",
-        {"taskDefinition": {"family": "ecsrun-hello", "containerDefinitions": [{"name": "app", "essential": True}]}},
-    )
+    ecs_stub = Stubber(ecs)  # the run carries its task definition: RunTask is the start's only ECS call
     failure = {"arn": "arn:aws:ecs:us-east-1:123456789012:container-instance/default/abc", "reason": "RESOURCE:MEMORY"}
     ecs_stub.add_response("run_task", {"tasks": [], "failures": [failure]})
     stepfunctions = clients.client("stepfunctions")

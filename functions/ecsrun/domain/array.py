@@ -176,6 +176,16 @@ def expand_child(execution_input: Any) -> tuple[Any, str | None]:
     return built, None
 
 
+def child_definition(execution_input: Any) -> Any:
+    """The parent's resolved task definition a child execution's input carries (`arrayChild.parent.definition`),
+    or None: the parent asked ECS once, for every child."""
+    if not isinstance(execution_input, dict):
+        return None
+    child = execution_input.get(CHILD_INPUT)
+    parent = child.get("parent") if isinstance(child, dict) else None
+    return parent.get("definition") if isinstance(parent, dict) else None
+
+
 def child_outcome(record: dict[str, Any] | None, execution_name: str) -> dict[str, Any]:
     """A child's end as its run record tells it: {"status", "error", "message"}. A record another execution
     owns is that execution's run, not this child's (the child ended Run.Duplicate)."""

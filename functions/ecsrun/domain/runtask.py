@@ -9,7 +9,7 @@ from typing import Any
 
 from ecsrun.domain import firelens
 from ecsrun.domain.models.request import RUN_ID_PATTERN, RUNNER_FIELDS, RetryPolicy, RunRequest, default_run_id
-from ecsrun.domain.models.run import ContainerSpec, LogTarget, Run
+from ecsrun.domain.models.run import ContainerSpec, LogTarget, ResolvedDefinition, Run
 
 MAX_STARTED_BY = 128
 MAX_CLIENT_TOKEN = 64
@@ -56,8 +56,12 @@ def client_token(run_id: str, attempt: int) -> str:
 
 
 def run_task_args(run: Run, prefix: str, attempt: int = 1) -> dict[str, Any]:
+    """RunTask's arguments: the request as given, but for the task definition, which is the revision validated
+    when the run carries it (a family name alone would run whichever revision is the latest at RunTask)."""
+    pinned = {"taskDefinition": run.definition.arn} if run.definition is not None else {}
     return {
         **run.request,
+        **pinned,
         "count": 1,
         "startedBy": started_by(prefix, run.runId),
         "clientToken": client_token(run.runId, attempt),
@@ -92,6 +96,14 @@ def container_specs(task_definition: dict[str, Any], default_region: str) -> lis
             )
         )
     return specs
+
+
+def resolve_definition(task_definition: dict[str, Any], default_region: str) -> ResolvedDefinition:
+    """The little of a described task definition that travels with the run: its ARN with revision, and its
+    containers (essential flags and log configurations)."""
+    return ResolvedDefinition(
+        arn=task_definition["taskDefinitionArn"], containers=container_specs(task_definition, default_region)
+    )
 
 
 def log_stream_name(stream_prefix: str, container: str, task_id: str) -> str:

@@ -8,7 +8,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ecsrun.adapters import clients
 from ecsrun.domain.models.base import Model
-from ecsrun.domain.models.run import Run
+from ecsrun.domain.models.run import ContainerSpec, ResolvedDefinition, Run
 from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented, logger, metrics
 from ecsrun.plumbing.settings import Settings
@@ -32,8 +32,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = PrepareInput.model_validate(event)
     settings = Settings.from_env()
     logger.append_keys(runId=payload.run.runId, executionArn=payload.executionArn)
-    definition = wiring.ecs().describe_task_definition(payload.run.request["taskDefinition"])
-    containers = [c["name"] for c in definition.get("containerDefinitions", [])]
+    resolved = payload.run.definition
+    if resolved is None:  # a run validated before the definition travelled with it
+        described = wiring.ecs().describe_task_definition(payload.run.request["taskDefinition"])
+        resolved = ResolvedDefinition(
+            arn=described["taskDefinitionArn"],
+            containers=[ContainerSpec(name=c["name"]) for c in described.get("containerDefinitions", [])],
+        )
     result = array_runs.prepare(
         payload.run,
         payload.request,
@@ -41,8 +46,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         payload.executionName,
         payload.executionArn,
         store=wiring.runs_table(settings),
-        containers=containers,
-        task_definition_arn=definition["taskDefinitionArn"],
+        containers=[c.name for c in resolved.containers],
+        task_definition_arn=resolved.arn,
         put_object=clients.client("s3").put_object,
         bucket=settings.logs_bucket,
         ttl_days=settings.run_record_ttl_days,

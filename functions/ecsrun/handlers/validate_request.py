@@ -14,12 +14,13 @@ from ecsrun.domain.completion import run_summary
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.request import Problem, problems_report, validate_request
-from ecsrun.domain.runtask import resolve_run, run_id_for_execution
+from ecsrun.domain.models.run import ResolvedDefinition
+from ecsrun.domain.runtask import resolve_definition, resolve_run, run_id_for_execution
 from ecsrun.domain.secrets import override_values, scrub_document
 from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented_answering_bounds, logger, metrics
 from ecsrun.plumbing.settings import Settings
-from ecsrun.steps.account_checks import account_problems
+from ecsrun.steps.account_checks import account_check
 from ecsrun.steps.announce import publish_quietly
 from ecsrun.steps.callback import answer_caller
 
@@ -33,13 +34,27 @@ class ValidateInput(Model):
     executionArn: str
 
 
+def _inherited(execution_input: Any) -> tuple[ResolvedDefinition | None, str | None]:
+    """The task definition an array child's input carries from its parent: (it, None), (None, why it is not
+    one), or (None, None) for any other input."""
+    given = arrays.child_definition(execution_input)
+    if given is None:
+        return None, None
+    try:
+        return ResolvedDefinition.model_validate(given), None
+    except ValueError as exc:
+        return None, f"not a resolved task definition: {str(exc)[:200]}"
+
+
 @instrumented_answering_bounds
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = ValidateInput.model_validate(event)
     settings = Settings.from_env()
     # A request nested too deep to walk or with too long an integer is read no further (validate_request says so).
     bounded = jsonbounds.problem(payload.request) is None
-    # An array's child: its request is built here from the parent's run (never read from S3).
+    # An array's child: its request is built here from the parent's run (never read from S3), and the task
+    # definition the parent resolved comes with it: no child asks ECS again.
+    inherited, inherited_problem = _inherited(payload.request) if bounded else (None, None)
     expanded, not_a_child = arrays.expand_child(payload.request) if bounded else (payload.request, None)
     if not_a_child is None:
         payload = payload.model_copy(update={"request": expanded})
@@ -54,10 +69,20 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     if not_a_child is not None:
         problems = [*problems, Problem(field=arrays.CHILD_INPUT, message=not_a_child)]
-    if isinstance(payload.request, dict) and bounded:  # then the allowlists and the account, for one full answer
-        # The runner's own account and Region: those of this function (arn:aws:lambda:REGION:ACCOUNT:function:NAME).
-        _, _, _, region, account, *_ = context.invoked_function_arn.split(":")
-        found = account_problems(
+    elif inherited_problem is not None or (
+        inherited is not None
+        and isinstance(payload.request, dict)
+        and inherited.arn != payload.request.get("taskDefinition")
+    ):
+        message = inherited_problem or "the parent's task definition is not the one the child runs"
+        problems = [*problems, Problem(field=f"{arrays.CHILD_INPUT}.parent.definition", message=message)]
+    # The runner's own account and Region: those of this function (arn:aws:lambda:REGION:ACCOUNT:function:NAME).
+    _, _, _, region, account, *_ = context.invoked_function_arn.split(":")
+    described: dict[str, Any] | None = None
+    if (
+        isinstance(payload.request, dict) and bounded
+    ):  # then against the allowlists and the account, for one full answer
+        checked = account_check(
             payload.request,
             settings.cluster_patterns,
             settings.family_patterns,
@@ -65,7 +90,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             pass_roles=settings.pass_role_patterns,
             region=region,
             account=account,
+            described=inherited is not None,
         )
+        described = checked.definition
+        found = checked.problems
         problems = sorted([*problems, *(Problem(field=f, message=m) for f, m in found)], key=lambda p: p.field)
     if request is None or problems:
         # Scrubbed of the override values, malformed ones' too (a rule may quote a value it refuses).
@@ -86,6 +114,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return answer
     assert request is not None
     run = resolve_run(request, payload.executionName, settings.default_timeout_seconds)
+    # What DescribeTaskDefinition said travels with the run: StartTask and PrepareArray do not ask again.
+    definition = inherited or (resolve_definition(described, region) if described is not None else None)
+    run = run.model_copy(update={"definition": definition})
     answer = {"valid": True, "run": run.model_dump(mode="json"), "executionArn": payload.executionArn}
     if request.array is not None:  # the state machine fans out; the items stay in the execution's input
         answer["array"] = {

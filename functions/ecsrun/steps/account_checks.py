@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from ecsrun.domain.request_rules import CLUSTER, TASK_DEFINITION, as_dict, strategy_providers
 
@@ -146,6 +146,46 @@ def cluster_problems(request: dict[str, Any], cluster: dict[str, Any] | None) ->
         yield "launchType", f"cluster {name!r} has no registered container instances to place an {launch} task on"
 
 
+class AccountCheck(NamedTuple):
+    """The problems found, and the task definition ECS described (None: not looked up, or not found)."""
+
+    problems: list[Problem]
+    definition: dict[str, Any] | None = None
+
+
+def account_check(
+    request: dict[str, Any],
+    clusters: list[str],
+    families: list[str],
+    ecs: Any,
+    *,
+    pass_roles: list[str],
+    region: str,
+    account: str,
+    described: bool = False,
+) -> AccountCheck:
+    """The runner's account and Region, and the allowlists, first; then, only for what they allow (IAM lets the
+    runner describe nothing else), ask ECS about the task definition and the cluster (one Describe call each;
+    a cluster given as an ARN is looked up by that ARN) and judge, the roles the task would be passed included.
+    `described`: ECS was asked already for this run (an array's child: its parent was), so only the pure
+    checks run and no Describe call is made.
+
+    Runs on requests with other problems too, so one answer lists everything; a task definition or cluster
+    whose name is itself malformed is not looked up (that problem is already reported)."""
+    definition_name, cluster = request.get("taskDefinition"), request.get("cluster")
+    definition_ok = isinstance(definition_name, str) and bool(TASK_DEFINITION.match(definition_name))
+    cluster_ok = cluster is None or (isinstance(cluster, str) and bool(CLUSTER.match(cluster)))
+    if not (definition_ok and cluster_ok):
+        return AccountCheck([])
+    refused = [*home_problems(request, region, account), *allowlist_problems(request, clusters, families)]
+    if refused or described:
+        return AccountCheck(refused)
+    definition = ecs.find_task_definition(definition_name)
+    found = ecs.find_cluster(cluster or DEFAULT_CLUSTER)
+    problems = [*task_definition_problems(request, definition, pass_roles), *cluster_problems(request, found)]
+    return AccountCheck(problems, definition)
+
+
 def account_problems(
     request: dict[str, Any],
     clusters: list[str],
@@ -156,20 +196,7 @@ def account_problems(
     region: str,
     account: str,
 ) -> list[Problem]:
-    """The runner's account and Region, and the allowlists, first; then, only for what they allow (IAM lets the
-    runner describe nothing else), ask ECS about the task definition and the cluster (one Describe call each;
-    a cluster given as an ARN is looked up by that ARN) and judge, the roles the task would be passed included.
-
-    Runs on requests with other problems too, so one answer lists everything; a task definition or cluster
-    whose name is itself malformed is not looked up (that problem is already reported)."""
-    definition_name, cluster = request.get("taskDefinition"), request.get("cluster")
-    definition_ok = isinstance(definition_name, str) and bool(TASK_DEFINITION.match(definition_name))
-    cluster_ok = cluster is None or (isinstance(cluster, str) and bool(CLUSTER.match(cluster)))
-    if not (definition_ok and cluster_ok):
-        return []
-    refused = [*home_problems(request, region, account), *allowlist_problems(request, clusters, families)]
-    if refused:
-        return refused
-    definition = ecs.find_task_definition(definition_name)
-    found = ecs.find_cluster(cluster or DEFAULT_CLUSTER)
-    return [*task_definition_problems(request, definition, pass_roles), *cluster_problems(request, found)]
+    """account_check's problems alone."""
+    return account_check(
+        request, clusters, families, ecs, pass_roles=pass_roles, region=region, account=account
+    ).problems

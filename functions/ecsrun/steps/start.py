@@ -83,8 +83,10 @@ def _start_attempt(
         # An interrupted start of this attempt may have called RunTask: its task, if any, is named by RunTask with
         # the attempt's clientToken, never refused on a second look at the task definition.
         containers = record.containers
+    elif run.definition is not None:
+        containers = run.definition.containers  # what ValidateRequest learned: ECS is not asked again
     else:
-        try:
+        try:  # a run validated before the definition travelled with it
             definition = ecs.describe_task_definition(run.request["taskDefinition"])
             containers = container_specs(definition, region)
         except RunTaskRefused as refused:

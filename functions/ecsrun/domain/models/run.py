@@ -39,6 +39,16 @@ class ContainerSpec(Model):
     firelens: FirelensTarget | None = None  # set when its logs go to S3 through a FireLens router
 
 
+class ResolvedDefinition(Model):
+    """What ValidateRequest learned from DescribeTaskDefinition, carried with the run so that no later step asks
+    again: the exact revision validated (RunTask runs that one, even if a newer one is registered meanwhile) and
+    each container's essential flag and log configuration. Only what later steps read: the state machine's
+    payloads are limited to 256 KiB, and a task definition can be far larger."""
+
+    arn: str
+    containers: list[ContainerSpec] = field(default_factory=list)
+
+
 class Run(Model):
     """A validated request with every default resolved; the state machine carries this as `$.run`."""
 
@@ -48,3 +58,4 @@ class Run(Model):
     retry: dict[str, Any] = field(default_factory=lambda: {"maxAttempts": 3, "intervalSeconds": 10, "backoffRate": 2.0})
     request: dict[str, Any]  # the RunTask fields, exactly as the user gave them
     callbackTaskToken: str | None = None  # the caller's token, answered when the run ends (domain/callback.py)
+    definition: ResolvedDefinition | None = None  # None: a run validated before definitions travelled
