@@ -135,8 +135,8 @@ def _not_copyable(spec: ContainerSpec, task_id: str | None) -> ContainerLog | No
 
 
 class CopyProgress(Model):
-    """A run's copy: every container's entry once done. Otherwise the checkpoint to continue from (None: the
-    next invocation starts afresh), and how long to wait first (`wait_seconds` > 0: a stream's last lines may
+    """A run's copy: every container's entry once done. Otherwise the checkpoint to continue from, and how long
+    to wait first (`wait_seconds` > 0: a stream's last lines may
     still be on their way to CloudWatch Logs)."""
 
     entries: list[ContainerLog]
@@ -175,10 +175,11 @@ def copy_run_logs(
 
     Each stream is read to its end; then `settle(progress)` says how long to wait before that end can be taken
     as complete (ecsrun.domain.logsettle), once per copy: after one wait the stream is taken as it is. A copy
-    that can pause returns `wait_seconds` instead of waiting (the state machine waits, not a billed invocation):
-    with a checkpoint to read on from, or, when it has put nothing in S3 yet (a small log, the first stream),
-    with none, so that the next invocation starts afresh: reading a small log again costs less than staging
-    it. One that cannot pause sleeps, then reads what arrived meanwhile.
+    that can pause returns `wait_seconds` instead of waiting (the state machine waits, not a billed invocation),
+    always with a checkpoint: the next invocation reads on from the stream's forward token, never from its
+    start (GetLogEvents is the scarcest quota a run touches: 10 calls a second per account and Region, not
+    adjustable; two small S3 objects are cheaper than reading a stream twice). One that cannot pause sleeps,
+    then reads what arrived meanwhile.
     """
     store = CopyCheckpoints(s3, bucket)
     task_id = record.taskArn.rsplit("/", 1)[-1] if record.taskArn else None
@@ -242,10 +243,6 @@ def copy_run_logs(
             if resumed is None:  # a resumed upload belongs to the checkpoint a retry continues from
                 writer.abort()
             raise
-        if wait > 0 and checkpoint is None and not any(e.key for e in entries) and not writer.uploading:
-            writer.abort()  # nothing of this copy is in S3 yet: start afresh after the wait
-            writer.close()
-            return CopyProgress(entries=[], tails={}, wait_seconds=wait)
         if not ended or wait > 0:
             held = writer.suspend()
             staged = store.stage(record.runId, spec.name, seq, held.pending)
