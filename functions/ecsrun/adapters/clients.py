@@ -12,11 +12,15 @@ from botocore.config import Config
 from ecsrun.plumbing.tracing import trace_calls
 
 _CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
+# CloudWatch Logs is read on the account's shared pace (adapters/cloudwatch_logs.PacedLogReader), which retries a
+# throttled read itself, on a new slot: the SDK's own retries would resend outside the pace.
+_LOGS_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
 @lru_cache(maxsize=32)
 def client(service: str, region: str | None = None) -> Any:
-    return trace_calls(boto3.client(service, region_name=region, config=_CONFIG))  # type: ignore[call-overload]
+    config = _LOGS_CONFIG if service == "logs" else _CONFIG
+    return trace_calls(boto3.client(service, region_name=region, config=config))  # type: ignore[call-overload]
 
 
 @lru_cache(maxsize=4)

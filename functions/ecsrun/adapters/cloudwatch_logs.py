@@ -1,15 +1,75 @@
-"""Read a CloudWatch Logs stream from its first event to its last."""
+"""Read a CloudWatch Logs stream from its first event to its last, paced and patient with throttling."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
+from ecsrun.domain.pacing import backoff_seconds
+
+THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
+
 
 class LogStreamMissing(Exception):
     """The log group or stream does not exist: the container wrote no logs there."""
+
+
+class LogReadPaused(Exception):
+    """GetLogEvents kept answering ThrottlingException (or a server error) until the invocation's time ran short:
+    the copy pauses at a checkpoint and a later invocation reads on from the last page it wrote."""
+
+
+class PacedLogReader:
+    """A CloudWatch Logs client's GetLogEvents, each request sent at its slot on the account's shared pace
+    (`pace()`: seconds to wait), and a throttled request (or one failed on AWS's side) retried after a backoff
+    with full jitter, on a new slot, for as long as it takes: never an error that fails a run. `give_up()`, asked
+    only when a request was throttled or a wait is long, ends the wait early with LogReadPaused."""
+
+    LONG_WAIT_SECONDS = 1.0
+
+    def __init__(
+        self,
+        logs: Any,
+        *,
+        pace: Callable[[], float] | None = None,
+        give_up: Callable[[], bool] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        backoff: Callable[[int], float] | None = None,
+    ) -> None:
+        self._logs, self._pace, self._give_up = logs, pace, give_up
+        self._sleep = sleep if sleep is not None else time.sleep
+        self._backoff = backoff if backoff is not None else backoff_seconds
+        self.throttled = 0  # requests answered ThrottlingException (or a server error), each one retried
+
+    def get_log_events(self, **kwargs: Any) -> Any:
+        attempt = 0
+        while True:
+            if self._pace is not None:
+                self._wait(self._pace())
+            try:
+                return self._logs.get_log_events(**kwargs)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+                if code not in THROTTLING_CODES and status < 500:
+                    raise
+                self.throttled += 1
+                attempt += 1
+                if self._give_up is not None and self._give_up():
+                    raise LogReadPaused(f"GetLogEvents {code} {attempt} times; continuing later") from exc
+                self._wait(self._backoff(attempt))
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep `seconds`, a second at a time when it is long, so a copy short of time pauses instead."""
+        while seconds > 0:
+            if seconds > self.LONG_WAIT_SECONDS and self._give_up is not None and self._give_up():
+                raise LogReadPaused(f"the next GetLogEvents slot is {seconds:.1f} s away; continuing later")
+            step = min(seconds, self.LONG_WAIT_SECONDS)
+            self._sleep(step)
+            seconds -= step
 
 
 class LogPage(NamedTuple):

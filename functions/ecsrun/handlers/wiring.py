@@ -53,7 +53,7 @@ def finish(
         store=runs_table(settings),
         s3=clients.client("s3"),
         bucket=settings.logs_bucket,
-        logs_client=lambda region: clients.client("logs", region),
+        logs_client=log_reader(settings, should_pause),
         tail_lines=settings.log_tail_lines,
         settle_seconds=settings.log_settle_seconds if settle else 0,
         caught=caught,
@@ -64,6 +64,28 @@ def finish(
         if settings.firelens_buckets
         else None,
     )
+
+
+def log_reader(settings: Settings, should_pause: Callable[[], bool] | None) -> Callable[[str | None], Any]:
+    """GetLogEvents for a Region's streams, on the stack's shared pace for that Region, throttling retried; a
+    copy that can pause (a resumable hash and `should_pause`) gives up waiting when its time runs short."""
+    from ecsrun.adapters.cloudwatch_logs import PacedLogReader
+    from ecsrun.adapters.pacing import SharedPace
+    from ecsrun.domain import resumable
+
+    give_up = should_pause if resumable.AVAILABLE else None
+    paced = bool(settings.pacing_table) and settings.log_reads_per_second > 0
+
+    def reader(region: str | None) -> PacedLogReader:
+        logs = clients.client("logs", region)
+        pace = None
+        if paced:
+            assert settings.pacing_table is not None
+            name = f"GetLogEvents#{region or logs.meta.region_name}"
+            pace = SharedPace(clients.table(settings.pacing_table), name, settings.log_reads_per_second).take
+        return PacedLogReader(logs, pace=pace, give_up=give_up)
+
+    return reader
 
 
 def completion_publisher(settings: Settings) -> Callable[[dict[str, Any]], None]:

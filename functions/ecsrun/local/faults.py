@@ -62,7 +62,7 @@ CATALOG: dict[str, Fault] = {
             "Step Functions' Execution Status Change events are lost (they are best effort): an aborted run is "
             "found by the reconciler.",
         ),
-        Fault("logs-throttled", "CloudWatch Logs throttles the first 3 GetLogEvents calls."),
+        Fault("logs-throttled", "CloudWatch Logs throttles the first 5 GetLogEvents calls."),
         Fault("s3-throttled", "S3 answers SlowDown to the first 3 object writes."),
     )
 }
@@ -120,7 +120,7 @@ def parse(specs: list[str]) -> dict[str, float | None]:
 def _throttle(
     error: str, message: str, times: int, said: Callable[[], None]
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Wrap a moto backend method: the first `times` calls answer `error` (the SDK's retries then succeed)."""
+    """Wrap a moto backend method: the first `times` calls answer `error` (the retries then succeed)."""
     from moto.core.exceptions import JsonRESTError
 
     left = [times]
@@ -346,7 +346,9 @@ def install(aws: LocalAws, faults: dict[str, float | None]) -> None:
     aws._patch(LocalEcsAgent, "_prepare", injector.prepare(LocalEcsAgent._prepare))
     if "logs-throttled" in faults:
         said = functools.partial(injector.said, "logs-throttled", "GetLogEvents answered ThrottlingException")
-        wrap = _throttle("ThrottlingException", "Rate exceeded (ecsrun local fault logs-throttled)", 3, said)
+        # Five in a row: the copy's own retries (backoff with jitter, on the shared pace) carry it through; the
+        # SDK does not retry GetLogEvents (adapters/clients.py).
+        wrap = _throttle("ThrottlingException", "Rate exceeded (ecsrun local fault logs-throttled)", 5, said)
         aws._patch(LogsBackend, "get_log_events", wrap(LogsBackend.get_log_events))
     if "s3-throttled" in faults:
         said = functools.partial(injector.said, "s3-throttled", "PutObject answered SlowDown")

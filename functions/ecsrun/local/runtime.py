@@ -40,6 +40,7 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 TABLE = "ecsrun-local-runs"
+PACING = "ecsrun-local-pacing"
 BUCKET = "ecsrun-local-logs"
 BUS = "ecsrun-local-runs"
 DEMO_LOG_GROUP = "/ecs/ecsrun-demo"
@@ -58,6 +59,7 @@ ENVIRONMENT = {
     "AWS_SECRET_ACCESS_KEY": "local",
     "AWS_SESSION_TOKEN": "local",
     "RUNS_TABLE": TABLE,
+    "PACING_TABLE": PACING,
     "LOGS_BUCKET": BUCKET,
     "EVENT_BUS_NAME": BUS,
     "STARTED_BY_PREFIX": STARTED_BY_PREFIX,
@@ -82,6 +84,7 @@ PARAMETER_ENVIRONMENT = {
     "RedactSecrets": "REDACT_SECRETS",
     "MaxArraySize": "MAX_ARRAY_SIZE",
     "FirelensLogBuckets": "FIRELENS_LOG_BUCKETS",
+    "LogReadsPerSecond": "LOG_READS_PER_SECOND",
 }
 
 
@@ -238,6 +241,7 @@ class LocalAws:
         trust = json.dumps({"Version": "2012-10-17", "Statement": []})
         role = iam.create_role(RoleName="ecsrun-local", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
         self.client("dynamodb").create_table(TableName=TABLE, **self.template.table_definition("RunsTable"))
+        self.client("dynamodb").create_table(TableName=PACING, **self.template.table_definition("PacingTable"))
         self.client("s3").create_bucket(Bucket=BUCKET)
         self.client("events").create_event_bus(Name=BUS)
         self._create_cluster("default")
@@ -316,7 +320,13 @@ class LocalAws:
 
     def _resolver(self, template_path: Path) -> cfn.Resolver:
         """A template of the local stack, resolved with its names and parameters (as deployed here)."""
-        names = {"RunsTable": TABLE, "LogsBucket": BUCKET, "RunBus": BUS, "RunStateMachine": STACK}
+        names = {
+            "RunsTable": TABLE,
+            "PacingTable": PACING,
+            "LogsBucket": BUCKET,
+            "RunBus": BUS,
+            "RunStateMachine": STACK,
+        }
         names.update({logical_id: logical_id for logical_id in self.handlers})
         template = cfn.transform(template_path, region=REGION)
         declared = template.get("Parameters") or {}

@@ -48,6 +48,10 @@ class Settings:
     # A log copy pauses at a checkpoint when less than this much of the invocation's time is left: enough to
     # finish a page (GetLogEvents retries included), upload a part, and save the checkpoint.
     copy_reserve_seconds: int = _env("COPY_RESERVE_SECONDS", 120, low=1)
+    # GetLogEvents requests a second this stack's copies send at most, together (CloudWatch Logs allows 10 per
+    # account and Region, not adjustable), on a shared pace kept in PACING_TABLE; 0, or no table, paces nothing.
+    log_reads_per_second: int = _env("LOG_READS_PER_SECOND", 8, low=0, high=25)
+    pacing_table: str | None = _env("PACING_TABLE", None)
     reconcile_grace_seconds: int = _env("RECONCILE_GRACE_SECONDS", 300, low=0)
     # DescribeExecution calls a reconciler pass makes at most (oldest waiting runs first; the rest next pass).
     reconcile_execution_checks: int = _env("RECONCILE_EXECUTION_CHECKS", 100, low=0)

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import IO, Any
 
-from ecsrun.adapters.cloudwatch_logs import LogPage, LogStreamMissing, iter_log_pages
+from ecsrun.adapters.cloudwatch_logs import LogPage, LogReadPaused, LogStreamMissing, iter_log_pages
 from ecsrun.adapters.s3.checkpoints import CopyCheckpoints
 from ecsrun.adapters.s3.writer import S3StreamWriter, Suspended
 from ecsrun.domain.keys import log_key
@@ -227,7 +227,13 @@ def copy_run_logs(
         try:
             while True:
                 pages = iter_log_pages(logs_client(spec.log.region), spec.log.group, stream, member.state.token)
-                ended = member.write(pages, should_pause)  # False: short of time, mid-stream
+                try:
+                    ended = member.write(pages, should_pause)  # False: short of time, mid-stream
+                except LogReadPaused:  # throttled until time ran short: continue from the last page written
+                    if should_pause is None or not member.resumable:
+                        continue  # cannot pause: read on, from the token of the last page written
+                    ended = False
+                    break
                 wait = settle(member.state) if ended and settle is not None else 0.0
                 if wait <= 0 or (should_pause is not None and member.resumable):
                     break

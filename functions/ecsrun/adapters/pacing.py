@@ -1,0 +1,71 @@
+"""An account-wide pace for one API, kept in a DynamoDB item that every function of the stack shares.
+
+The item holds one number, the bucket's theoretical arrival time (ecsrun.domain.pacing): taking a slot is one
+conditional UpdateItem (two after an idle spell), and the caller then waits until its slot. DynamoDB takes
+1,000 writes a second on one item; the pace it keeps is ten, so the item never becomes the bottleneck.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ecsrun.domain.pacing import interval_ms
+from ecsrun.plumbing.observability import logger
+
+KEY = "pace"
+TAKE_ATTEMPTS = 5  # conditional writes lost to other callers before a request goes unpaced
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class SharedPace:
+    """Slots on one timeline for `name` (an API and Region: "GetLogEvents#us-east-1"), `rate_per_second` apart."""
+
+    def __init__(
+        self, table: Any, name: str, rate_per_second: float, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._table, self._name, self._clock = table, name, clock
+        self._interval = interval_ms(rate_per_second)
+
+    def take(self) -> float:
+        """Reserve the next slot; the seconds to wait for it (0: go now). When the item cannot be written, 0:
+        the request goes unpaced and, if throttled, is retried with backoff (a pace is a courtesy, not a lock)."""
+        for _ in range(TAKE_ATTEMPTS):
+            now = round(self._clock() * 1000)
+            try:
+                answer = self._table.update_item(
+                    Key={KEY: self._name},
+                    UpdateExpression="SET tat = tat + :interval",
+                    ConditionExpression="tat >= :now",
+                    ExpressionAttributeValues={":interval": self._interval, ":now": now},
+                    ReturnValues="UPDATED_NEW",
+                )
+                return max(0.0, (int(answer["Attributes"]["tat"]) - self._interval - now) / 1000)
+            except ClientError as exc:
+                if not _conditional_failed(exc):
+                    return self._unpaced(exc)
+            try:  # the timeline is idle (or new): this request goes now, the next one an interval later
+                self._table.update_item(
+                    Key={KEY: self._name},
+                    UpdateExpression="SET tat = :next",
+                    ConditionExpression="attribute_not_exists(tat) OR tat < :now",
+                    ExpressionAttributeValues={":next": now + self._interval, ":now": now},
+                )
+                return 0.0
+            except ClientError as exc:
+                if not _conditional_failed(exc):
+                    return self._unpaced(exc)
+            except BotoCoreError as exc:
+                return self._unpaced(exc)
+        logger.warning("pace contended; this request goes unpaced", extra={"pace": self._name})
+        return 0.0
+
+    def _unpaced(self, exc: Exception) -> float:
+        logger.warning("pace unavailable; this request goes unpaced", extra={"pace": self._name, "error": str(exc)})
+        return 0.0
