@@ -177,3 +177,31 @@ def test_a_long_wait_for_a_slot_pauses_a_copy_short_of_time_but_a_short_one_does
     with pytest.raises(LogReadPaused):
         PacedLogReader(logs, pace=lambda: 60.0, give_up=lambda: True, sleep=slept.append).get_log_events()
     assert len(logs.calls) == 1
+
+
+class CountingTable:
+    """A table whose UpdateItem calls are counted (each one a write request DynamoDB bills, failed or not)."""
+
+    def __init__(self, table: Any) -> None:
+        self.table, self.writes = table, 0
+
+    def update_item(self, **kwargs: Any) -> Any:
+        self.writes += 1
+        return self.table.update_item(**kwargs)
+
+
+def test_a_slot_costs_one_write_whether_the_timeline_is_idle_or_busy(pacing: Any) -> None:
+    # Given a copy reading alone, a page every second on a pace of 8 a second (the timeline idle at each read)
+    clock = Clock()
+    table = CountingTable(pacing)
+    pace = SharedPace(table, "one-write-idle", 8, clock=clock)
+    for _ in range(5):
+        assert pace.take() == 0.0
+        clock.now += 1
+    # Then each slot took one write
+    assert table.writes == 5
+    # Given many requests at once (the timeline busy), When they take slots, Then one write each as well
+    busy = CountingTable(pacing)
+    crowded = SharedPace(busy, "one-write-busy", 8, clock=clock)
+    assert [crowded.take() for _ in range(4)] == [0.0, 0.125, 0.25, 0.375]
+    assert busy.writes == 4

@@ -686,9 +686,10 @@ def _describe_task_definition_fails(monkeypatch: pytest.MonkeyPatch, code: str, 
 def test_a_server_error_describing_the_task_definition_interrupts_the_start_and_refuses_nothing(
     stack: Stack, sfn: FakeStepFunctions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given DescribeTaskDefinition failing on ECS's side (HTTP 500, after the SDK's retries) as the start begins
+    # Given a run validated before the task definition travelled with it (so its start describes the task
+    # definition), and DescribeTaskDefinition failing on ECS's side (HTTP 500, after the SDK's retries)
     stack.register("hello.json")
-    run = validated_run(stack.request())
+    run = validated_run(stack.request()) | {"definition": None}
     with monkeypatch.context() as patch:
         _describe_task_definition_fails(patch, "ServerException", 500)
         # When the start runs, Then it is interrupted (retried by the state machine), not refused: a server error

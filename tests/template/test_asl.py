@@ -825,14 +825,16 @@ def test_array_children_get_the_parents_run_fields_but_never_its_callers_token()
     # Given the Distributed Map's ItemSelector (children.json holds no request: issue 12, case 4)
     selector = _states()["RunChildren"]["ItemSelector"]
     parent = selector["request"]["arrayChild"]["parent"]
-    # Then the child's input names the parent's run field by field: the caller's token ($.run.callbackTaskToken)
-    # is not among them, so no child can answer the parent's caller
+    # Then the child's input names the parent's run field by field (its resolved task definition included, so no
+    # child describes it again): the caller's token ($.run.callbackTaskToken) is not among them, so no child can
+    # answer the parent's caller
     assert parent == {
         "runId.$": "$.run.runId",
         "request.$": "$.run.request",
         "timeoutSeconds.$": "$.run.timeoutSeconds",
         "successExitCodes.$": "$.run.successExitCodes",
         "retry.$": "$.run.retry",
+        "definition.$": "$.run.definition",
     }
     assert selector["request"]["runId.$"] == "$$.Map.Item.Value.runId"
 

@@ -17,7 +17,8 @@ from ecsrun.domain.pacing import interval_ms
 from ecsrun.plumbing.observability import logger
 
 KEY = "pace"
-TAKE_ATTEMPTS = 5  # conditional writes lost to other callers before a request goes unpaced
+TAKE_ATTEMPTS = 5  # rounds of conditional writes lost to other callers before a request goes unpaced
+_BOOKED_UNTIL: dict[str, int] = {}  # per pace, when this process last saw its timeline booked until (ms)
 
 
 def _conditional_failed(exc: ClientError) -> bool:
@@ -35,36 +36,47 @@ class SharedPace:
 
     def take(self) -> float:
         """Reserve the next slot; the seconds to wait for it (0: go now). When the item cannot be written, 0:
-        the request goes unpaced and, if throttled, is retried with backoff (a pace is a courtesy, not a lock)."""
+        the request goes unpaced and, if throttled, is retried with backoff (a pace is a courtesy, not a lock).
+
+        Which of the two writes is tried first follows what this process saw last: a timeline it left idle is
+        likely idle still (one write, not a failed one and then another), a busy one busy still."""
         for _ in range(TAKE_ATTEMPTS):
             now = round(self._clock() * 1000)
-            try:
-                answer = self._table.update_item(
-                    Key={KEY: self._name},
-                    UpdateExpression="SET tat = tat + :interval",
-                    ConditionExpression="tat >= :now",
-                    ExpressionAttributeValues={":interval": self._interval, ":now": now},
-                    ReturnValues="UPDATED_NEW",
-                )
-                return max(0.0, (int(answer["Attributes"]["tat"]) - self._interval - now) / 1000)
-            except ClientError as exc:
-                if not _conditional_failed(exc):
+            busy = _BOOKED_UNTIL.get(self._name, 0) > now
+            for attempt in (self._queue, self._start) if busy else (self._start, self._queue):
+                try:
+                    wait_ms = attempt(now)
+                except ClientError as exc:
+                    if not _conditional_failed(exc):
+                        return self._unpaced(exc)
+                    continue
+                except BotoCoreError as exc:
                     return self._unpaced(exc)
-            try:  # the timeline is idle (or new): this request goes now, the next one an interval later
-                self._table.update_item(
-                    Key={KEY: self._name},
-                    UpdateExpression="SET tat = :next",
-                    ConditionExpression="attribute_not_exists(tat) OR tat < :now",
-                    ExpressionAttributeValues={":next": now + self._interval, ":now": now},
-                )
-                return 0.0
-            except ClientError as exc:
-                if not _conditional_failed(exc):
-                    return self._unpaced(exc)
-            except BotoCoreError as exc:
-                return self._unpaced(exc)
+                _BOOKED_UNTIL[self._name] = now + wait_ms + self._interval
+                return wait_ms / 1000
         logger.warning("pace contended; this request goes unpaced", extra={"pace": self._name})
         return 0.0
+
+    def _queue(self, now: int) -> int:
+        """The timeline is booked to `tat` >= now: take that slot, move it on; milliseconds to wait."""
+        answer = self._table.update_item(
+            Key={KEY: self._name},
+            UpdateExpression="SET tat = tat + :interval",
+            ConditionExpression="tat >= :now",
+            ExpressionAttributeValues={":interval": self._interval, ":now": now},
+            ReturnValues="UPDATED_NEW",
+        )
+        return max(0, int(answer["Attributes"]["tat"]) - self._interval - now)
+
+    def _start(self, now: int) -> int:
+        """The timeline is idle (or new): this request goes now, the next one an interval later."""
+        self._table.update_item(
+            Key={KEY: self._name},
+            UpdateExpression="SET tat = :next",
+            ConditionExpression="attribute_not_exists(tat) OR tat < :now",
+            ExpressionAttributeValues={":next": now + self._interval, ":now": now},
+        )
+        return 0
 
     def _unpaced(self, exc: Exception) -> float:
         logger.warning("pace unavailable; this request goes unpaced", extra={"pace": self._name, "error": str(exc)})
