@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+from ecsrun.adapters import clients
 from ecsrun.adapters.dynamodb import RunsTable, new_record
 from ecsrun.domain.models.run import Run
 from ecsrun.handlers import prepare_array, summarize_array
@@ -59,7 +60,8 @@ def _child_input(answer: dict[str, Any], prepared: dict[str, Any], child: dict[s
         "runId": child["runId"],
         "arrayChild": {
             "parent": {
-                k: answer["run"][k] for k in ("runId", "request", "timeoutSeconds", "successExitCodes", "retry")
+                k: answer["run"][k]
+                for k in ("runId", "request", "timeoutSeconds", "successExitCodes", "retry", "definition")
             },
             "index": child["index"],
             "item": child["item"],
@@ -120,6 +122,49 @@ def test_no_environment_value_of_the_parent_is_written_to_s3(stack: Stack) -> No
     child = validate(_child_input(answer, result, _children(stack)[0]), "nightly-1a2b-0")
     app = next(o for o in child["run"]["request"]["overrides"]["containerOverrides"] if o["name"] == "app")
     assert {"name": "DB_PASSWORD", "value": secret} in app["environment"]
+
+
+def _ecs_calls() -> list[str]:
+    """Every ECS operation the handlers call from now on (a before-call hook on the process's ECS client)."""
+    called: list[str] = []
+    clients.client("ecs").meta.events.register(
+        "before-call.ecs.*", lambda event_name, **_: called.append(event_name.rsplit(".", 1)[1])
+    )
+    return called
+
+
+def test_neither_prepare_nor_a_child_asks_ecs_what_the_parent_learned(stack: Stack) -> None:
+    # Given an array validated once (its ValidateRequest described the task definition and the cluster)
+    request, answer = _validated(stack)
+    assert answer["run"]["definition"]["arn"].endswith("task-definition/ecsrun-two:1")
+    called = _ecs_calls()
+    # When its children are laid out and each child is validated
+    result = _prepare(request, answer)
+    children = [
+        validate(_child_input(answer, result, child), f"nightly-1a2b-{child['index']}") for child in _children(stack)
+    ]
+    # Then no ECS Describe call was made: each child runs with the parent's resolved definition
+    assert called == []
+    assert all(child["valid"] for child in children), children
+    assert all(child["run"]["definition"] == answer["run"]["definition"] for child in children)
+
+
+def test_a_child_whose_inherited_definition_is_not_the_one_it_runs_is_invalid(stack: Stack) -> None:
+    # Given a child input whose parent definition names another revision than the child's task definition
+    request, answer = _validated(stack)
+    result = _prepare(request, answer)
+    child = _child_input(answer, result, _children(stack)[0])
+    child["arrayChild"]["parent"]["definition"] = {
+        **answer["run"]["definition"],
+        "arn": "arn:aws:ecs:us-east-1:123456789012:task-definition/ecsrun-two:9",
+    }
+    # When it is validated, Then it is refused, naming the field
+    invalid = validate(child, "nightly-1a2b-0")
+    assert invalid["valid"] is False
+    assert "arrayChild.parent.definition" in invalid["cause"]
+    # And a definition that is not one at all is refused too
+    child["arrayChild"]["parent"]["definition"] = {"containers": "app"}
+    assert validate(child, "nightly-1a2b-0")["valid"] is False
 
 
 def test_an_array_child_input_that_does_not_add_up_is_invalid(stack: Stack) -> None:
