@@ -72,10 +72,11 @@ smoke: setup
 	@test -n "$(STACK)" || { echo "make smoke: give STACK=<stack name> (and SMOKE_ARGS=\"--execution-role-arn ...\")" >&2; exit 2; }
 	$(BIN)/ecsrun smoke --stack-name $(STACK) $(SMOKE_ARGS)
 
-## bench: measure the pipeline (cost, cold start, 1,000 runs, a 500-item array) and the log copy; tables in docs/benchmarks.md
+## bench: measure the pipeline (cost, cold start, 1,000 runs, a 500-item array), the log copy and the calls per run; tables in docs/benchmarks.md, figures in bench/calls-per-run.json
 bench: setup
 	$(BIN)/python bench/pipeline_bench.py --write docs/benchmarks.md
 	$(BIN)/python bench/copy_bench.py --write docs/benchmarks.md
+	$(BIN)/python bench/calls_bench.py --write docs/benchmarks.md
 
 ## soak: 10,000 seeded fault schedules through the deployed ASL and the real handlers (tests/simulation)
 soak: setup
