@@ -1,0 +1,531 @@
+"""`make load`: many runs at once through the deployed ASL and the real handlers on the virtual clock, with AWS's
+default rate quotas enforced as token buckets (tests/simulation/quotas.py), and what it did to the runs.
+
+It reuses the simulation's world (world.py: the ASL interpreter, the Lambda invocations as actors, the fakes and
+moto's DynamoDB table) without its exploration: no injected faults, the ordinary course of events, throttling the
+only surprise. A driver starts runs at a steady rate (the caller's StartExecution, itself throttled and retried);
+every task runs `task_seconds` with `containers` containers of `log_mb` pages of log each (one GetLogEvents page
+per MB), one run in ten exits 1. Handlers do not pause at each AWS call here (nothing to interleave): an
+invocation runs until it sleeps (a settle wait, a throttled call's back-off) or returns.
+
+    python -m tests.simulation.load                       # 10 M runs a day / 20, 600 virtual s, quotas / 20
+    python -m tests.simulation.load --scale 1 --write docs/benchmarks.md
+
+Scaling: every rate (runs a second) and every quota is divided by `--scale`, durations are not: the same
+utilisation of every quota, the same binding one, 1/scale of the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import sys
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ecsrun.domain.runtask import client_token
+
+from tests.simulation import world as sim
+from tests.simulation.fakes import REGION, FakeEcs, FakeLogs, FakeTask, TaskPlan
+from tests.simulation.quotas import MAX_ATTEMPTS, Quotas, backoff, operation_name
+
+FULL_RATE = 10_000_000 / 86_400  # 10 M runs a day, a second
+ACTIVE = ("ready", "to_invoke", "result")
+RULE_TARGETS = ("TaskStoppedFunction", "ExecutionEndedFunction")
+
+
+@dataclass
+class LoadPlan:
+    rate: float = FULL_RATE  # runs a second at full scale
+    scale: float = 20.0
+    seconds: float = 600.0  # arrivals for this long (virtual)
+    drain: float = 3600.0  # then at most this long for the last runs to end
+    containers: int = 2
+    log_mb: int = 5
+    task_seconds: float = 600.0
+    fail_every: int = 10  # every tenth run's task exits 1
+    seed: int = 1
+
+    @property
+    def runs_per_second(self) -> float:
+        return self.rate / self.scale
+
+
+@dataclass
+class Run:
+    run_id: str
+    requested: float
+    expected: str  # the task's verdict: SUCCEEDED or FAILED
+    started: float | None = None  # StartExecution accepted
+    start_tries: int = 0
+    run_task: float | None = None
+    stopped: float | None = None
+    ended: float | None = None
+    status: str | None = None
+    error: str | None = None
+    ends: int = 0
+
+
+@dataclass
+class LoadExecution(sim.Execution):
+    notify: Any = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name == "phase" and value in ACTIVE and getattr(self, "notify", None) is not None:
+            self.notify(self)
+
+
+class LoadLogs(FakeLogs):
+    PAGE = 1  # one line stands for one MB page of GetLogEvents
+
+
+class LoadTask(FakeTask):
+    names: tuple[str, ...] = ("app",)
+
+    def describe(self) -> dict[str, Any]:
+        described = super().describe()
+        if described["containers"]:
+            [one] = described["containers"]
+            described["containers"] = [
+                {**one, "name": name, "containerArn": one["containerArn"].rsplit("/", 1)[0] + "/" + name}
+                for name in self.names
+            ]
+        return described
+
+
+class LoadEcs(FakeEcs):
+    """FakeEcs with `containers` logging containers per task, and the moments the load report needs."""
+
+    def __init__(self, world: LoadWorld, containers: int):
+        super().__init__(world)
+        self.names = tuple(["app"] + [f"side{i}" for i in range(1, containers)])
+        first = self.definition["containerDefinitions"][0]
+        self.definition["containerDefinitions"] = [{**first, "name": name} for name in self.names]
+        self.load = world
+
+    def _create(self, cluster: str, args: dict[str, Any], token: str | None, plan: TaskPlan, *, foreign: bool,
+                attempt: int | None) -> FakeTask:  # fmt: skip
+        task = super()._create(cluster, args, token, plan, foreign=foreign, attempt=attempt)
+        task.__class__ = LoadTask
+        task.names = self.names  # type: ignore[attr-defined]
+        run = self.load.run_of(args.get("startedBy"))
+        if run is not None and run.run_task is None:
+            run.run_task = self.world.now
+        return task
+
+    def _write(self, task: FakeTask, text: str, delay: float = 0.0) -> None:
+        task.lines_written += 1
+        written = int(self.world.now * 1000) + task.lines_written
+        for name in self.names:
+            self.world.logs.append(self.LOG_GROUP, f"ecs/{name}/{task.task_id}", written, text,
+                                   int((self.world.now + delay) * 1000))  # fmt: skip
+
+    def _stop(self, task: FakeTask, code: str, exit_code: int | None, reason: str | None, why: str) -> None:
+        if task.last_status != "STOPPED":
+            run = self.load.run_of(task.started_by)
+            if run is not None and run.stopped is None:
+                run.stopped = self.world.now
+        super()._stop(task, code, exit_code, reason, why)
+
+
+class LoadWorld(sim.World):
+    """Runs arriving at a steady rate, every AWS call against its quota, no exploration."""
+
+    def __init__(self, plan: LoadPlan, *, dynamodb: Any, template: Any):
+        self.heap: list[tuple[float, int, str, Any]] = []  # the timers, before World's constructor sets one
+        super().__init__(plan.seed, lambda n: 0, dynamodb=dynamodb, template=template)
+        self.load = plan
+        self.plan.timeout_seconds = int(plan.task_seconds * 3)
+        self.plan.log_settle_seconds = 10  # template.yaml's default
+        self.plan.final_flush = 0.5
+        self.ecs = LoadEcs(self, plan.containers)
+        self.logs = LoadLogs(lambda: self.now)
+        self.clients["ecs"] = sim.Proxy(self, "ecs", self.ecs)
+        self.clients["logs"] = sim.Proxy(self, "logs", self.logs)
+        self.quotas = Quotas(lambda: self.now, scale=plan.scale, region=REGION)
+        self.runs: dict[str, Run] = {}
+        self.by_started_by: dict[str, Run] = {}
+        self.by_execution: dict[str, Run] = {}
+        self.attempts: dict[str, tuple[Run, int]] = {}
+        self.runnable: deque[sim.Invocation] = deque()
+        self.busy: deque[LoadExecution] = deque()
+        self.ready_async: deque[sim.AsyncInvoke] = deque()
+        self.backlog: list[dict[str, Any]] = []
+        self.gave_up: Counter[str] = Counter()  # calls whose every attempt was throttled (the handler saw it)
+        self.delayed: Counter[str] = Counter()  # what waited for a quota without failing: transitions, deliveries
+        self._current: Run | None = None
+
+    # ---- the world's hooks ----
+
+    def add_timer(self, at: float, label: str, fn: Any, background: bool = False) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self.heap, (at, self._timer_seq, label, fn))
+
+    def note(self, text: str) -> None:
+        """No trace: thousands of runs."""
+
+    def _observe_record(self) -> None:
+        """The single-run invariants' record history is not kept under load."""
+
+    def run_of(self, started_by: str | None) -> Run | None:
+        return self.by_started_by.get(started_by or "")
+
+    def attempt_of_token(self, token: str | None) -> int | None:
+        found = self.attempts.get(token or "")
+        self._current = found[0] if found else None
+        return found[1] if found else None
+
+    def runtask_refusal(self, attempt: int | None) -> str:
+        return "ok"
+
+    def task_plan(self, attempt: int | None) -> TaskPlan:
+        run = self._current
+        fate = "exit1" if run is not None and run.expected == "FAILED" else "exit0"
+        return TaskPlan(fate, self.load.task_seconds, lines=self.load.log_mb)
+
+    def aws_call(self, service: str, operation: str, call: Any) -> Any:
+        invocation = getattr(sim._local, "invocation", None)
+        if invocation is None:
+            return call()
+        name = operation_name(operation)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            error = self.quotas.admit(service, name)
+            if error is None:
+                break
+            if attempt == MAX_ATTEMPTS:
+                self.gave_up[f"{service}.{name}"] += 1
+                raise error
+            self.sleep(backoff(attempt, self.rng))
+        invocation.calls += 1
+        return call()
+
+    def sleep(self, seconds: float) -> None:
+        invocation: sim.Invocation = sim._local.invocation
+        invocation.asleep_until = self.now + seconds
+        self.add_timer(invocation.asleep_until, "wake", lambda i=invocation: self.runnable.append(i))
+        instruction = self._pause(invocation, "sleep")
+        invocation.asleep_until = None
+        if instruction == "crash":
+            raise sim.SimulatedCrash
+
+    def invoke(self, function: str, event: Any, origin: str, label: str, async_attempt: int = 0) -> sim.Invocation:
+        invocation = super().invoke(function, event, origin, label, async_attempt)
+        self.runnable.append(invocation)
+        return invocation
+
+    def start_execution(self, request: dict[str, Any]) -> sim.Execution:
+        run = self.runs[request["runId"]]
+        name = f"{run.run_id}-0001"
+        arn = f"arn:aws:states:{REGION}:{sim.ACCOUNT}:execution:ecsrun-sim:{name}"
+        execution = LoadExecution(arn, name, request, self.now, state=self.definition["StartAt"], data=request)
+        execution.notify = self.busy.append
+        self.executions[arn] = execution
+        self.by_execution[arn] = run
+        self.busy.append(execution)
+        return execution
+
+    def _end(self, execution: sim.Execution, status: str, **kwargs: Any) -> None:
+        running = execution.status == "RUNNING"
+        super()._end(execution, status, **kwargs)
+        run = self.by_execution.get(execution.arn)
+        if run is not None and running:
+            run.ended, run.status, run.error = self.now, status, execution.error
+            run.ends += 1
+
+    # ---- the driver ----
+
+    def request_for(self, run: Run) -> dict[str, Any]:
+        return {
+            "runId": run.run_id,
+            "cluster": "default",
+            "taskDefinition": "sim-app",
+            "launchType": "FARGATE",
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-0123456789abcdef0"]}},
+            "timeoutSeconds": self.plan.timeout_seconds,
+        }
+
+    def arrive(self, index: int) -> None:
+        run_id = f"load-{index:06d}"
+        run = Run(
+            run_id, self.now, "FAILED" if index % self.load.fail_every == self.load.fail_every - 1 else "SUCCEEDED"
+        )
+        self.runs[run_id] = run
+        self.by_started_by[sim.started_by(sim.PREFIX, run_id)] = run
+        for attempt in range(1, 4):
+            self.attempts[client_token(run_id, attempt)] = (run, attempt)
+        self.try_start(run)
+
+    def try_start(self, run: Run) -> None:
+        """The caller's StartExecution: throttled, it tries again after the SDK's back-off, until it is taken."""
+        run.start_tries += 1
+        if self.quotas.admit("stepfunctions", "StartExecution") is not None:
+            delay = backoff(min(run.start_tries, 5), self.rng)
+            self.add_timer(self.now + delay, "start again", lambda r=run: self.try_start(r))
+            return
+        run.started = self.now
+        self.start_execution(self.request_for(run))
+
+    # ---- the scheduler ----
+
+    def progress(self, execution: LoadExecution) -> None:
+        if execution.status != "RUNNING" or execution.phase not in ACTIVE:
+            return
+        if execution.phase == "ready":
+            wait = self.quotas.wait("StepFunctions.StateTransitions")
+            if wait > 0:  # Step Functions delays a throttled transition (ExecutionThrottled), it does not fail it
+                self.delayed["StepFunctions.StateTransitions"] += 1
+                self.add_timer(self.now + wait, "transition", lambda e=execution: self.busy.append(e))
+                return
+            self.quotas.admit_key(["StepFunctions.StateTransitions"], "StateTransition")
+            self._step(execution)
+        elif execution.phase == "to_invoke":
+            throttled = self.quotas.admit("lambda", "Invoke") is not None
+            self._invoke_task(execution, throttled)
+        else:
+            self._task_result(execution, False)
+
+    def drain_world(self) -> None:
+        """Move what the world queued (events, asynchronous invocations) into the scheduler's queues."""
+        from moto.events.models import EventPattern
+
+        while self.events:
+            pending = self.events.pop()
+            for pattern, function in self.rules:
+                if EventPattern.load(json.dumps(pattern)).matches_event(pending.event):  # type: ignore[arg-type]
+                    self.async_queue.append(sim.AsyncInvoke(function, pending.event, self.now, 0, function))
+        while self.async_queue:
+            queued = self.async_queue.pop()
+            if queued.not_before <= self.now:
+                self.ready_async.append(queued)
+            else:
+                self.add_timer(queued.not_before, "async", lambda q=queued: self.ready_async.append(q))
+
+    def start_async(self, queued: sim.AsyncInvoke) -> None:
+        # EventBridge delays a throttled target invocation; Lambda keeps a throttled asynchronous event and tries
+        # again: neither fails it.
+        keys = ["Lambda.Invocations"] + (["EventBridge.Invocation"] if queued.function in RULE_TARGETS else [])
+        waits = [self.quotas.wait(k) for k in keys]
+        if max(waits) > 0:
+            self.delayed[f"asynchronous {queued.function}"] += 1
+            self.add_timer(self.now + max(waits), "async", lambda q=queued: self.ready_async.append(q))
+            return
+        self.quotas.admit_key(keys, "Invoke")
+        if queued.function == "ReconcileFunction":
+            self.reconcile_starts.append(self.now)
+        self.invoke(queued.function, queued.event, f"async|{queued.attempt}", queued.label, queued.attempt)
+
+    def once(self) -> bool:
+        if self.runnable:
+            invocation = self.runnable.popleft()
+            awake = invocation.asleep_until is None or invocation.asleep_until <= self.now
+            if not invocation.done and invocation in self.invocations and awake:
+                self._resume(invocation, "go")
+                if not invocation.done and invocation.asleep_until is None:
+                    self.runnable.append(invocation)  # paused at its return
+        elif self.busy:
+            self.progress(self.busy.popleft())
+        elif self.ready_async:
+            self.start_async(self.ready_async.popleft())
+        elif self.heap:
+            at, _, _, fn = heapq.heappop(self.heap)
+            self.now = max(self.now, at)
+            self._clock(self.now)
+            fn()
+        else:
+            return False
+        self.drain_world()
+        return True
+
+    def simulate(self, log: Any = None) -> None:
+        plan = self.load
+        count = int(plan.runs_per_second * plan.seconds)
+        for index in range(count):
+            self.add_timer(sim.EPOCH + index / plan.runs_per_second, "arrival", lambda i=index: self.arrive(i))
+        sample = 0.0
+        while self.now - sim.EPOCH <= plan.seconds + plan.drain:
+            if self.now - sim.EPOCH >= sample:
+                self.backlog.append(self.snapshot())
+                if log is not None:
+                    log(self.backlog[-1])
+                sample += 60
+            if len(self.runs) == count and all(r.ended is not None for r in self.runs.values()):
+                if self.heap and self.heap[0][0] - sim.EPOCH > plan.seconds + plan.drain:
+                    break
+                if not self.runnable and not self.busy and not self.ready_async and not self.invocations:
+                    break
+            if not self.once():
+                break
+        self.backlog.append(self.snapshot())
+
+    def snapshot(self) -> dict[str, Any]:
+        runs = self.runs.values()
+        return {
+            "t": round(self.now - sim.EPOCH),
+            "requested": len(self.runs),
+            "waitingToStart": sum(1 for r in runs if r.started is None),
+            "tasksRunning": sum(1 for r in runs if r.run_task is not None and r.stopped is None),
+            "stoppedNotEnded": sum(1 for r in runs if r.stopped is not None and r.ended is None),
+            "ended": sum(1 for r in runs if r.ended is not None),
+        }
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+@dataclass
+class LoadResult:
+    plan: LoadPlan
+    runs: list[Run]
+    backlog: list[dict[str, Any]]
+    throttled: dict[str, int]
+    gave_up: dict[str, int]
+    delayed: dict[str, int]
+    taken: dict[str, int]
+    virtual_seconds: float
+    wall_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        runs = self.runs
+        ended = [r for r in runs if r.ended is not None]
+        lost = [r for r in runs if r.ended is None]
+        wrong = [r for r in ended if r.status != r.expected]
+        throttle_failures = [r for r in wrong if r.error and ("Throttl" in r.error or "TooMany" in r.error)]
+        to_run_task = [r.run_task - r.requested for r in runs if r.run_task is not None]
+        to_end = [r.ended - r.stopped for r in runs if r.ended is not None and r.stopped is not None]
+        busiest = max(self.taken, key=lambda k: self.taken[k] / self._capacity(k), default=None)
+        return {
+            "runsPerSecond": round(self.plan.runs_per_second, 3),
+            "scale": self.plan.scale,
+            "runsStarted": sum(1 for r in runs if r.started is not None),
+            "runsRequested": len(runs),
+            "runsEnded": len(ended),
+            "runsLost": len(lost),
+            "runsEndedTwice": sum(1 for r in runs if r.ends > 1),
+            "verdictsDifferingFromTheTask": len(wrong),
+            "failedBecauseOfThrottling": len(throttle_failures),
+            "wrongEndings": dict(Counter(f"{r.status} {r.error or ''}".strip() for r in wrong)),
+            "requestToRunTaskP50": percentile(to_run_task, 0.5),
+            "requestToRunTaskP99": percentile(to_run_task, 0.99),
+            "stoppedToEndP50": percentile(to_end, 0.5),
+            "stoppedToEndP99": percentile(to_end, 0.99),
+            "throttledCalls": self.throttled,
+            "callsThatGaveUp": self.gave_up,
+            "delayed": self.delayed,
+            "bindingQuota": busiest,
+            "virtualSeconds": round(self.virtual_seconds),
+            "wallSeconds": round(self.wall_seconds, 1),
+        }
+
+    def _capacity(self, key: str) -> float:
+        from ecsrun.domain.ratequotas import BY_KEY
+
+        quota = BY_KEY[key]
+        return quota.per_second(REGION) / self.plan.scale * max(1.0, self.virtual_seconds)
+
+
+def run_load(plan: LoadPlan, log: Any = None) -> LoadResult:
+    """One load, in this process (the simulation's process-wide setup: moto, the virtual clock, the clients)."""
+    from tests.simulation.runner import Simulator
+
+    started = time.perf_counter()
+    with Simulator() as simulator:
+        table = simulator._dynamodb.create_table(
+            TableName="runs-load", **simulator.template.table_definition("RunsTable")
+        )
+        world = LoadWorld(plan, dynamodb=table, template=simulator.template)
+        _install(simulator, world)
+        try:
+            world.simulate(log)
+        finally:
+            world.finish()
+            simulator._world = None
+    return LoadResult(plan, list(world.runs.values()), world.backlog, dict(world.quotas.throttled),
+                      dict(world.gave_up), dict(world.delayed), dict(world.quotas.taken), world.now - sim.EPOCH,
+                      time.perf_counter() - started)  # fmt: skip
+
+
+def _install(simulator: Any, world: LoadWorld) -> None:
+    """What Simulator.run does for one world: the clock, the environment, the handlers' clients."""
+    import io
+    import os
+    import random
+
+    simulator._world = world
+    world._clock = simulator._clock.move_to  # type: ignore[method-assign]
+    simulator._clock.move_to(sim.EPOCH)
+    os.environ.update(sim.environment(world))
+    random.seed(world.seed)
+    simulator._clients.client = lambda service, region=None: world.client(service)
+    simulator._clients.table = lambda table_name, region=None: world.table_proxy
+    simulator._logger.registered_handler.setStream(io.StringIO())
+    world.logs_text = io.StringIO()
+
+
+def report(result: LoadResult) -> list[str]:
+    s = result.summary()
+    plan = result.plan
+
+    def seconds(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:,.1f} s"
+
+    lines = [
+        "| measure | read-back |",
+        "|---|---|",
+        f"| Runs requested / started / ended | {s['runsRequested']:,} / {s['runsStarted']:,} / {s['runsEnded']:,} |",
+        f"| Runs lost (never ended) | {s['runsLost']:,} |",
+        f"| Runs that failed because of throttling | {s['failedBecauseOfThrottling']:,} |",
+        f"| Verdicts differing from the task's | {s['verdictsDifferingFromTheTask']:,} {s['wrongEndings'] or ''} |",
+        f"| Request → RunTask p50 / p99 | {seconds(s['requestToRunTaskP50'])} / {seconds(s['requestToRunTaskP99'])} |",
+        f"| STOPPED → execution's end p50 / p99 | {seconds(s['stoppedToEndP50'])} / {seconds(s['stoppedToEndP99'])} |",
+        f"| Throttled calls (each attempt) | {_counts(s['throttledCalls'])} |",
+        f"| Waited for a quota without failing | {_counts(s['delayed'])} |",
+        f"| Busiest quota (tokens taken / tokens it gave in the time) | {s['bindingQuota']} |",
+        f"| Virtual / wall time | {s['virtualSeconds']:,} s / {s['wallSeconds']:,} s |",
+    ]
+    lines += ["", "Backlog over time (virtual seconds from the first request):", "",
+              "| t | requested | waiting to start | tasks running | stopped, not ended | ended |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        f"| {b['t']} | {b['requested']:,} | {b['waitingToStart']:,} | {b['tasksRunning']:,} | "
+        f"{b['stoppedNotEnded']:,} | {b['ended']:,} |"
+        for b in result.backlog
+    ]
+    _ = plan
+    return lines
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])) or "none"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=20.0, help="divide every rate and every quota by this")
+    parser.add_argument("--seconds", type=float, default=600.0, help="virtual seconds of arrivals")
+    parser.add_argument("--drain", type=float, default=3600.0, help="virtual seconds after them for runs to end")
+    parser.add_argument("--json", help="write the summary to this file")
+    parser.add_argument("--write", metavar="FILE", help="record the table in FILE (markdown) under ## Load")
+    args = parser.parse_args(argv)
+    plan = LoadPlan(scale=args.scale, seconds=args.seconds, drain=args.drain)
+    result = run_load(plan, log=lambda b: print(json.dumps(b), file=sys.stderr, flush=True))
+    summary = result.summary()
+    print(json.dumps(summary, indent=2))
+    lines = report(result)
+    print("\n".join(lines))
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
+    return 0 if summary["runsLost"] == 0 and summary["failedBecauseOfThrottling"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
