@@ -54,8 +54,16 @@ def throttling_error(quota: RateQuota, operation: str) -> ClientError:
 class Quotas:
     """Every rate quota as a bucket on the clock `now` (virtual seconds), full at the start."""
 
-    def __init__(self, now: Callable[[], float], *, scale: float = 1.0, region: str = DEFAULT_REGION):
+    def __init__(
+        self,
+        now: Callable[[], float],
+        *,
+        scale: float = 1.0,
+        region: str = DEFAULT_REGION,
+        raised: dict[str, float] | None = None,
+    ):
         self.now, self.scale, self.region = now, scale, region
+        self.raised = dict(raised or {})  # quota key -> the rate a second AWS Support granted (before scaling)
         self.buckets: dict[str, TokenBucket] = {}
         self.throttled: Counter[str] = Counter()  # quota key -> calls it throttled (each attempt)
         self.gave_up: Counter[str] = Counter()  # quota key -> calls whose every attempt was throttled
@@ -65,8 +73,9 @@ class Quotas:
         found = self.buckets.get(key)
         if found is None:
             quota = BY_KEY[key]
-            rate = quota.per_second(self.region) / self.scale
-            found = TokenBucket.full(rate=rate, burst=max(1.0, quota.bucket(self.region) / self.scale), now=self.now())
+            rate = max(quota.per_second(self.region), self.raised.get(key, 0.0))
+            burst = max(quota.bucket(self.region), self.raised.get(key, 0.0))
+            found = TokenBucket.full(rate=rate / self.scale, burst=max(1.0, burst / self.scale), now=self.now())
             self.buckets[key] = found
         return found
 
