@@ -6,11 +6,13 @@ container's log, adds the calls other parties make for a run (the caller's Start
 CreateLogStream and PutLogEvents, EventBridge's rule invocations) and the DynamoDB units the runs table takes,
 derives the FireLens mode, and writes the file the CLI ships with.
 
-Measured: `--runs` runs (averaged) at each of (2 containers, 5 MB each), (3, 5) and (2, 10) on the local engine,
-counted with the pipeline bench's botocore `before-call` hooks on the handlers' clients, with the template's
-LogSettleSeconds and a quiet end, as calls_bench counts its typical run. Calls grow as f + C x p + C x M x q
-around the typical run: (2, 10) - (2, 5) gives q (per container-MB), (3, 5) - (2, 5) gives p + 5q. The typical
-figures are calls_bench's (bench/calls-per-run.json) when it has run, else this script's (2, 5) run.
+Measured: the typical run (2 containers, 5 MB each; `--runs` runs averaged) with the template's LogSettleSeconds
+and a quiet end, as calls_bench counts it; then (2, 5), (3, 5) and (2, 10) without a settle wait, for the growth.
+Counted with the pipeline bench's botocore `before-call` hooks on the handlers' clients. Calls grow as
+f + C x p + C x M x q around the typical run: (2, 10) - (2, 5) gives q (per container-MB), (3, 5) - (2, 5) gives
+p + 5q. The typical figures are calls_bench's (bench/calls-per-run.json) when it has run, else this script's.
+When the checkout has the FireLens log source, the same three sizes run with a FireLens router and that mode is
+counted too; until then it is derived:
 
 Derived, and said so in the file:
 - StartExecution: one per run (the caller's).
@@ -58,23 +60,53 @@ FIRELENS_S3 = {"S3.ListObjectsV2": 1.0, "S3.GetObject": 1.0, "S3.UploadPartCopy"
 AWSLOGS_CALLS = ("CloudWatchLogs.GetLogEvents", "CloudWatchLogs.CreateLogStream", "CloudWatchLogs.PutLogEvents")
 
 
-def definition(containers: int, log_mb: float) -> dict[str, Any]:
+FIRELENS_BUCKET = "ecsrun-capacity-firelens"
+FIRELENS_OPTIONS = {  # Fluent Bit's s3 output at its defaults for a 10-minute task: one object per container
+    "Name": "s3",
+    "region": "us-east-1",
+    "bucket": FIRELENS_BUCKET,
+    "total_file_size": "100M",
+    "upload_timeout": "10m",
+    "use_put_object": "On",
+    "s3_key_format": "/ecsrun-firelens/$TAG/%Y/%m/%d/%H_%M_%S-$UUID.log",
+}
+
+
+def firelens_available() -> bool:
+    """Whether this checkout has the FireLens log source (then its mode is measured, not derived)."""
+    import importlib.util
+
+    return importlib.util.find_spec("ecsrun.steps.firelens_logs") is not None
+
+
+def definition(containers: int, log_mb: float, mode: str = "read-back") -> dict[str, Any]:
     lines = int(log_mb * 1_000_000 // LINE_BYTES)
     text = "x" * (LINE_BYTES - 1)
-    return {
-        **pipeline_bench.TINY_DEFINITION,
-        "family": f"ecsrun-capacity-{containers}x{log_mb:g}",
-        "containerDefinitions": [
-            {
-                **pipeline_bench.TINY_DEFINITION["containerDefinitions"][0],
-                "name": f"c{index}",
-                # One essential container that outlives the others, so none is stopped before it has written all.
-                "essential": index == 0,
-                "command": ["sh", "-c", f"yes {text} | head -n {lines}" + ("; sleep 2" if index == 0 else "")],
-            }
-            for index in range(containers)
-        ],
+    base = pipeline_bench.TINY_DEFINITION["containerDefinitions"][0]
+    apps: list[dict[str, Any]] = [
+        {
+            **base,
+            "name": f"c{index}",
+            # One essential container that outlives the others, so none is stopped before it has written all.
+            "essential": index == 0,
+            "command": ["sh", "-c", f"yes {text} | head -n {lines}" + ("; sleep 2" if index == 0 else "")],
+        }
+        for index in range(containers)
+    ]
+    family = f"ecsrun-capacity-{mode}-{containers}x{log_mb:g}"
+    if mode == "read-back":
+        return {**pipeline_bench.TINY_DEFINITION, "family": family, "containerDefinitions": apps}
+    router = {
+        "name": "log_router",
+        "image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable",
+        "essential": True,
+        "memoryReservation": 50,
+        "firelensConfiguration": {"type": "fluentbit", "options": {"enable-ecs-log-metadata": "true"}},
     }
+    for app in apps:
+        app["logConfiguration"] = {"logDriver": "awsfirelens", "options": dict(FIRELENS_OPTIONS)}
+        app["dependsOn"] = [{"containerName": "log_router", "condition": "START"}]
+    return {**pipeline_bench.TINY_DEFINITION, "family": family, "containerDefinitions": [router, *apps]}
 
 
 class IndexCounting(pipeline_bench.Counting):
@@ -93,18 +125,24 @@ class IndexCounting(pipeline_bench.Counting):
                 self.index_writes += 1
 
 
-def measure(containers: int, log_mb: float, runs: int) -> dict[str, float]:
+def measure(
+    containers: int, log_mb: float, runs: int, mode: str = "read-back", settle: int | None = None
+) -> dict[str, float]:
     """`runs` runs of `containers` containers with `log_mb` MB each, one after another, counted per call and
     averaged (whether a copy waits in WaitForLogs depends on timing: one run alone is noisy)."""
     from ecsrun.domain.runtask import execution_name
     from ecsrun.local.engine import follow
     from ecsrun.local.runtime import TABLE, LocalAws
 
-    family = definition(containers, log_mb)
+    family = definition(containers, log_mb, mode)
     transitions, units = 0, 0
-    with LocalAws() as aws:
+    parameters = {"FirelensLogBuckets": FIRELENS_BUCKET} if mode == "firelens" else {}
+    with LocalAws(parameters=parameters) as aws:
+        if mode == "firelens":
+            aws.client("s3").create_bucket(Bucket=FIRELENS_BUCKET)
         aws.register_task_definition(family)
-        os.environ["LOG_SETTLE_SECONDS"] = str(pipeline_bench.settle_default())  # LocalAws restores it on exit
+        # The template's LogSettleSeconds unless told (LocalAws restores the variable on exit).
+        os.environ["LOG_SETTLE_SECONDS"] = str(pipeline_bench.settle_default() if settle is None else settle)
         sfn = aws.client("stepfunctions")
         warm = pipeline_bench._request("capacity-warm", taskDefinition=family["family"])
         arn = sfn.start_execution(stateMachineArn=aws.state_machine_arn, name=execution_name(warm),
@@ -170,11 +208,15 @@ def firelens(read_back: dict[str, float], containers: float) -> dict[str, float]
     return calls
 
 
-def build(runs: dict[tuple[int, float], dict[str, float]], typical_calls: dict[str, float] | None,
-          source: str) -> dict[str, Any]:  # fmt: skip
+Points = dict[tuple[int, float], dict[str, float]]
+
+
+def build(
+    runs: Points, typical_calls: dict[str, float], source: str, fire_runs: Points | None = None
+) -> dict[str, Any]:
     per_container, per_mb = slopes(runs)
     c0, m0, minutes = TYPICAL["containers"], TYPICAL["logMB"], TYPICAL["taskMinutes"]
-    measured = typical_calls if typical_calls is not None else runs[(c0, m0)]
+    measured = typical_calls
     # calls_bench's file counts what ecsrun calls; the model also needs the figures only this script counts.
     extra = {k: v for k, v in runs[(c0, m0)].items() if k not in measured}
     read_back = others({**measured, **extra}, c0, m0, minutes)
@@ -182,12 +224,23 @@ def build(runs: dict[tuple[int, float], dict[str, float]], typical_calls: dict[s
     driver_mb: dict[str, float] = {}  # PutLogEvents follow the task's minutes, not its MB, below 1 MB every 5 s
     fire_per_container = {k: v for k, v in per_container.items() if k not in AWSLOGS_CALLS} | FIRELENS_S3
     fire_per_mb = {k: v for k, v in per_mb.items() if k not in AWSLOGS_CALLS}
+    fire_mode = firelens(read_back, c0)
+    fire_note = (
+        "derived, not measured: the read-back calls without CloudWatch Logs reads and without the containers' "
+        "awslogs streams, plus what the FireLens source calls on S3 per container (ListObjectsV2, GetObject, "
+        "UploadPartCopy: 1 each)"
+    )
+    if fire_runs:
+        # Measured on the local engine's FireLens router: nothing of the containers goes to CloudWatch Logs.
+        fire_per_container, fire_per_mb = slopes(fire_runs)
+        fire_mode = {**fire_runs[(c0, m0)], "StepFunctions.StartExecution": 1.0}
+        fire_note = "counted on the local engine's FireLens router (StartExecution, the caller's, 1 a run)"
     return {
         "measuredAt": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "make bench  (python bench/capacity_bench.py)",
         "runs": 1,
         "typicalFrom": source,
-        "modes": {"read-back": _rounded(read_back), "firelens": _rounded(firelens(read_back, c0))},
+        "modes": {"read-back": _rounded(read_back), "firelens": _rounded(fire_mode)},
         "typical": dict(TYPICAL),
         "scaling": {
             "read-back": {
@@ -201,13 +254,12 @@ def build(runs: dict[tuple[int, float], dict[str, float]], typical_calls: dict[s
             "firelens": {"perContainer": fire_per_container, "perContainerMB": fire_per_mb},
         },
         "points": {f"{c}x{m:g}MB": _rounded(calls) for (c, m), calls in runs.items()},
+        "firelensPoints": {f"{c}x{m:g}MB": _rounded(calls) for (c, m), calls in (fire_runs or {}).items()},
         "derived": {
             "read-back": "StartExecution (the caller's, 1), CreateLogStream and PutLogEvents (the awslogs driver's: "
             "1 stream and a batch every 5 s per container) are derived from the driver's documented behaviour; "
             "every other call is counted",
-            "firelens": "derived, not measured: the read-back calls without CloudWatch Logs reads and without the "
-            "containers' awslogs streams, plus what the FireLens source calls on S3 per container "
-            "(ListObjectsV2, GetObject, UploadPartCopy: 1 each)",
+            "firelens": fire_note,
         },
     }
 
@@ -279,11 +331,22 @@ def main() -> int:
     if CALLS_FILE.exists():
         typical_calls = json.loads(CALLS_FILE.read_text())["modes"]["read-back"]
         source = "bench/calls-per-run.json (bench/calls_bench.py)"
+    if typical_calls is None:
+        typical_calls = measure(TYPICAL["containers"], TYPICAL["logMB"], args.runs)
+        print(f"typical: {json.dumps(typical_calls)}", file=sys.stderr)
+    # The growth is measured without a settle wait: whether a copy waits for late lines depends on timing (a long
+    # copy often outlasts them), and a wait in one point but not another would read as growth.
     runs = {}
     for containers, log_mb in POINTS:
-        runs[(containers, log_mb)] = measure(containers, log_mb, args.runs)
+        runs[(containers, log_mb)] = measure(containers, log_mb, args.runs, settle=0)
         print(f"{containers} container(s) x {log_mb:g} MB: {json.dumps(runs[(containers, log_mb)])}", file=sys.stderr)
-    document = build(runs, typical_calls, source)
+    fire_runs = {}
+    if firelens_available():
+        for containers, log_mb in POINTS:
+            fire_runs[(containers, log_mb)] = measure(containers, log_mb, args.runs, "firelens", settle=0)
+            print(f"firelens {containers} x {log_mb:g} MB: {json.dumps(fire_runs[(containers, log_mb)])}",
+                  file=sys.stderr)  # fmt: skip
+    document = build(runs, typical_calls, source, fire_runs)
     document["runs"] = args.runs
     document["command"] = f"make bench  (python bench/capacity_bench.py --runs {args.runs})"
     Path(args.out).write_text(json.dumps(document, indent=2) + "\n")

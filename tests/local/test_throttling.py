@@ -68,3 +68,13 @@ def test_a_call_over_its_quota_is_answered_throttling_exception_only_when_asked(
         assert answers == ["ok"] * 50 + ["ThrottlingException"] * 10
     else:
         assert answers == ["ok"] * 60
+
+
+def test_local_run_and_serve_take_the_flag_and_it_is_off_by_default() -> None:
+    from ecsrun.cli.parser import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["local", "run", "r.json", "--quotas"]).quotas is True
+    assert parser.parse_args(["local", "run", "r.json"]).quotas is False
+    assert parser.parse_args(["local", "serve", "--quotas"]).quotas is True
+    assert LocalAws().rate_quotas is None
