@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ecsrun.domain.ratequotas import throttled_by
 from ecsrun.domain.runtask import client_token
 
 from tests.simulation import world as sim
@@ -134,6 +135,21 @@ class LoadEcs(FakeEcs):
         super()._stop(task, code, exit_code, reason, why)
 
 
+class TableProxy(sim.Proxy):
+    """The runs table's proxy, keeping each write's parameters for the index's quota."""
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._target, name)
+        if name in ("meta", "exceptions", "name") or not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._world.table_params = kwargs  # type: ignore[attr-defined]
+            return self._world.aws_call(self._service, name, lambda: attribute(*args, **kwargs))
+
+        return call
+
+
 class LoadWorld(sim.World):
     """Runs arriving at a steady rate, every AWS call against its quota, no exploration."""
 
@@ -149,6 +165,8 @@ class LoadWorld(sim.World):
         self.clients["ecs"] = sim.Proxy(self, "ecs", self.ecs)
         self.clients["logs"] = sim.Proxy(self, "logs", self.logs)
         self.quotas = Quotas(lambda: self.now, scale=plan.scale, region=REGION, raised=plan.raised)
+        self.table_proxy = TableProxy(self, "dynamodb", dynamodb)
+        self.table_params: dict[str, Any] = {}
         self.runs: dict[str, Run] = {}
         self.by_started_by: dict[str, Run] = {}
         self.by_execution: dict[str, Run] = {}
@@ -194,8 +212,9 @@ class LoadWorld(sim.World):
         if invocation is None:
             return call()
         name = operation_name(operation)
+        keys = [q.key for q in throttled_by(service, name)] + self.table_quotas(service, name)
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            error = self.quotas.admit(service, name)
+            error = self.quotas.admit_key(keys, name)
             if error is None:
                 break
             if attempt == MAX_ATTEMPTS:
@@ -204,6 +223,14 @@ class LoadWorld(sim.World):
             self.sleep(backoff(attempt, self.rng))
         invocation.calls += 1
         return call()
+
+    def table_quotas(self, service: str, operation: str) -> list[str]:
+        """A runs-table write takes a write unit from the table, and one from the `waiting` index's single
+        partition key value when it sets, changes or removes the index's key (the request names `waiting`)."""
+        if service != "dynamodb" or operation not in ("PutItem", "UpdateItem", "DeleteItem"):
+            return []
+        named = "waiting" in json.dumps(self.table_params, default=str)
+        return ["DynamoDB.WriteRequestUnits"] + (["DynamoDB.WaitingIndexWrite"] if named else [])
 
     def sleep(self, seconds: float) -> None:
         invocation: sim.Invocation = sim._local.invocation
