@@ -485,7 +485,8 @@ class LoadResult:
         from ecsrun.domain.ratequotas import BY_KEY
 
         quota = BY_KEY[key]
-        return quota.per_second(REGION) / self.plan.scale * max(1.0, self.virtual_seconds)
+        rate = max(quota.per_second(REGION), self.plan.raised.get(key, 0.0))
+        return rate / self.plan.scale * max(1.0, self.virtual_seconds)
 
 
 def advised(runs_per_day: float = 10_000_000, headroom: float = 2.0) -> dict[str, float]:
