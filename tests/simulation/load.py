@@ -562,10 +562,13 @@ def report(result: LoadResult) -> list[str]:
         "| measure | result |",
         "|---|---|",
         f"| Runs requested / started / ended | {s['runsRequested']:,} / {s['runsStarted']:,} / {s['runsEnded']:,} |",
-        f"| Runs lost (never ended) | {s['runsLost']:,} |",
+        f"| Runs lost (not ended when the simulation stopped) | {s['runsLost']:,} |",
         f"| Runs that failed because of throttling | {s['failedBecauseOfThrottling']:,} |",
-        f"| Verdicts differing from the task's | {s['verdictsDifferingFromTheTask']:,} {s['wrongEndings'] or ''} |",
-        f"| Request → RunTask p50 / p99 | {seconds(s['requestToRunTaskP50'])} / {seconds(s['requestToRunTaskP99'])} |",
+        f"| Verdicts differing from the task's | {s['verdictsDifferingFromTheTask']:,}"
+        + (f" ({_counts(s['wrongEndings'])})" if s["wrongEndings"] else "")
+        + " |",
+        f"| Request → RunTask p50 / p99 (handlers take no virtual time) | {seconds(s['requestToRunTaskP50'])} / "
+        f"{seconds(s['requestToRunTaskP99'])} |",
         f"| STOPPED → execution's end p50 / p99 | {seconds(s['stoppedToEndP50'])} / {seconds(s['stoppedToEndP99'])} |",
         f"| Throttled calls (each attempt) | {_counts(s['throttledCalls'])} |",
         f"| Waited for a quota without failing | {_counts(s['delayed'])} |",
@@ -577,7 +580,8 @@ def report(result: LoadResult) -> list[str]:
               "|---|---|---|---|---|---|"]  # fmt: skip
     # Every minute while runs arrive, then every 5 minutes, and the last.
     shown = [b for i, b in enumerate(result.backlog)
-             if b["t"] <= plan.seconds or b["t"] % 300 < 60 or i == len(result.backlog) - 1]  # fmt: skip
+             if (b["t"] <= plan.seconds or b["t"] % 300 < 60 or i == len(result.backlog) - 1)
+             and (i == 0 or b != result.backlog[i - 1])]  # fmt: skip
     lines += [
         f"| {b['t']} | {b['requested']:,} | {b['waitingToStart']:,} | {b['tasksRunning']:,} | "
         f"{b['stoppedNotEnded']:,} | {b['ended']:,} |"

@@ -9,7 +9,7 @@ import random
 from botocore.exceptions import ClientError
 from ecsrun.domain.ratequotas import BY_KEY
 
-from tests.simulation.load import LoadPlan, run_load
+from tests.simulation.load import LoadPlan, report, run_load
 from tests.simulation.quotas import Quotas, backoff, operation_name, throttling_error
 
 
@@ -30,6 +30,10 @@ def test_runs_under_their_quotas_all_end_once_with_their_tasks_verdict() -> None
     assert summary["stoppedToEndP99"] is not None and summary["stoppedToEndP99"] < 120
     # And the backlog was sampled from the first request to the end
     assert result.backlog[0]["requested"] == 0 and result.backlog[-1]["ended"] == 10
+    # And the report's table says so
+    table = report(result)
+    assert "| Runs requested / started / ended | 10 / 10 / 10 |" in table
+    assert "| Runs that failed because of throttling | 0 |" in table
 
 
 def test_a_quota_scaled_below_the_load_throttles_and_every_run_still_ends_once() -> None:
