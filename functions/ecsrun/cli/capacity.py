@@ -79,13 +79,13 @@ def report(args: argparse.Namespace, data: dict[str, Any]) -> dict[str, Any]:
     first = capacity.binding(usages)
     mode_note = (data.get("derived") or {}).get(args.log_mode)
     return {
-        "runsPerDay": runs,
+        "runsPerDay": int(runs) if runs == int(runs) else runs,
         "runsPerSecond": round(runs / capacity.SECONDS_A_DAY, 3),
         "region": region,
         "largeRegion": region in LARGE_REGIONS,
         "logMode": args.log_mode,
-        "containers": containers,
-        "logMB": log_mb,
+        "containers": int(containers),
+        "logMB": int(log_mb) if log_mb == int(log_mb) else log_mb,
         "measured": {
             "measuredAt": data.get("measuredAt"),
             "command": data.get("command"),
