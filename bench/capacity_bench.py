@@ -139,7 +139,13 @@ def measure(
     parameters = {"FirelensLogBuckets": FIRELENS_BUCKET} if mode == "firelens" else {}
     with LocalAws(parameters=parameters) as aws:
         if mode == "firelens":
-            aws.client("s3").create_bucket(Bucket=FIRELENS_BUCKET)
+            from botocore.exceptions import ClientError
+
+            try:  # the router's bucket, unless the local stack made it for the parameter
+                aws.client("s3").create_bucket(Bucket=FIRELENS_BUCKET)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
         aws.register_task_definition(family)
         # The template's LogSettleSeconds unless told (LocalAws restores the variable on exit).
         os.environ["LOG_SETTLE_SECONDS"] = str(pipeline_bench.settle_default() if settle is None else settle)
