@@ -78,3 +78,23 @@ def test_local_run_and_serve_take_the_flag_and_it_is_off_by_default() -> None:
     assert parser.parse_args(["local", "run", "r.json"]).quotas is False
     assert parser.parse_args(["local", "serve", "--quotas"]).quotas is True
     assert LocalAws().rate_quotas is None
+
+
+def test_a_run_with_the_quotas_on_ends_as_it_would_without_them() -> None:
+    # Given the hello request on the local engine with AWS's rate quotas enforced
+    import json
+
+    from ecsrun.local.engine import run_local
+
+    from tests.conftest import EVENTS
+
+    request = json.loads((EVENTS / "requests" / "hello.json").read_text())
+    definition = json.loads((EVENTS / "task-definitions" / "hello.json").read_text())
+    with LocalAws(rate_quotas=True) as aws:
+        # When it runs
+        result = run_local(request, [definition], aws=aws)
+        # Then it succeeds, its calls went through the buckets, and none was throttled (one run is far below all)
+        assert result.status == "SUCCEEDED", result.cause
+        assert aws.rate_quotas is not None
+        assert {"ECS.RunTask", "CloudWatchLogs.GetLogEvents"} <= set(aws.rate_quotas._buckets)
+        assert not aws.rate_quotas.throttled
