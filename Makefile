@@ -82,9 +82,9 @@ bench: setup
 soak: setup
 	PYTHONPATH=. $(BIN)/python -m tests.simulation.runner --schedules 10000 --json .soak.json
 
-## load: 10 M runs a day (scaled, with every quota) for 10 virtual minutes through the deployed ASL and the real handlers, both log modes; ## Load in docs/benchmarks.md
+## load: 10 M runs a day (scaled, with every quota) for 10 virtual minutes through the deployed ASL and the real handlers, both log modes, default and advised quotas; ## Load in docs/benchmarks.md
 load: setup
-	PYTHONPATH=. $(BIN)/python -m tests.simulation.load --quotas both --write docs/benchmarks.md
+	PYTHONPATH=. $(BIN)/python -m tests.simulation.load --mode both --quotas both --write docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam artifacts .pytest_cache .ruff_cache .mypy_cache

@@ -26,6 +26,7 @@ import sys
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from ecsrun.domain.ratequotas import throttled_by
 from ecsrun.domain.runtask import client_token
 
 from tests.simulation import world as sim
-from tests.simulation.fakes import REGION, FakeEcs, FakeLogs, FakeTask, TaskPlan
+from tests.simulation.fakes import REGION, FakeEcs, FakeLogs, FakeS3, FakeTask, Paginator, TaskPlan
 from tests.simulation.quotas import MAX_ATTEMPTS, Quotas, backoff, operation_name
 
 FULL_RATE = 10_000_000 / 86_400  # 10 M runs a day, a second
@@ -53,6 +54,7 @@ class LoadPlan:
     fail_every: int = 10  # every tenth run's task exits 1
     seed: int = 1
     raised: dict[str, float] = field(default_factory=dict)  # quotas raised (a second, unscaled) over AWS's defaults
+    mode: str = "read-back"  # or firelens: the containers log through a FireLens router to S3
 
     @property
     def runs_per_second(self) -> float:
@@ -88,6 +90,54 @@ class LoadLogs(FakeLogs):
     PAGE = 1  # one line stands for one MB page of GetLogEvents
 
 
+FIRELENS_BUCKET = "sim-firelens"
+FIRELENS_ROUTER = "log_router"
+FIRELENS_OPTIONS = {  # Fluent Bit's s3 output, one object per container for a 10-minute task (docs/logs.md)
+    "Name": "s3",
+    "region": REGION,
+    "bucket": FIRELENS_BUCKET,
+    "total_file_size": "100M",
+    "upload_timeout": "10m",
+    "use_put_object": "On",
+    "s3_key_format": "/ecsrun-firelens/$TAG/%Y/%m/%d/%H_%M_%S-$UUID.log",
+}
+PAGINATED = {
+    "list_objects_v2": ("ContinuationToken", "NextContinuationToken"),
+    "list_multipart_uploads": ("KeyMarker", "NextKeyMarker"),
+    "list_tasks": ("nextToken", "nextToken"),
+}
+
+
+class LoadS3(FakeS3):
+    """FakeS3 with what the FireLens source reads: each object's LastModified, and the open multipart uploads."""
+
+    def __init__(self, now: Any) -> None:
+        super().__init__()
+        self._now, self.written_at = now, {}  # type: ignore[var-annotated]
+
+    def put_object(self, Bucket: str, Key: str, Body: Any = b"", **kwargs: Any) -> dict[str, Any]:
+        self.written_at[Key] = self._now()
+        return super().put_object(Bucket, Key, Body, **kwargs)
+
+    def list_objects_v2(self, Bucket: str, Prefix: str = "", **kwargs: Any) -> dict[str, Any]:
+        listed = super().list_objects_v2(Bucket, Prefix, **kwargs)
+        for item in listed["Contents"]:
+            item["LastModified"] = datetime.fromtimestamp(self.written_at.get(item["Key"], sim.EPOCH), UTC)
+        return listed
+
+    def list_multipart_uploads(self, Bucket: str, Prefix: str = "", **_: Any) -> dict[str, Any]:
+        return {"Uploads": [], "IsTruncated": False}
+
+
+class PagingProxy(sim.Proxy):
+    """A proxy whose paginators also page list_multipart_uploads (each page a proxied call)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "get_paginator":
+            return lambda operation: Paginator(getattr(self, operation), *PAGINATED[operation])
+        return super().__getattr__(name)
+
+
 class LoadTask(FakeTask):
     names: tuple[str, ...] = ("app",)
 
@@ -99,17 +149,30 @@ class LoadTask(FakeTask):
                 {**one, "name": name, "containerArn": one["containerArn"].rsplit("/", 1)[0] + "/" + name}
                 for name in self.names
             ]
+            for container in described["containers"]:
+                if container["name"] == FIRELENS_ROUTER and self.last_status == "STOPPED":
+                    container["exitCode"] = 0  # the router flushes on SIGTERM and exits 0 after the others
         return described
 
 
 class LoadEcs(FakeEcs):
     """FakeEcs with `containers` logging containers per task, and the moments the load report needs."""
 
-    def __init__(self, world: LoadWorld, containers: int):
+    def __init__(self, world: LoadWorld, containers: int, mode: str):
         super().__init__(world)
-        self.names = tuple(["app"] + [f"side{i}" for i in range(1, containers)])
+        self.apps = tuple(["app"] + [f"side{i}" for i in range(1, containers)])
         first = self.definition["containerDefinitions"][0]
-        self.definition["containerDefinitions"] = [{**first, "name": name} for name in self.names]
+        self.definition["containerDefinitions"] = [{**first, "name": name} for name in self.apps]
+        self.names = self.apps
+        self.firelens = mode == "firelens"
+        self.records: dict[tuple[str, str], list[tuple[float, str]]] = {}
+        if self.firelens:
+            for app in self.definition["containerDefinitions"]:
+                app["logConfiguration"] = {"logDriver": "awsfirelens", "options": dict(FIRELENS_OPTIONS)}
+            router = {"name": FIRELENS_ROUTER, "image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable",
+                      "essential": True, "firelensConfiguration": {"type": "fluentbit"}}  # fmt: skip
+            self.definition["containerDefinitions"].insert(0, router)
+            self.names = (FIRELENS_ROUTER, *self.apps)
         self.load = world
 
     def _create(self, cluster: str, args: dict[str, Any], token: str | None, plan: TaskPlan, *, foreign: bool,
@@ -125,9 +188,47 @@ class LoadEcs(FakeEcs):
     def _write(self, task: FakeTask, text: str, delay: float = 0.0) -> None:
         task.lines_written += 1
         written = int(self.world.now * 1000) + task.lines_written
+        if self.firelens:  # to the router's buffer, one per container's tag
+            for name in self.apps:
+                self.records.setdefault((task.task_id, name), []).append((written / 1000, text))
+            return
         for name in self.names:
             self.world.logs.append(self.LOG_GROUP, f"ecs/{name}/{task.task_id}", written, text,
                                    int((self.world.now + delay) * 1000))  # fmt: skip
+
+    def flush(self, task: FakeTask) -> None:
+        """The router's last flush on SIGTERM: each container's buffer as one object, as Fluent Bit writes it."""
+        from ecsrun.domain import firelens
+
+        target = firelens.target(FIRELENS_OPTIONS, FIRELENS_ROUTER, REGION)
+        assert target is not None
+        for name in self.apps:
+            records = self.records.pop((task.task_id, name), [])
+            if not records:
+                continue
+            lines = [
+                json.dumps(
+                    {
+                        "date": datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                        "container_id": task.task_id,
+                        "container_name": name,
+                        "source": "stdout",
+                        "log": text,
+                        "ecs_cluster": task.cluster_arn,
+                        "ecs_task_arn": task.arn,
+                        "ecs_task_definition": "sim-app:1",
+                    }
+                )
+                for at, text in records
+            ]
+            key = firelens.render_key(
+                target.key_format,
+                firelens.tag(name, task.task_id),
+                delimiters=target.tag_delimiters,
+                first_record=datetime.fromtimestamp(records[0][0], UTC),
+                uuid=f"{len(self.world.s3.objects):08d}",
+            )
+            self.world.s3.put_object(Bucket=FIRELENS_BUCKET, Key=key, Body="\n".join(lines) + "\n")
 
     def _stop(self, task: FakeTask, code: str, exit_code: int | None, reason: str | None, why: str) -> None:
         if task.last_status != "STOPPED":
@@ -162,10 +263,12 @@ class LoadWorld(sim.World):
         self.plan.timeout_seconds = int(plan.task_seconds * 3)
         self.plan.log_settle_seconds = 10  # template.yaml's default
         self.plan.final_flush = 0.5
-        self.ecs = LoadEcs(self, plan.containers)
+        self.ecs = LoadEcs(self, plan.containers, plan.mode)
         self.logs = LoadLogs(lambda: self.now)
+        self.s3 = LoadS3(lambda: self.now)
         self.clients["ecs"] = sim.Proxy(self, "ecs", self.ecs)
         self.clients["logs"] = sim.Proxy(self, "logs", self.logs)
+        self.clients["s3"] = PagingProxy(self, "s3", self.s3)
         self.quotas = Quotas(lambda: self.now, scale=plan.scale, region=REGION, raised=plan.raised)
         self.table_proxy = TableProxy(self, "dynamodb", dynamodb)
         self.table_params: dict[str, Any] = {}
@@ -189,6 +292,14 @@ class LoadWorld(sim.World):
 
     def note(self, text: str) -> None:
         """No trace: thousands of runs."""
+
+    def emit(self, event: dict[str, Any]) -> None:
+        detail = event.get("detail") or {}
+        if self.ecs.firelens and event.get("source") == "aws.ecs" and detail.get("lastStatus") == "STOPPED":
+            task = self.ecs.tasks.get(detail.get("taskArn", ""))
+            if task is not None:
+                self.ecs.flush(task)  # the router flushes before ECS reports the task STOPPED
+        super().emit(event)
 
     def _observe_record(self) -> None:
         """The single-run invariants' record history is not kept under load."""
@@ -479,6 +590,7 @@ class LoadResult:
             "callsThatGaveUp": self.gave_up,
             "delayed": self.delayed,
             "bindingQuota": busiest,
+            "containerLogs": self.extra.get("logs", {}),
             "virtualSeconds": round(self.virtual_seconds),
             "wallSeconds": round(self.wall_seconds, 1),
         }
@@ -491,8 +603,8 @@ class LoadResult:
         return rate / self.plan.scale * max(1.0, self.virtual_seconds)
 
 
-def advised(runs_per_day: float = 10_000_000, headroom: float = 2.0) -> dict[str, float]:
-    """The quotas docs/capacity.md says to ask AWS Support for at `runs_per_day` (read-back, the typical run):
+def advised(runs_per_day: float = 10_000_000, headroom: float = 2.0, mode: str = "read-back") -> dict[str, float]:
+    """The quotas docs/capacity.md says to ask AWS Support for at `runs_per_day` (the typical run, in `mode`):
     every adjustable one used over half, raised to `headroom` times its use."""
     import math
 
@@ -501,7 +613,7 @@ def advised(runs_per_day: float = 10_000_000, headroom: float = 2.0) -> dict[str
 
     data = load_calls()
     typical = data["typical"]
-    usages = capacity.usage(data, runs_per_day, mode="read-back", containers=typical["containers"],
+    usages = capacity.usage(data, runs_per_day, mode=mode, containers=typical["containers"],
                             log_mb=typical["logMB"], region=REGION)  # fmt: skip
     return {
         u.quota.key: math.ceil(u.calls_per_second * headroom / 10) * 10
@@ -529,9 +641,24 @@ def run_load(plan: LoadPlan, log: Any = None) -> LoadResult:
             world.finish()
             simulator._world = None
             simulator._logger.setLevel(level)
-    return LoadResult(plan, list(world.runs.values()), world.backlog, dict(world.quotas.throttled),
+    result = LoadResult(plan, list(world.runs.values()), world.backlog, dict(world.quotas.throttled),
                       dict(world.gave_up), dict(world.delayed), dict(world.quotas.taken), world.now - sim.EPOCH,
                       time.perf_counter() - started)  # fmt: skip
+    result.extra["logs"] = manifests(world)
+    return result
+
+
+def manifests(world: LoadWorld) -> dict[str, int]:
+    """Each run's manifest, by where its containers' logs came from and whether they are complete."""
+    found: Counter[str] = Counter()
+    for key, body in world.s3.objects.items():
+        if key.startswith("runs/") and key.endswith("/manifest.json"):
+            for entry in json.loads(body).get("logs", {}).get("containers", []):
+                if entry.get("name") == FIRELENS_ROUTER:
+                    continue  # the router logs nowhere here (its own awslogs stream would be read back)
+                complete = "complete" if entry.get("complete", True) else "INCOMPLETE"
+                found[f"{entry.get('source', 'cloudwatch-logs')} {complete}"] += 1
+    return dict(found)
 
 
 def _install(simulator: Any, world: LoadWorld) -> None:
@@ -544,6 +671,8 @@ def _install(simulator: Any, world: LoadWorld) -> None:
     world._clock = simulator._clock.move_to  # type: ignore[method-assign]
     simulator._clock.move_to(sim.EPOCH)
     os.environ.update(sim.environment(world))
+    if world.load.mode == "firelens":
+        os.environ["FIRELENS_LOG_BUCKETS"] = FIRELENS_BUCKET
     random.seed(world.seed)
     simulator._clients.client = lambda service, region=None: world.client(service)
     simulator._clients.table = lambda table_name, region=None: world.table_proxy
@@ -570,6 +699,7 @@ def report(result: LoadResult) -> list[str]:
         f"| Request → RunTask p50 / p99 (handlers take no virtual time) | {seconds(s['requestToRunTaskP50'])} / "
         f"{seconds(s['requestToRunTaskP99'])} |",
         f"| STOPPED → execution's end p50 / p99 | {seconds(s['stoppedToEndP50'])} / {seconds(s['stoppedToEndP99'])} |",
+        f"| Containers' logs in the manifests, by source | {_counts(s['containerLogs'])} |",
         f"| Throttled calls (each attempt) | {_counts(s['throttledCalls'])} |",
         f"| Waited for a quota without failing | {_counts(s['delayed'])} |",
         f"| Busiest quota (tokens taken / tokens it gave in the time) | {s['bindingQuota']} |",
@@ -595,9 +725,10 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 PROFILES = {
-    "default": "Read-back logs, AWS's default quotas",
-    "advised": "Read-back logs, the adjustable quotas raised as docs/capacity.md advises at 10 M runs a day",
+    "default": "AWS's default quotas",
+    "advised": "the adjustable quotas raised as docs/capacity.md advises at 10 M runs a day",
 }
+MODES = {"read-back": "Read-back logs", "firelens": "FireLens logs"}
 
 
 def write_section(path: str, name: str, body: str) -> None:
@@ -621,36 +752,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quotas", choices=(*PROFILES, "both"), default="both",
                         help="default: AWS's defaults; advised: the adjustable ones raised as docs/capacity.md "
                         "advises at 10 M a day; both (default): one after the other")  # fmt: skip
+    parser.add_argument("--mode", choices=(*MODES, "both"), default="both",
+                        help="how the logs reach S3: read-back (CloudWatch Logs), firelens (a FireLens router's "
+                        "objects), both (default)")  # fmt: skip
     parser.add_argument("--json", help="write the summaries to this file")
     parser.add_argument("--write", metavar="FILE", help="record the tables in FILE (markdown), under ## Load")
     args = parser.parse_args(argv)
     profiles = list(PROFILES) if args.quotas == "both" else [args.quotas]
+    modes = list(MODES) if args.mode == "both" else [args.mode]
     summaries, status = {}, 0
-    for profile in profiles:
-        raised = advised() if profile == "advised" else {}
-        plan = LoadPlan(scale=args.scale, seconds=args.seconds, drain=args.drain, raised=raised)
-        result = run_load(plan, log=lambda b: print(json.dumps(b), file=sys.stderr, flush=True))
-        summary = result.summary()
-        summaries[profile] = summary
-        lines = report(result)
-        print(f"## {PROFILES[profile]}\n" + json.dumps(summary, indent=2) + "\n" + "\n".join(lines))
-        if summary["runsLost"] or summary["failedBecauseOfThrottling"]:
-            status = 1
-        if args.write:
-            command = (f"make load  (python -m tests.simulation.load --scale {args.scale:g} --seconds "
-                       f"{args.seconds:g} --drain {args.drain:g} --quotas {profile})")  # fmt: skip
-            raised_text = ", ".join(f"{k} {v:,.0f}/s" for k, v in raised.items()) or "none"
-            body = "\n".join(
-                [
-                    f"### {PROFILES[profile]}",
-                    "",
-                    f"Command: `{command}`  ",
-                    f"Quotas raised: {raised_text}.",
-                    "",
-                    *lines,
-                ]
-            )
-            write_section(args.write, f"load-{profile}", body)
+    for mode in modes:
+        for profile in profiles:
+            raised = advised(mode=mode) if profile == "advised" else {}
+            plan = LoadPlan(scale=args.scale, seconds=args.seconds, drain=args.drain, raised=raised, mode=mode)
+            result = run_load(plan, log=lambda b: print(json.dumps(b), file=sys.stderr, flush=True))
+            summary = result.summary()
+            title = f"{MODES[mode]}, {PROFILES[profile]}"
+            summaries[f"{mode} {profile}"] = summary
+            lines = report(result)
+            print(f"## {title}\n" + json.dumps(summary, indent=2) + "\n" + "\n".join(lines))
+            if summary["runsLost"] or summary["failedBecauseOfThrottling"]:
+                status = 1
+            if args.write:
+                command = (f"make load  (python -m tests.simulation.load --scale {args.scale:g} --seconds "
+                           f"{args.seconds:g} --drain {args.drain:g} --mode {mode} --quotas {profile})")  # fmt: skip
+                raised_text = ", ".join(f"{k} {v:,.0f}/s" for k, v in raised.items()) or "none"
+                body = "\n".join([f"### {title}", "", f"Command: `{command}`  ", f"Quotas raised: {raised_text}.",
+                                  "", *lines])  # fmt: skip
+                section = f"load-{profile}" if mode == "read-back" else f"load-{mode}-{profile}"
+                write_section(args.write, section, body)
     if args.json:
         Path(args.json).write_text(json.dumps(summaries, indent=2) + "\n")
     return status

@@ -36,6 +36,19 @@ def test_runs_under_their_quotas_all_end_once_with_their_tasks_verdict() -> None
     assert "| Runs that failed because of throttling | 0 |" in table
 
 
+def test_firelens_runs_read_no_cloudwatch_logs_and_keep_every_log() -> None:
+    # Given the same runs with their containers logging through a FireLens router to S3
+    plan = LoadPlan(rate=2.0, scale=1.0, seconds=5.0, drain=1800.0, task_seconds=30.0, fail_every=5, mode="firelens")
+    result = run_load(plan)
+    summary = result.summary()
+    # Then each ends once with its task's verdict, no GetLogEvents was made, and every container's log was copied
+    # from the router's objects, complete
+    assert summary["runsEnded"] == 10 and summary["runsLost"] == 0
+    assert summary["verdictsDifferingFromTheTask"] == 0, summary["wrongEndings"]
+    assert "CloudWatchLogs.GetLogEvents" not in result.taken
+    assert summary["containerLogs"] == {"firelens-s3 complete": 20}
+
+
 def test_a_quota_scaled_below_the_load_throttles_and_every_run_still_ends_once() -> None:
     # Given 10 M runs a day scaled by 200 (0.58 runs a second) against quotas scaled by 200 (GetLogEvents 0.05/s)
     plan = LoadPlan(scale=200.0, seconds=10.0, drain=3600.0, task_seconds=20.0)
