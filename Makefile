@@ -9,7 +9,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 
-.PHONY: setup demo test lint typecheck pytest pytest-ahead sam checkov bench smoke soak clean
+.PHONY: setup demo test lint typecheck pytest pytest-ahead sam checkov bench smoke soak load clean
 
 setup: $(STAMP)
 
@@ -77,10 +77,15 @@ bench: setup
 	$(BIN)/python bench/pipeline_bench.py --write docs/benchmarks.md
 	$(BIN)/python bench/copy_bench.py --write docs/benchmarks.md
 	$(BIN)/python bench/calls_bench.py --write docs/benchmarks.md
+	$(BIN)/python bench/capacity_bench.py
 
 ## soak: 10,000 seeded fault schedules through the deployed ASL and the real handlers (tests/simulation)
 soak: setup
 	PYTHONPATH=. $(BIN)/python -m tests.simulation.runner --schedules 10000 --json .soak.json
+
+## load: 10 M runs a day (scaled, with every quota) for 10 virtual minutes through the deployed ASL and the real handlers, both log modes, default and advised quotas; ## Load in docs/benchmarks.md
+load: setup
+	PYTHONPATH=. $(BIN)/python -m tests.simulation.load --mode both --quotas both --write docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam artifacts .pytest_cache .ruff_cache .mypy_cache

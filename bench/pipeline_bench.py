@@ -710,7 +710,7 @@ def array_report(args: argparse.Namespace, arr: dict[str, Any]) -> list[str]:
         "",
         "The local engine's speed is moto's and this machine's (every run is real handler code, a real ASL",
         "interpreter and a host process per task, on one interpreter lock): it bounds nothing on AWS, where the",
-        "limits are ECS's RunTask rate and Step Functions' quotas.",
+        "limits are the AWS quotas docs/capacity.md lists (`ecsrun capacity` says which binds first).",
     ]
     return out
 

@@ -29,7 +29,7 @@ LEAVES = _leaf_commands()
 def test_the_walk_finds_every_command() -> None:
     assert set(LEAVES) == {
         "local run", "local event", "local serve", "validate", "explain", "logs", "start", "status", "list", "stop",
-        "timeline", "smoke",
+        "timeline", "smoke", "capacity",
     }  # fmt: skip
 
 

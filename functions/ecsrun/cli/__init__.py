@@ -1,4 +1,4 @@
-"""The `ecsrun` command: one module per command group (local, stack, logs, validate, explain), the command
+"""The `ecsrun` command: one module per command group (local, stack, logs, validate, explain, capacity), the command
 line in parser.py, how results read in render.py, the `--output json` document in document.py, the run's
 timeline in timeline.py. May import every other layer; nothing imports it.
 
@@ -16,6 +16,7 @@ import contextlib
 import os
 import sys
 
+from ecsrun.cli.capacity import capacity_command
 from ecsrun.cli.common import EXIT_CLOSED_PIPE, EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from ecsrun.cli.explain import explain
 from ecsrun.cli.local import local_event, local_run, local_serve
@@ -67,6 +68,8 @@ def _main(argv: list[str]) -> int:
             return explain(args)
         if args.command == "logs":
             return logs(args)
+        if args.command == "capacity":
+            return capacity_command(args)
         return on_stack(args)
     except UsageError as exc:
         _say(f"ecsrun: {exc}")

@@ -109,7 +109,12 @@ def local_run(args: argparse.Namespace) -> int:
 
     parameters = _parameters(args)
     _check_parameters([], parameters)
-    with LocalAws(parameters=parameters, reconcile_every=RECONCILE_EVERY, reconcile_grace=RECONCILE_GRACE) as aws:
+    with LocalAws(
+        parameters=parameters,
+        reconcile_every=RECONCILE_EVERY,
+        reconcile_grace=RECONCILE_GRACE,
+        rate_quotas=bool(getattr(args, "quotas", False)),
+    ) as aws:
         _register(aws, definitions)
         faults.install(aws, chosen)
         if chatty:
@@ -291,7 +296,10 @@ def local_serve(args: argparse.Namespace) -> int:
     interrupt = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with LocalAws(
-            parameters=_parameters(args), reconcile_every=RECONCILE_EVERY, reconcile_grace=RECONCILE_GRACE
+            parameters=_parameters(args),
+            reconcile_every=RECONCILE_EVERY,
+            reconcile_grace=RECONCILE_GRACE,
+            rate_quotas=bool(getattr(args, "quotas", False)),
         ) as aws:
             _register(aws, definitions)
             try:

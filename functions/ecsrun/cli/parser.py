@@ -9,6 +9,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
+from ecsrun.cli import capacity
 from ecsrun.cli.common import (
     EXIT_USAGE,
     aws_options,
@@ -60,6 +61,15 @@ def _version() -> str:
         return version("ecsrun")
     except PackageNotFoundError:  # run from a checkout without installing it
         return "unknown"
+
+
+def quotas_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quotas",
+        action="store_true",
+        help="enforce AWS's default API rate quotas (token buckets shared by every caller; a call over one is "
+        "answered ThrottlingException, as AWS answers it); off by default",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="print only the summary: no states, no container output"
     )
     parameter_option(run)
+    quotas_option(run)
     run.add_argument(
         "--fault",
         metavar="NAME[=VALUE]",
@@ -185,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     task_definitions_option(serve)
     parameter_option(serve)
+    quotas_option(serve)
     smoke = commands.add_parser(
         "smoke",
         help="run the smoke scenarios against a stack (deployed, or `ecsrun local serve`) with the AWS CLI",
@@ -294,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--container", metavar="NAME", help="only this container's log")
     logs.add_argument("--url", action="store_true", help="print presigned URLs (valid for an hour) instead of the logs")
     _stack_commands(commands)
+    capacity.add_parser(commands, output_option)
     source = logs.add_mutually_exclusive_group()
     source.add_argument("--stack-name", metavar="NAME", help="find the logs bucket from this stack's outputs")
     source.add_argument(

@@ -30,7 +30,7 @@ import boto3
 from botocore.exceptions import ClientError, ParamValidationError
 
 from ecsrun.adapters import clients
-from ecsrun.local import cfn, ecs_idempotency, execution_role, lambda_errors, quotas
+from ecsrun.local import cfn, ecs_idempotency, execution_role, lambda_errors, quotas, throttling
 from ecsrun.local.agent import LocalEcsAgent, TaskRun
 from ecsrun.local.iam import Enforcer, Principal
 from ecsrun.local.taskdef import registration_problems, resource_requirements
@@ -137,6 +137,7 @@ class LocalAws:
         reconcile_every: float | None = None,
         reconcile_grace: int | None = None,
         enforce_iam: bool = True,
+        rate_quotas: bool = False,
     ):
         self.template = Template(template_path or project_root() / "template.yaml")
         # Template parameters the run needs a value for (a schedule's request, an example stack's settings).
@@ -177,6 +178,8 @@ class LocalAws:
         self.agent: LocalEcsAgent
         # IAM as deployed (ecsrun.local.iam): each function's calls are checked against its own role.
         self.enforce_iam = enforce_iam
+        # AWS's default API rate quotas as token buckets (ecsrun.local.throttling): off unless asked.
+        self.rate_quotas: throttling.RateQuotas | None = throttling.RateQuotas() if rate_quotas else None
         self.iam: Enforcer | None = None
         self.function_roles: dict[str, Principal] = {}
         self._trigger_roles: dict[tuple[str, str], Principal | None] = {}
@@ -303,6 +306,8 @@ class LocalAws:
         self._keep_callback_causes()
         self._name_unnamed_executions()
         quotas.enforce(self._patch)  # the payload and API limits AWS enforces and moto skips
+        if self.rate_quotas is not None:
+            throttling.enforce(self._patch, self.rate_quotas)
         if self.enforce_iam:
             self._enforce_iam()
 
