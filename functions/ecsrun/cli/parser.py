@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", help="print only the summary: no states, no container output"
     )
     parameter_option(run)
+    _seeding_options(run)
     run.add_argument(
         "--fault",
         metavar="NAME[=VALUE]",
@@ -185,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     task_definitions_option(serve)
     parameter_option(serve)
+    _seeding_options(serve)
     smoke = commands.add_parser(
         "smoke",
         help="run the smoke scenarios against a stack (deployed, or `ecsrun local serve`) with the AWS CLI",
@@ -301,6 +303,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     aws_options(logs, stack=False)
     return parser
+
+
+def _seeding_options(parser: argparse.ArgumentParser) -> None:
+    """What the task definitions need in the account (`environmentFiles` objects, `secrets`), put in the local
+    stack before anything runs (local/seeding.py)."""
+    parser.add_argument(
+        "--s3-object",
+        action="append",
+        default=[],
+        metavar="s3://BUCKET/KEY=FILE",
+        help="put FILE in the local S3 as s3://BUCKET/KEY first (an environmentFiles object; repeatable)",
+    )
+    parser.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="NAME_OR_ARN=VALUE",
+        help="a container secret's value: a Secrets Manager secret's full ARN (with its 6-character suffix, as "
+        "the task definition's valueFrom names it) or an SSM parameter's name or ARN (repeatable; never printed)",
+    )
 
 
 def _stack_commands(commands: Any) -> None:

@@ -12,8 +12,20 @@ from ecsrun.domain.models.ecs import EcsTask
 from ecsrun.domain.models.verdict import Verdict
 from ecsrun.domain.verdict import describe_exit_code
 
+# States that decide or end rather than do: a run's live output names what it does, and how it ended (the error
+# name), never a choice's name (`RunSucceeded?` on a failed run) nor a Fail state's.
+_SILENT = ("ChoiceStateEntered", "FailStateEntered", "SucceedStateEntered")
+
 
 def show_state(state: Any) -> None:
+    kind = getattr(state, "kind", "")
+    if kind in _SILENT:
+        return
+    if kind.startswith("Execution"):
+        status = kind.removeprefix("Execution").upper().replace("TIMEDOUT", "TIMED_OUT")
+        text = status if state.name == status else f"{status}  {state.name}"
+        print(f"  +{state.elapsed:6.2f}s  {text}", flush=True)
+        return
     print(f"  +{state.elapsed:6.2f}s  {state.name}", flush=True)
 
 
