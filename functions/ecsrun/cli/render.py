@@ -56,6 +56,11 @@ class ContainerLines:
                 self.closed = True
 
 
+def plural(count: Any, noun: str) -> str:
+    """`1 event`, `2 events`: counts read as English, never `1 events`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def render_text(result: Any) -> str:
     lines: list[str] = [""]
     if result.status == "SUCCEEDED":
@@ -72,12 +77,20 @@ def render_text(result: Any) -> str:
     task = summary.get("task") or {}
     if task.get("taskArn"):
         lines.append(f"task   {task['taskArn']}")
-        stop = f"stopCode {task.get('stopCode')}  ({task.get('stoppedReason')})"
-        lines.append(f"       launchType {task.get('launchType')}  {stop}")
+        stop = f"stopCode {task.get('stopCode') or '-'}"
+        if task.get("stoppedReason"):
+            stop += f"  ({task['stoppedReason']})"
+        if task.get("capacityProviderName") and not task.get("launchType"):
+            launch = f"capacityProvider {task['capacityProviderName']}"
+        else:
+            launch = f"launchType {task.get('launchType') or '-'}"
+        lines.append(f"       {launch}  {stop}")
         for c in task.get("containers", []):
             kind = "essential" if c.get("essential") else "sidecar  "
             reason = f"  {c['reason']}" if c.get("reason") else ""
-            lines.append(f"       {c['name']:<20} {kind}  exit {c.get('exitCode')}{reason}")
+            code = c.get("exitCode")
+            exited = "no exit code" if code is None else f"exit {code}"
+            lines.append(f"       {c['name']:<20} {kind}  {exited}{reason}")
     logs = summary.get("logs")
     if logs:
         lines.append(f"logs   s3://{logs['bucket']}/{logs['manifestKey']}")
@@ -86,7 +99,8 @@ def render_text(result: Any) -> str:
                 lines.append(f"       {c['name']}: no logs ({c.get('note')})")
                 continue
             lines.append(
-                f"       {c['name']}: {c['events']} events, {c['bytes']} bytes  s3://{logs['bucket']}/{c['key']}"
+                f"       {c['name']}: {plural(c['events'], 'event')}, {plural(c['bytes'], 'byte')}  "
+                f"s3://{logs['bucket']}/{c['key']}"
             )
             read_back = result.log_lines(c["key"]) if c["key"] in result.objects else []
             if read_back:

@@ -266,7 +266,7 @@ def render_svg(spans: list[Span], title: str, outcome: Outcome | None = None) ->
     data-label, data-start and data-end (seconds), data-group, data-role and data-mark, a `<title>` (the
     tooltip) and its label, so the picture can be read by a program too. 100% of the window wide (viewBox)."""
     rows = _rows(spans)
-    top = 112
+    top = 124
     height = top + ROW * len(rows) + 34
     origin = min((s.start for s in spans), default=0.0)
     finish = max((s.end if s.end is not None else s.start for s in spans), default=origin)
@@ -307,8 +307,12 @@ def render_svg(spans: list[Span], title: str, outcome: Outcome | None = None) ->
             )
         tick += step
     where: dict[tuple[str, str], tuple[float, Span]] = {}
+    extent: dict[str, tuple[float, float]] = {}  # each array child's rows, top to bottom
     for index, row in enumerate(rows):
         y = top + index * ROW
+        if row.span is not None and row.span.group:
+            first, _ = extent.get(row.span.group, (y, y))
+            extent[row.span.group] = (first, y + ROW)
         if row.span is None:
             fill = "#f3f4f6" if row.kind == "summary" else "#f9fafb"
             parts.append(
@@ -321,7 +325,7 @@ def render_svg(spans: list[Span], title: str, outcome: Outcome | None = None) ->
             where[(span.group, span.label.removeprefix("container "))] = (y + ROW / 2, span)
         parts.append(_span_row(span, row.indent, y, x, origin, finish))
     parts += _arrows(where, x, finish)
-    parts += _cuts(spans, x, top, height, origin)
+    parts += _cuts(spans, x, (top - 6, height - 24), extent, origin)
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -382,19 +386,23 @@ def _arrows(where: dict[tuple[str, str], tuple[float, Span]], x: Any, finish: fl
     return parts
 
 
-def _cuts(spans: list[Span], x: Any, top: float, height: float, origin: float) -> list[str]:
-    """A red line where an execution was aborted or timed out, labelled, across every row."""
+def _cuts(
+    spans: list[Span], x: Any, chart: tuple[float, float], extent: dict[str, tuple[float, float]], origin: float
+) -> list[str]:
+    """A red line where an execution was aborted or timed out, labelled: across every row for the run drawn,
+    across its own rows for an array child."""
     parts = []
     for span in spans:
         if span.kind != "execution" or not span.mark or span.end is None:
             continue
         at = x(span.end)
+        y1, y2 = extent.get(span.group, chart) if span.group else chart
+        label_y = chart[0] - 24 if not span.group else y1 + 14
         text = f"{span.mark} +{span.end - origin:.1f} s" + (f" ({span.group})" if span.group else "")
         parts.append(
-            f'<g class="cut" data-mark={quoteattr(span.mark)}><line x1="{at:.1f}" y1="{top - 6}" x2="{at:.1f}" '
-            f'y2="{height - 24}" stroke="{_CUT_COLOUR}" stroke-width="2" stroke-dasharray="6 3"/>'
-            f'<text x="{at - 4:.1f}" y="{top - 22}" text-anchor="end" fill="{_CUT_COLOUR}" font-weight="bold">'
-            f"{escape(text)}</text></g>"
+            f'<g class="cut" data-mark={quoteattr(span.mark)}><line x1="{at:.1f}" y1="{y1}" x2="{at:.1f}" '
+            f'y2="{y2}" stroke="{_CUT_COLOUR}" stroke-width="2" stroke-dasharray="6 3"/>'
+            f'<text x="{at + 4:.1f}" y="{label_y}" fill="{_CUT_COLOUR}" font-weight="bold">{escape(text)}</text></g>'
         )
     return parts
 
