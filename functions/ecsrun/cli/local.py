@@ -143,7 +143,7 @@ def local_run(args: argparse.Namespace) -> int:
             if args.artifacts:
                 run_id = request.get("runId") if isinstance(request, dict) else None
                 where = _interrupted_artifacts(aws, Path(args.artifacts), run_id, execution_name(request))
-                print(f"ecsrun local run: interrupted; what the run wrote so far is in {where}", file=sys.stderr)
+                raise KeyboardInterrupt(f"what the run wrote so far is in {where}") from None
             raise
         folder = None
         if args.artifacts:
