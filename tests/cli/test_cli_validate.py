@@ -36,7 +36,7 @@ def test_a_valid_request_in_json_has_no_problems(capsys: pytest.CaptureFixture[s
     assert code == 0
     report = json.loads(out)
     assert (report["valid"], report["problems"], report["warnings"]) == (True, [], [])
-    # issue 14: the document every command shares (cli/document.py)
+    # The document every command shares (cli/document.py)
     assert (report["status"], report["error"], report["cause"]) == ("SUCCEEDED", None, None)
 
 

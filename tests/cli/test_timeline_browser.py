@@ -96,7 +96,7 @@ def _array_run() -> list[Span]:
         child, begin = f"nightly-{index}", t + 1 + index
         mark = "aborted" if status == "ABORTED" else ""
         spans += [
-            Span("execution", f"execution nightly-{index}-ab12", begin, begin + stop + 1, status, group=child, mark=mark),
+            Span("execution", f"execution {child}-ab12", begin, begin + stop + 1, status, group=child, mark=mark),
             Span("attempt", "StartTaskAndWait (attempt 1)", begin + 0.2, begin + stop, group=child, mark=mark),
             Span("task", f"task 0{index}abcdef", begin + 0.5, begin + stop - 0.2, group=child),
             Span("container", "container log-router", begin + 0.6, begin + stop - 0.3, group=child, role="sidecar"),
@@ -154,8 +154,6 @@ def test_a_failed_runs_title_names_the_error_and_every_exit_code(tmp_path: Path)
     _screenshot(svg, tmp_path, "timeline-failed", 1000)
     seen = _laid_out(svg, tmp_path, 1000)
     # Then the outcome line reads as a person says it: no Python value anywhere
-    assert seen["outcome"] == [
-        "FAILED · ECS.ContainerExitedNonZero · exit codes: app 3, envoy 0, init no exit code"
-    ]
+    assert seen["outcome"] == ["FAILED · ECS.ContainerExitedNonZero · exit codes: app 3, envoy 0, init no exit code"]
     assert "None" not in svg and "{'" not in svg
     assert seen["clipped"] == [] and seen["arrows"] == 1

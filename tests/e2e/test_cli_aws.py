@@ -186,7 +186,7 @@ def test_start_wait_and_status_report_an_array_by_its_children(
     assert (code, json.loads(out)["runStatus"]) == (0, "SUCCEEDED")  # each child is a run of its own
 
 
-# ---- issue 14: watching a run, stopping it, listing, its picture ----
+# ---- watching a run, stopping it, listing, its picture ----
 
 
 def _write(tmp_path: Path, name: str, document: Any) -> str:

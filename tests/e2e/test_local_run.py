@@ -102,7 +102,7 @@ def test_essential_non_zero_exit_fails_with_the_last_lines(capsys: pytest.Captur
     assert code == 1
     assert result["status"] == "FAILED"
     assert result["error"] == "ECS.ContainerExitedNonZero"
-    cause = result["cause"]  # issue 14: --output json parses a JSON cause
+    cause = result["cause"]  # --output json parses a JSON cause
     assert cause["message"] == "essential container 'app' exited with code 3"
     assert cause["task"]["containers"][0]["exitCode"] == 3
     assert cause["lastLogLines"]["container"] == "app"
@@ -134,7 +134,7 @@ def test_timeout_stops_the_task_and_still_copies_its_logs(capsys: pytest.Capture
     # Then the run fails with Run.TimedOut, the task was stopped by ecsrun, and its output so far was kept
     assert code == 1
     assert result["error"] == "Run.TimedOut"
-    cause = result["cause"]  # issue 14: --output json parses a JSON cause
+    cause = result["cause"]  # --output json parses a JSON cause
     assert cause["task"]["stopCode"] == "UserInitiated"
     assert cause["task"]["stoppedReason"] == "ecsrun: run timeout-demo exceeded timeoutSeconds=2"
     assert cause["task"]["containers"][0]["exitCode"] == 143  # SIGTERM
@@ -151,7 +151,7 @@ def test_a_command_that_cannot_start_is_a_failed_start(capsys: pytest.CaptureFix
     )
     assert code == 1
     assert result["error"] == "ECS.TaskFailedToStart"
-    cause = result["cause"]  # issue 14: --output json parses a JSON cause
+    cause = result["cause"]  # --output json parses a JSON cause
     assert "CannotStartContainerError" in cause["message"]
     assert cause["task"]["stopCode"] == "TaskFailedToStart"
     assert cause["task"]["containers"][0]["exitCode"] is None
@@ -188,7 +188,7 @@ def test_an_invalid_request_starts_nothing(capsys: pytest.CaptureFixture[str]) -
 def test_invalid_request_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, result = _ecsrun(capsys, *_files("invalid"))
     assert code == 2
-    # issue 14: the document every command shares (cli/document.py), the cause parsed
+    # The document every command shares (cli/document.py), the cause parsed
     assert set(result) == {"runId", "executionArn", "status", "error", "message", "output", "cause"}
     assert (result["status"], result["error"], result["output"]) == ("FAILED", "RunRequest.Invalid", None)
     assert result["message"] == result["cause"]["message"]
