@@ -213,3 +213,27 @@ def test_the_local_serve_walkthrough_runs_as_written(tmp_path: Path) -> None:
     listed = out.rsplit('"FailedEntryCount": 0', 1)[1]  # what `ecsrun list` printed, last
     for run in ("hello-demo", "two-containers-demo", "hello-event"):
         assert run in listed, out
+
+
+# The exit status each of local-engine.md's `local run` examples promises.
+LOCAL_RUN_EXITS = {"failing.json": 1, "timeout.json": 1, "invalid.json": 2, "orders-nightly.json": 0}
+
+
+def test_the_local_run_examples_run_as_written(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the `ecsrun local run` examples docs/local-engine.md shows (the console-exported task definition with
+    # its environment file and secret seeded among them), run from the checkout
+    monkeypatch.chdir(ROOT)
+    text = (ROOT / "docs" / "local-engine.md").read_text().split("## `ecsrun local run`", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", text, flags=re.S)
+    assert block
+    lines = block.group(1).replace("\\\n", " ").splitlines()
+    commands = [shlex.split(line)[1:] for line in lines if line.startswith(".venv/bin/ecsrun ")]
+    assert sorted(Path(c[2]).name for c in commands) == sorted(LOCAL_RUN_EXITS)
+    for command in commands:
+        # When each runs
+        code = main(command)
+        # Then it ends as the page says
+        out, err = capsys.readouterr()
+        assert code == LOCAL_RUN_EXITS[Path(command[2]).name], (command, out[-2000:], err[-2000:])
