@@ -168,3 +168,49 @@ def test_serve_seeds_the_stack_its_clients_read(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=60)
+
+
+def _hello_definition() -> dict:
+    return json.loads((EVENTS / "task-definitions" / "hello.json").read_text())
+
+
+def _problem_lines(text: str) -> list[str]:
+    """The `field: message` lines of a RunRequest.Invalid, as validate ("  f: m") and local run ("  - f: m")
+    print them."""
+    return [line.strip().removeprefix("- ") for line in text.splitlines() if line.startswith("  ")]
+
+
+def test_validate_and_local_run_agree_on_every_case(tmp_path: Path) -> None:
+    # Given three requests with their task definitions that local run refuses: a cpu given as a number, a
+    # dependsOn on a container that is not there, an override naming a container that is not there
+    number = _hello_definition() | {"cpu": 256}
+    missing = _hello_definition()
+    missing["containerDefinitions"][0]["dependsOn"] = [{"containerName": "init", "condition": "SUCCESS"}]
+    request = json.loads((EVENTS / "requests" / "hello.json").read_text())
+    override = request | {"overrides": {"containerOverrides": [{"name": "worker", "command": ["true"]}]}}
+    (tmp_path / "number.json").write_text(json.dumps(number))
+    (tmp_path / "missing.json").write_text(json.dumps(missing))
+    (tmp_path / "hello.json").write_text(json.dumps(_hello_definition()))
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    (tmp_path / "override.json").write_text(json.dumps(override))
+    for definition, request_file in (("number.json", "request.json"), ("missing.json", "request.json")):
+        # When validate and local run are given the same files
+        checked = ecsrun("validate", request_file, "--task-definition", definition, cwd=tmp_path)
+        ran = ecsrun("local", "run", request_file, "--task-definition", definition, cwd=tmp_path)
+        # Then both exit 2 with the same one line, in ecsrun's words (no botocore text, no Python type names)
+        assert (checked.returncode, ran.returncode) == (2, 2)
+        assert checked.stderr == ran.stderr and checked.stderr.count("\n") == 1, checked.stderr
+        assert "<class" not in checked.stderr and "Parameter validation failed" not in checked.stderr
+    assert (
+        "cpu: must be a string; got integer 256"
+        in ecsrun("validate", "request.json", "--task-definition", "number.json", cwd=tmp_path).stderr
+    )
+    # And for the override, both refuse the request with the same problem line
+    checked = ecsrun("validate", "override.json", "--task-definition", "hello.json", cwd=tmp_path)
+    ran = ecsrun("local", "run", "override.json", "--task-definition", "hello.json", "-q", cwd=tmp_path)
+    assert (checked.returncode, ran.returncode) == (2, 2)
+    assert (
+        _problem_lines(checked.stdout)
+        == _problem_lines(ran.stdout)
+        == ["overrides.containerOverrides[0].name: ecsrun-hello:1 has no container 'worker' (its containers: app)"]
+    )

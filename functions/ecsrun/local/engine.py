@@ -91,7 +91,8 @@ def follow(
         for event in history[seen:]:
             entered = _entered(event, time.monotonic() - started)
             if entered is not None:
-                states.append(entered)
+                if not entered.kind.startswith("Execution"):  # the states entered; the end is only shown
+                    states.append(entered)
                 if on_state:
                     on_state(entered)
         seen = len(history)
