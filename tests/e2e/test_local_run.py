@@ -140,7 +140,7 @@ def test_timeout_stops_the_task_and_still_copies_its_logs(capsys: pytest.Capture
     assert cause["task"]["stopCode"] == "UserInitiated"
     assert cause["task"]["stoppedReason"] == "ecsrun: run timeout-demo exceeded timeoutSeconds=2"
     assert cause["task"]["containers"][0]["exitCode"] == 143  # SIGTERM
-    log = gzip.decompress((tmp_path / "runs/timeout-demo/logs/app.log.gz").read_bytes()).decode()
+    log = gzip.decompress((tmp_path / "timeout-demo/runs/timeout-demo/logs/app.log.gz").read_bytes()).decode()
     assert "starting" in log
     assert "finished" not in log
 
