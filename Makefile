@@ -9,7 +9,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 
-.PHONY: setup demo test lint typecheck pytest pytest-ahead sam checkov bench smoke soak load clean
+.PHONY: setup demo test lint typecheck browser pytest pytest-ahead sam checkov bench smoke soak load clean
 
 setup: $(STAMP)
 
@@ -24,9 +24,17 @@ demo: setup
 	$(BIN)/ecsrun local run events/requests/hello.json \
 		--task-definition events/task-definitions/hello.json --artifacts artifacts
 
-## test: lint (ruff, and the layering with import-linter), type-check, every test, the unit and handler tests again
-## with the clock a year ahead, and the template checks (cfn-lint through sam, and checkov)
-test: setup lint typecheck pytest pytest-ahead sam checkov
+## test: lint (ruff, and the layering with import-linter), type-check, Chromium for the timeline's browser test,
+## every test, the unit and handler tests again with the clock a year ahead, and the template checks (cfn-lint
+## through sam, and checkov)
+test: setup lint typecheck browser pytest pytest-ahead sam checkov
+
+## browser: Debian's Chromium, for the timeline's headless-browser test; installed when missing (apt-get: as root,
+## as on CI, else through sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
 
 lint:
 	$(BIN)/ruff check .

@@ -234,12 +234,15 @@ def test_ctrl_c_is_one_line_exit_130_and_keeps_the_artifacts_so_far(tmp_path: Pa
     # When Ctrl-C reaches the command
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
-    # Then it ends 130 with one line, the container is gone, and what the run had so far is written
-    assert (process.returncode, err) == (130, "ecsrun: interrupted\n")
+    # Then it ends 130 with one line that says where the run's folder is, and the container is gone
+    folder = artifacts / "hello-demo"
+    assert (process.returncode, err) == (130, f"ecsrun: interrupted; what the run wrote so far is in {folder}\n")
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    assert (artifacts / "timeline.svg").is_file()
-    assert "StartTaskAndWait" in (artifacts / "timeline.svg").read_text()
+    # And the folder holds the timeline so far and the lines the container had written (its log was never copied)
+    assert "StartTaskAndWait" in (folder / "timeline.svg").read_text()
+    assert "INTERRUPTED" in (folder / "timeline.svg").read_text()
+    assert (folder / "interrupted" / "hello-demo" / "app.log").read_text() == f"pid {pid}\n"
 
 
 def _big_log(directory: Path, lines: int = 200_000) -> None:

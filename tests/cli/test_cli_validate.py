@@ -36,7 +36,7 @@ def test_a_valid_request_in_json_has_no_problems(capsys: pytest.CaptureFixture[s
     assert code == 0
     report = json.loads(out)
     assert (report["valid"], report["problems"], report["warnings"]) == (True, [], [])
-    # issue 14: the document every command shares (cli/document.py)
+    # The document every command shares (cli/document.py)
     assert (report["status"], report["error"], report["cause"]) == ("SUCCEEDED", None, None)
 
 
@@ -74,3 +74,36 @@ def test_unreadable_or_malformed_files_exit_2_with_one_line(capsys: pytest.Captu
     assert code == 2 and out == "" and "is not valid JSON" in err
     code, out, err = _run(capsys, str(tmp_path / "missing.json"))
     assert code == 2 and "cannot read request" in err
+
+
+def test_a_task_definition_is_checked_as_local_run_checks_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given the hello task definition with a container name ECS refuses and a dependsOn on a missing container
+    definition = json.loads((EVENTS / "task-definitions" / "hello.json").read_text())
+    definition["containerDefinitions"][0]["dependsOn"] = [{"containerName": "init", "condition": "START"}]
+    definition["containerDefinitions"].append({"name": "log router", "image": "x", "memory": 64})
+    path = tmp_path / "td.json"
+    path.write_text(json.dumps(definition))
+    # When validated with it
+    code, out, err = _run(capsys, str(EVENTS / "requests" / "hello.json"), "--task-definition", str(path))
+    # Then it is refused in one line that names each field
+    assert (code, out) == (2, "")
+    assert err == (
+        f"ecsrun: task definition {path}: 2 problems: containerDefinitions[1].name: 'log router' is not a container "
+        "name: up to 255 letters, numbers, _ and -; containerDefinitions[0].dependsOn[0].containerName: container "
+        "app depends on 'init', which is not in the task\n"
+    )
+
+
+def test_a_request_naming_another_family_is_what_local_run_would_refuse(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given a request for a family the task definition file is not
+    request = json.loads((EVENTS / "requests" / "hello.json").read_text()) | {"taskDefinition": "other:3"}
+    code, out, _ = _run(
+        capsys, _file(tmp_path, request), "--task-definition", str(EVENTS / "task-definitions" / "hello.json")
+    )
+    # Then it is invalid, as local run's ValidateRequest would find it
+    assert code == 2
+    assert "  taskDefinition: no task definition 'other:3' in this account and region" in out.splitlines()

@@ -193,7 +193,7 @@ def test_json_output_of_a_failure_has_its_four_keys_then_the_shared_document(
 ) -> None:
     # Given a Spot-interrupted task, When explained as JSON
     _, result = explain_json(capsys, sample("stopped-spot"))
-    # Then the object starts with outcome, error, reason and retryable (issue 14: then the document every command
+    # Then the object starts with outcome, error, reason and retryable (then the document every command
     # shares, cli/document.py: runId, executionArn, status, error, message, output, cause, and explain's own)
     assert list(result)[:4] == ["outcome", "error", "reason", "retryable"]
     assert (result["outcome"], result["error"], result["retryable"]) == ("FAILED", "ECS.TaskStopped", True)

@@ -160,3 +160,80 @@ def test_the_sam_commands_the_docs_show_name_what_the_stack_has() -> None:
         if named and resources.get(named, {}).get("Type") not in _LOGGABLE:
             wrong.append(f"{where}: no such function")
     assert not wrong, wrong
+
+
+def _serve_walkthrough() -> str:
+    text = (ROOT / "docs" / "local-engine.md").read_text()
+    section = text.split("## Real clients: `ecsrun local serve`", 1)[1]
+    found = re.search(r"```sh\n(.*?)```", section, flags=re.S)
+    assert found, "the local serve walkthrough has no sh block"
+    return found.group(1)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_local_serve_walkthrough_runs_as_written(tmp_path: Path) -> None:
+    import contextlib
+    import os
+    import signal
+    import subprocess
+
+    # Given the walkthrough's commands exactly as docs/local-engine.md shows them, on a free port instead of 4580
+    # (tests run side by side), from the checkout, with no AWS settings of this machine's
+    script = _serve_walkthrough().replace("4580", str(_free_port()))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECSRUN_"))}
+    # When bash runs them, stopping at the first that fails
+    process = subprocess.Popen(
+        ["bash", "-e", "-o", "pipefail", "-c", script],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=600)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # whatever the walkthrough left behind
+    # Then every command succeeds: the run started with `ecsrun start` succeeds, its log reads back from S3, the
+    # event reaches the local stack's bus, and no run ends Run.Duplicate (each has its own runId)
+    assert process.returncode == 0, out[-3000:] + err[-3000:]
+    assert "SUCCEEDED  exit codes: app 0" in out
+    assert "hello from ecsrun-hello" in out
+    assert '"FailedEntryCount": 0' in out
+    assert "Run.Duplicate" not in out + err
+    listed = out.rsplit('"FailedEntryCount": 0', 1)[1]  # what `ecsrun list` printed, last
+    for run in ("hello-demo", "two-containers-demo", "hello-event"):
+        assert run in listed, out
+
+
+# The exit status each of local-engine.md's `local run` examples promises.
+LOCAL_RUN_EXITS = {"failing.json": 1, "timeout.json": 1, "invalid.json": 2, "orders-nightly.json": 0}
+
+
+def test_the_local_run_examples_run_as_written(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the `ecsrun local run` examples docs/local-engine.md shows (the console-exported task definition with
+    # its environment file and secret seeded among them), run from the checkout
+    monkeypatch.chdir(ROOT)
+    text = (ROOT / "docs" / "local-engine.md").read_text().split("## `ecsrun local run`", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", text, flags=re.S)
+    assert block
+    lines = block.group(1).replace("\\\n", " ").splitlines()
+    commands = [shlex.split(line)[1:] for line in lines if line.startswith(".venv/bin/ecsrun ")]
+    assert sorted(Path(c[2]).name for c in commands) == sorted(LOCAL_RUN_EXITS)
+    for command in commands:
+        # When each runs
+        code = main(command)
+        # Then it ends as the page says
+        out, err = capsys.readouterr()
+        assert code == LOCAL_RUN_EXITS[Path(command[2]).name], (command, out[-2000:], err[-2000:])

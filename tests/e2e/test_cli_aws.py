@@ -80,7 +80,8 @@ def test_start_wait_follows_a_run_to_success(aws: LocalAws, capsys: pytest.Captu
     progress = [line for line in lines if re.match(r"^  \+\s*\d+\.\ds  ", line)]
     assert any("StartTaskAndWait" in line for line in progress)
     assert any("task RUNNING" in line or "task STOPPED" in line for line in progress)
-    assert lines[-1].startswith("SUCCEEDED  exit codes {'app': 0}")
+    assert lines[-1].startswith("SUCCEEDED  exit codes: app 0  logs s3://")  # read as English, not a Python dict
+    assert not any("RunSucceeded" in line for line in progress)  # a choice or an end is not what the run does
 
 
 def test_start_wait_exits_1_when_the_run_fails(aws: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
@@ -186,7 +187,7 @@ def test_start_wait_and_status_report_an_array_by_its_children(
     assert (code, json.loads(out)["runStatus"]) == (0, "SUCCEEDED")  # each child is a run of its own
 
 
-# ---- issue 14: watching a run, stopping it, listing, its picture ----
+# ---- watching a run, stopping it, listing, its picture ----
 
 
 def _write(tmp_path: Path, name: str, document: Any) -> str:
@@ -323,7 +324,7 @@ def test_timeline_draws_the_run_from_its_history_and_record(
     _cli(capsys, "start", _request("hello"), "--wait", "--poll-seconds", "0.2")
     # When the run's timeline is drawn
     svg = tmp_path / "hello.svg"
-    code, out, _ = _cli(capsys, "timeline", "hello-demo", "--svg", str(svg))
+    code, out, _ = _cli(capsys, "timeline", "hello-demo", "--out", str(svg))
     # Then the SVG holds, in the order they began: the execution, its states, the attempt, the task, its
     # container (first to last log line, from the manifest), the log copy
     assert code == 0 and out.splitlines()[-1] == f"wrote {svg} ({out.count(chr(10)) - 2} spans)"
@@ -331,9 +332,10 @@ def test_timeline_draws_the_run_from_its_history_and_record(
     labels = [g.get("data-label") for g in spans]
     assert labels[0].startswith("execution hello-demo-")
     assert [label for label in labels if not label.startswith("task ")][1:] == [
-        "ValidateRequest", "IsRequestValid", "StartTaskAndWait (attempt 1)", "container app", "CopyLogs",
-        "RunSucceeded?", "RunSucceeded",
+        "ValidateRequest", "StartTaskAndWait (attempt 1)", "container app", "CopyLogs",
     ]  # fmt: skip
+    title = ET.parse(svg).getroot().find("{http://www.w3.org/2000/svg}title")
+    assert title is not None and title.text == "ecsrun run hello-demo  SUCCEEDED · exit codes: app 0"
     starts = [float(g.get("data-start")) for g in spans]
     assert starts == sorted(starts)
     kinds = {g.get("data-label"): g.get("data-kind") for g in spans}
@@ -342,6 +344,26 @@ def test_timeline_draws_the_run_from_its_history_and_record(
     attempt = next(g for g in spans if g.get("data-kind") == "attempt")
     assert float(attempt.get("data-start")) <= float(task.get("data-start")) <= float(task.get("data-end"))
     assert float(task.get("data-end")) <= float(attempt.get("data-end"))
+
+
+def test_timeline_without_out_writes_to_a_temporary_folder_and_says_where(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    # Given a failed run, and a temporary folder of this test's own (never the current directory)
+    request = json.loads(Path(_request("failing")).read_text()) | {"runId": "timeline-default"}
+    _cli(capsys, "start", _write(tmp_path, "r.json", request), "--wait", "--poll-seconds", "0.2")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    monkeypatch.chdir(tmp_path)
+    # When its timeline is drawn without --out
+    code, out, _ = _cli(capsys, "timeline", "timeline-default")
+    # Then it is written under the temporary folder, in the run's own folder, and the last line says where
+    expected = tmp_path / "tmp" / "ecsrun" / "timeline-default" / "timeline.svg"
+    assert code == 0 and out.splitlines()[-1].startswith(f"wrote {expected} (")
+    assert not (tmp_path / "timeline.svg").exists()
+    # And its title carries the outcome: the status, the error name and the exit code
+    assert "FAILED · ECS.ContainerExitedNonZero · exit codes: app 3" in expected.read_text()
 
 
 def test_validate_with_the_stack_reads_the_task_definition_for_its_warnings(

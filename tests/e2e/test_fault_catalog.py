@@ -51,7 +51,8 @@ def _run(
 
 
 def _manifest(artifacts: Path, run_id: str) -> dict[str, Any]:
-    return dict(json.loads((artifacts / "runs" / run_id / "manifest.json").read_text()))
+    [path] = artifacts.glob(f"*/runs/{run_id}/manifest.json")  # the run's own folder, DIR/<runId>/
+    return dict(json.loads(path.read_text()))
 
 
 def _assert_own_task_and_logs(artifacts: Path, run_id: str, lines: int) -> dict[str, Any]:

@@ -47,7 +47,7 @@ def _run(capsys: pytest.CaptureFixture[str], definition: str, artifacts: Path) -
 
 
 def _manifest(artifacts: Path) -> dict[str, Any]:
-    return dict(json.loads((artifacts / "runs" / "firelens-demo" / "manifest.json").read_text()))
+    return dict(json.loads((artifacts / "firelens-demo" / "runs" / "firelens-demo" / "manifest.json").read_text()))
 
 
 def _app(manifest: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The local engine stops a container's whole process group with its task (issue 12, case 5).
+"""The local engine stops a container's whole process group with its task.
 
 In a container, the main process is PID 1 of its own PID namespace: when it exits, the kernel SIGKILLs every
 process left in the namespace (pid_namespaces(7)), and `docker stop` signals the container, not one process.

@@ -86,13 +86,14 @@ def test_success_reports_the_task_and_its_logs(capsys: pytest.CaptureFixture[str
     assert entry["events"] == 7
     assert entry["logStream"] == f"ecs/app/{task['taskArn'].rsplit('/', 1)[-1]}"
     # And the artifacts directory holds every object the run wrote, readable as the manifest says
-    lines = gzip.decompress((tmp_path / entry["key"]).read_bytes()).decode().splitlines()
+    folder = tmp_path / "hello-demo"  # the run's own folder
+    lines = gzip.decompress((folder / entry["key"]).read_bytes()).decode().splitlines()
     assert [line.split(" ", 1)[1] for line in lines] == [
         "hello from ecsrun-hello",
         *[f"processing item {i}" for i in range(1, 6)],
         "done",
     ]
-    manifest = json.loads((tmp_path / logs["manifestKey"]).read_text())
+    manifest = json.loads((folder / logs["manifestKey"]).read_text())
     assert manifest["logs"]["containers"][0]["events"] == 7
     assert manifest["task"]["taskArn"] == task["taskArn"]
 
@@ -102,7 +103,7 @@ def test_essential_non_zero_exit_fails_with_the_last_lines(capsys: pytest.Captur
     assert code == 1
     assert result["status"] == "FAILED"
     assert result["error"] == "ECS.ContainerExitedNonZero"
-    cause = result["cause"]  # issue 14: --output json parses a JSON cause
+    cause = result["cause"]  # --output json parses a JSON cause
     assert cause["message"] == "essential container 'app' exited with code 3"
     assert cause["task"]["containers"][0]["exitCode"] == 3
     assert cause["lastLogLines"]["container"] == "app"
@@ -124,7 +125,8 @@ def test_two_containers_both_have_their_logs(capsys: pytest.CaptureFixture[str],
     assert code == 0
     by_name = {c["name"]: c for c in result["output"]["logs"]["containers"]}
     assert (by_name["app"]["events"], by_name["worker"]["events"]) == (5, 3)
-    worker = gzip.decompress((tmp_path / by_name["worker"]["key"]).read_bytes()).decode().splitlines()
+    folder = tmp_path / "two-containers-demo"
+    worker = gzip.decompress((folder / by_name["worker"]["key"]).read_bytes()).decode().splitlines()
     assert [line.split(" ", 1)[1] for line in worker] == ["worker line 1", "worker line 2", "worker line 3"]
 
 
@@ -134,11 +136,11 @@ def test_timeout_stops_the_task_and_still_copies_its_logs(capsys: pytest.Capture
     # Then the run fails with Run.TimedOut, the task was stopped by ecsrun, and its output so far was kept
     assert code == 1
     assert result["error"] == "Run.TimedOut"
-    cause = result["cause"]  # issue 14: --output json parses a JSON cause
+    cause = result["cause"]  # --output json parses a JSON cause
     assert cause["task"]["stopCode"] == "UserInitiated"
     assert cause["task"]["stoppedReason"] == "ecsrun: run timeout-demo exceeded timeoutSeconds=2"
     assert cause["task"]["containers"][0]["exitCode"] == 143  # SIGTERM
-    log = gzip.decompress((tmp_path / "runs/timeout-demo/logs/app.log.gz").read_bytes()).decode()
+    log = gzip.decompress((tmp_path / "timeout-demo/runs/timeout-demo/logs/app.log.gz").read_bytes()).decode()
     assert "starting" in log
     assert "finished" not in log
 
@@ -151,7 +153,7 @@ def test_a_command_that_cannot_start_is_a_failed_start(capsys: pytest.CaptureFix
     )
     assert code == 1
     assert result["error"] == "ECS.TaskFailedToStart"
-    cause = result["cause"]  # issue 14: --output json parses a JSON cause
+    cause = result["cause"]  # --output json parses a JSON cause
     assert "CannotStartContainerError" in cause["message"]
     assert cause["task"]["stopCode"] == "TaskFailedToStart"
     assert cause["task"]["containers"][0]["exitCode"] is None
@@ -188,7 +190,7 @@ def test_an_invalid_request_starts_nothing(capsys: pytest.CaptureFixture[str]) -
 def test_invalid_request_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, result = _ecsrun(capsys, *_files("invalid"))
     assert code == 2
-    # issue 14: the document every command shares (cli/document.py), the cause parsed
+    # The document every command shares (cli/document.py), the cause parsed
     assert set(result) == {"runId", "executionArn", "status", "error", "message", "output", "cause"}
     assert (result["status"], result["error"], result["output"]) == ("FAILED", "RunRequest.Invalid", None)
     assert result["message"] == result["cause"]["message"]
@@ -226,7 +228,7 @@ def test_every_launch_style_runs_locally(
 def test_overrides_replace_the_command_and_add_environment(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _result = _ecsrun(capsys, *_files("fargate"), *_td("hello"), "--artifacts", str(tmp_path))
     assert code == 0
-    log = gzip.decompress((tmp_path / "runs/fargate-example/logs/app.log.gz").read_bytes()).decode()
+    log = gzip.decompress((tmp_path / "fargate-example/runs/fargate-example/logs/app.log.gz").read_bytes()).decode()
     assert "stage: dev" in log
     assert "processing item" not in log
 
@@ -242,8 +244,10 @@ def test_text_output_shows_states_and_log_lines_read_back(capsys: pytest.Capture
     code = main(["local", "run", *_files("hello"), *_td("hello")])
     out = capsys.readouterr().out
     assert code == 0
-    for state in ("ValidateRequest", "StartTaskAndWait", "CopyLogs", "RunSucceeded"):
+    for state in ("ValidateRequest", "StartTaskAndWait", "CopyLogs"):
         assert state in out
+    # The live lines name what the run does and how it ended, never a choice's name
+    assert "RunSucceeded?" not in out and "  SUCCEEDED\n" in out
     assert "SUCCEEDED  run hello-demo" in out
     assert "first:" in out and "hello from ecsrun-hello" in out
     assert "last:" in out and out.rstrip().endswith("done")
@@ -297,11 +301,15 @@ def test_a_task_definition_ecs_would_reject_is_a_usage_error(
     del container["memory"]
     definition = _write(tmp_path, "td.json", _definition("e2e-bad", [container]))
     request = _write(tmp_path, "r.json", {"taskDefinition": "e2e-bad", "launchType": "EC2"})
-    # When run, Then the command exits 2 and says what ECS said
+    # When run, Then the command exits 2 with one line in ecsrun's words, the one `validate` gives
     assert main(["local", "run", request, "--task-definition", definition]) == 2
     err = capsys.readouterr().err
-    assert "RegisterTaskDefinition rejected it" in err
-    assert "memory" in err
+    assert err == (
+        f"ecsrun: task definition {definition}: containerDefinitions[0].memory: container app: give memory or "
+        "memoryReservation (or memory at the task level)\n"
+    )
+    assert main(["validate", request, "--task-definition", definition]) == 2
+    assert capsys.readouterr().err == err
 
 
 def test_describe_task_definition_output_is_accepted_and_unlogged_containers_are_noted(
@@ -345,7 +353,7 @@ def test_environment_override_values_stay_out_of_the_output_cause_and_manifest(
     # Then the run ends as usual, and neither its output, its cause nor its manifest holds the value
     assert code == (0 if name == "hello" else 1)
     assert secret not in json.dumps(result)
-    manifests = list(tmp_path.glob("runs/*/manifest.json"))
+    manifests = list(tmp_path.glob("*/runs/*/manifest.json"))
     assert manifests and all(secret not in path.read_text() for path in manifests)
 
 

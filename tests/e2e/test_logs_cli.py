@@ -61,7 +61,7 @@ def test_urls_of_a_local_run_are_file_urls(artifacts: Path, capsys: pytest.Captu
     capsys.readouterr()
     assert main(["logs", RUN, "--local", str(artifacts), "--url"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"manifest  {(artifacts / 'runs' / RUN / 'manifest.json').resolve().as_uri()}"
+    assert out[0] == f"manifest  {(artifacts / RUN / 'runs' / RUN / 'manifest.json').resolve().as_uri()}"
     assert out[1].startswith("app  file://") and out[1].endswith("/logs/app.log.gz")
 
 
@@ -79,9 +79,10 @@ def bucket(artifacts: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     with mock_aws():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="team-logs")
-        for path in artifacts.rglob("*"):
+        folder = artifacts / RUN  # the run's folder holds its objects at their keys
+        for path in (folder / "runs").rglob("*"):
             if path.is_file():
-                s3.put_object(Bucket="team-logs", Key=path.relative_to(artifacts).as_posix(), Body=path.read_bytes())
+                s3.put_object(Bucket="team-logs", Key=path.relative_to(folder).as_posix(), Body=path.read_bytes())
         yield "team-logs"
 
 

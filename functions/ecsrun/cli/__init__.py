@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     """The console script. Ctrl-C, a closed pipe and input nested too deeply end in one line, never a traceback."""
     try:
         return _main(sys.argv[1:] if argv is None else argv)
-    except KeyboardInterrupt:
-        _say("ecsrun: interrupted")
+    except KeyboardInterrupt as interrupted:  # a command may say, in the same line, what it kept
+        _say(f"ecsrun: interrupted; {interrupted}" if str(interrupted) else "ecsrun: interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader (`head`) went away: say nothing, and keep Python from complaining when it flushes stdout.

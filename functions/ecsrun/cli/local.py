@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ecsrun.cli.artifacts import run_folder, write_lines_so_far, write_run
 from ecsrun.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -19,23 +21,26 @@ from ecsrun.cli.common import (
 )
 from ecsrun.cli.document import document
 from ecsrun.cli.render import ContainerLines, render_text, show_state
-from ecsrun.cli.timeline import Span, container_spans, history_spans, render_svg, task_spans
+from ecsrun.cli.timeline import (
+    Outcome,
+    Span,
+    container_spans,
+    history_spans,
+    outcome_of,
+    render_svg,
+    task_spans,
+)
+from ecsrun.cli.validate import checked_definition
 from ecsrun.domain.errors import ErrorName
 
 # The reconciler runs every few seconds locally (the deployed schedule: minutes), so a run whose STOPPED event is
 # lost still ends within a minute with the verdict its task earned.
 RECONCILE_EVERY, RECONCILE_GRACE = 5.0, 5
-TIMELINE = "timeline.svg"
 
 
 def _task_definitions(paths: list[str]) -> list[tuple[str, Any]]:
-    from ecsrun.local.runtime import registration_input
-
-    definitions = [(path, read_json(path, "task definition")) for path in paths]
-    for path, document_ in definitions:
-        if not isinstance(document_, dict) or "family" not in registration_input(document_):
-            raise UsageError(f"task definition {path} is not a RegisterTaskDefinition input (no 'family')")
-    return definitions
+    """Each --task-definition, checked as `ecsrun validate --task-definition` checks it (one line, exit 2)."""
+    return [(path, checked_definition(path)) for path in paths]
 
 
 def _register(aws: Any, definitions: list[tuple[str, Any]]) -> None:
@@ -86,6 +91,18 @@ def result_document(result: Any) -> dict[str, Any]:
     )
 
 
+def _seeds(args: argparse.Namespace) -> list[Any]:
+    from ecsrun.local.seeding import SeedError, parse_s3_object, parse_secret
+
+    try:
+        return [
+            *(parse_s3_object(item) for item in getattr(args, "s3_object", [])),
+            *(parse_secret(item) for item in getattr(args, "secret", [])),
+        ]
+    except SeedError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def local_run(args: argparse.Namespace) -> int:
     from ecsrun.local import faults
 
@@ -95,8 +112,11 @@ def local_run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     request = read_json(args.request, "request")
     definitions = _task_definitions(args.task_definition)
+    seeds = _seeds(args)
+    from ecsrun.domain.runtask import execution_name
     from ecsrun.local.engine import run_local
     from ecsrun.local.runtime import LocalAws
+    from ecsrun.local.seeding import plant
 
     text = args.output == "text"
     chatty = text and not args.quiet
@@ -116,6 +136,7 @@ def local_run(args: argparse.Namespace) -> int:
         rate_quotas=bool(getattr(args, "quotas", False)),
     ) as aws:
         _register(aws, definitions)
+        plant(aws, seeds)
         faults.install(aws, chosen)
         if chatty:
             aws.agent.on_line = lambda started_by, name, line: printer(_run_of(started_by), name, line)
@@ -123,16 +144,26 @@ def local_run(args: argparse.Namespace) -> int:
         try:
             result = run_local(request, [], on_state=show_state if chatty else None, aws=aws, on_tick=closed_pipe)
         except KeyboardInterrupt:
-            # Interrupted: keep what the run wrote so far, and the picture of it, then end as interrupted.
+            # Interrupted: keep what the run wrote so far, the lines its containers wrote, and the picture of it.
             if args.artifacts:
-                _write_artifacts(aws, aws.objects("runs/"), Path(args.artifacts))
+                run_id = request.get("runId") if isinstance(request, dict) else None
+                where = _interrupted_artifacts(aws, Path(args.artifacts), run_id, execution_name(request))
+                raise KeyboardInterrupt(f"what the run wrote so far is in {where}") from None
             raise
+        folder = None
         if args.artifacts:
-            _write_artifacts(aws, result.objects, Path(args.artifacts))
+            run_id = result_document(result).get("runId")
+            folder = run_folder(Path(args.artifacts), run_id, result.execution_arn.rsplit(":", 1)[-1])
+            write_run(folder, result.objects, render_svg(local_timeline(aws), *timeline_title(result)))
     if text:
         print(render_text(result))
+        if folder is not None:
+            run_id = result_document(result).get("runId") or "RUN_ID"
+            print(f"artifacts {folder}  (ecsrun logs {run_id} --local {args.artifacts})")
     else:
         print(json.dumps(result_document(result), indent=2))
+        if folder is not None:
+            print(f"ecsrun local run: artifacts in {folder}", file=sys.stderr)
     return _exit_status(result)
 
 
@@ -143,44 +174,77 @@ def _run_of(started_by: str) -> str | None:
     return run_id_from_started_by(STARTED_BY_PREFIX, started_by)
 
 
-def _write_artifacts(aws: Any, objects: dict[str, bytes], directory: Path) -> None:
-    from ecsrun.local.engine import LocalResult, write_artifacts
+def _interrupted_artifacts(aws: Any, root: Path, run_id: Any, fallback: str) -> Path:
+    """An interrupted run's folder: its S3 objects so far, the lines its containers wrote, its timeline."""
+    import time
 
+    time.sleep(0.3)  # the agent's readers put what was already in the pipes
+    folder = run_folder(root, run_id if isinstance(run_id, str) else None, fallback)
+    title = f"ecsrun local run {run_id if isinstance(run_id, str) else fallback}"
+    write_run(folder, aws.objects("runs/"), render_svg(local_timeline(aws), title, Outcome("INTERRUPTED")))
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        write_artifacts(
-            LocalResult(execution_arn="", status="", objects=objects),
-            directory,
-            on_refused=lambda key: print(
-                f"ecsrun: --artifacts: not written, outside {directory}: {key!r}", file=sys.stderr
-            ),
-        )
-        (directory / TIMELINE).write_text(render_svg(local_timeline(aws), "ecsrun local run"))
+        write_lines_so_far(folder, aws, _run_of)
     except OSError as exc:
-        raise UsageError(f"--artifacts {directory}: {exc.strerror}") from exc
+        raise UsageError(f"--artifacts {root}: {exc.strerror}") from exc
+    return folder
 
 
 def local_timeline(aws: Any) -> list[Span]:
-    """Every execution of the local stack (an array's children too), every task and every container process
-    the local agent ran, on one time axis."""
+    """Every execution of the local stack, every task and every container process the local agent ran, on one
+    time axis. The first execution is the run drawn; any other (an array's children) is grouped under its runId,
+    with its tasks and containers."""
+    from ecsrun.domain.runtask import run_id_for_execution
+
     sfn = aws.client("stepfunctions")
     spans: list[Span] = []
-    for execution in sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"]:
+    executions = sorted(
+        sfn.list_executions(stateMachineArn=aws.state_machine_arn)["executions"], key=lambda e: e["startDate"]
+    )
+    main_run = None
+    for index, execution in enumerate(executions):
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        try:
+            request = json.loads(described.get("input") or "null")
+        except json.JSONDecodeError:
+            request = None
+        run_id = run_id_for_execution(request, execution["name"])
+        if index == 0:
+            main_run = run_id
+        group = "" if index == 0 else run_id or execution["name"]
         events = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
-        spans += history_spans(events, f"execution {execution['name']}")
+        spans += [replace(span, group=group) for span in history_spans(events, f"execution {execution['name']}")]
     for task in aws.agent.tasks():
+        owner = _run_of(task.started_by)
+        group = "" if owner in (None, main_run) else str(owner)
         spans += task_spans(
             {"taskArn": task.task_arn, "createdAt": task.created_at, "startedAt": task.started_at,
-             "stoppedAt": task.stopped_at, "stopCode": task.stop_code}
+             "stoppedAt": task.stopped_at, "stopCode": task.stop_code},
+            group,
         )  # fmt: skip
         spans += container_spans(
             [
-                {"name": c.name, "start": c.started_iso, "stop": c.stopped_iso, "exitCode": c.exit_code}
+                {
+                    "name": c.name,
+                    "start": c.started_iso,
+                    "stop": c.stopped_iso,
+                    "exitCode": c.exit_code,
+                    "essential": c.essential,
+                    "dependsOn": c.definition.get("dependsOn") or [],
+                }
                 for c in task.containers
             ],
             source="process",
+            group=group,
         )
     return spans
+
+
+def timeline_title(result: Any) -> tuple[str, Outcome]:
+    """The local run's picture's title and outcome (status, error name, exit codes)."""
+    doc = result_document(result)
+    summary = result.output if isinstance(result.output, dict) else doc.get("cause")
+    title = f"ecsrun local run {doc.get('runId') or result.execution_arn.rsplit(':', 1)[-1]}"
+    return title, outcome_of(result.status, summary, result.error)
 
 
 def _parameters(args: argparse.Namespace) -> dict[str, str]:
@@ -283,9 +347,11 @@ def local_serve(args: argparse.Namespace) -> int:
     import threading
 
     from ecsrun.local.runtime import LocalAws
+    from ecsrun.local.seeding import plant
     from ecsrun.local.serve import LocalServer, PortInUse, check_port
 
     definitions = _task_definitions(args.task_definition)
+    seeds = _seeds(args)
     try:
         check_port("127.0.0.1", args.port)  # before building the stack, which takes a while
     except PortInUse as exc:
@@ -302,6 +368,7 @@ def local_serve(args: argparse.Namespace) -> int:
             rate_quotas=bool(getattr(args, "quotas", False)),
         ) as aws:
             _register(aws, definitions)
+            plant(aws, seeds)
             try:
                 server = LocalServer(aws, port=args.port).__enter__()
             except PortInUse as exc:

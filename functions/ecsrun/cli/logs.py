@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ecsrun.cli.artifacts import find_run
 from ecsrun.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -68,11 +69,20 @@ def _log_source(args: argparse.Namespace) -> Any:
     if args.local:
         if not Path(args.local).is_dir():
             raise UsageError(f"--local {args.local} is not a directory")
-        return DirectorySource(Path(args.local))
+        folder, holders = find_run(Path(args.local), args.run_id)
+        if len(holders) > 1:
+            print(
+                f"ecsrun: run {args.run_id} is in {len(holders)} folders of {args.local}; reading {folder}, the newest",
+                file=sys.stderr,
+            )
+        return DirectorySource(folder)
     bucket = os.environ.get(LOGS_BUCKET_ENV)
     stack = args.stack_name or (None if bucket else os.environ.get(STACK_NAME_ENV))
     if not bucket and not stack:
-        raise UsageError(f"which logs bucket? give --stack-name, or set {LOGS_BUCKET_ENV} or {STACK_NAME_ENV}")
+        raise UsageError(
+            f"which logs bucket? give --stack-name, or set {LOGS_BUCKET_ENV} or {STACK_NAME_ENV}; for a run of "
+            "`ecsrun local run --artifacts DIR`, give --local DIR"
+        )
     session = aws_session(args)
     if stack:
         bucket = stack_output(session.client("cloudformation"), stack, "LogsBucketName")

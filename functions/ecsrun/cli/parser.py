@@ -128,12 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--artifacts",
         metavar="DIR",
-        help="write every S3 object the run produced to DIR/<key>, and the run's timeline to DIR/timeline.svg",
+        help="write every S3 object the run produced to DIR/<runId>/<key>, and the run's timeline to "
+        "DIR/<runId>/timeline.svg (a folder per run: a runId run again goes to DIR/<runId>~2)",
     )
     run.add_argument(
         "-q", "--quiet", action="store_true", help="print only the summary: no states, no container output"
     )
     parameter_option(run)
+    _seeding_options(run)
     quotas_option(run)
     run.add_argument(
         "--fault",
@@ -196,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     task_definitions_option(serve)
     parameter_option(serve)
+    _seeding_options(serve)
     quotas_option(serve)
     smoke = commands.add_parser(
         "smoke",
@@ -294,8 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs = commands.add_parser(
         "logs",
         help="print a run's logs from S3 by run id (needs only read access to the logs bucket)",
-        description="Print a run's logs from S3, each container's under a '==> name <==' header, decompressed "
-        "as they stream. The bucket comes from --stack-name, $ECSRUN_LOGS_BUCKET or $ECSRUN_STACK_NAME. Exits 0 "
+        description="Print a run's logs from S3, decompressed as they stream; with more than one container, each "
+        "container's under a '==> name <==' header. The bucket comes from --stack-name, $ECSRUN_LOGS_BUCKET or "
+        "$ECSRUN_STACK_NAME; a local run's artifacts from --local DIR. Exits 0 "
         "when it printed, 1 when the run or container has no logs, 2 when it does not know which bucket to read.",
         epilog="examples:\n"
         "  ecsrun logs fargate-example --stack-name ecsrun\n"
@@ -310,10 +314,32 @@ def build_parser() -> argparse.ArgumentParser:
     source = logs.add_mutually_exclusive_group()
     source.add_argument("--stack-name", metavar="NAME", help="find the logs bucket from this stack's outputs")
     source.add_argument(
-        "--local", metavar="DIR", help="read an artifacts directory from `ecsrun local run --artifacts`"
+        "--local",
+        metavar="DIR",
+        help="read the artifacts `ecsrun local run --artifacts DIR` wrote (the run's newest folder there)",
     )
     aws_options(logs, stack=False)
     return parser
+
+
+def _seeding_options(parser: argparse.ArgumentParser) -> None:
+    """What the task definitions need in the account (`environmentFiles` objects, `secrets`), put in the local
+    stack before anything runs (local/seeding.py)."""
+    parser.add_argument(
+        "--s3-object",
+        action="append",
+        default=[],
+        metavar="s3://BUCKET/KEY=FILE",
+        help="put FILE in the local S3 as s3://BUCKET/KEY first (an environmentFiles object; repeatable)",
+    )
+    parser.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="NAME_OR_ARN=VALUE",
+        help="a container secret's value: a Secrets Manager secret's full ARN (with its 6-character suffix, as "
+        "the task definition's valueFrom names it) or an SSM parameter's name or ARN (repeatable; never printed)",
+    )
 
 
 def _stack_commands(commands: Any) -> None:
@@ -385,14 +411,15 @@ def _stack_commands(commands: Any) -> None:
         "state, retry attempt and wait, the task's lifetime, each container's (from its first to its last log "
         "line, read from the manifest), and the log copy. Writes an SVG (open it in a browser) and prints the "
         "spans. Exits 0 when drawn, 1 when no such run exists, 2 when AWS could not be reached.",
-        epilog="example:\n  ecsrun timeline fargate-example --svg fargate-example.svg",
+        epilog="example:\n  ecsrun timeline fargate-example --out fargate-example.svg",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     timeline.add_argument("run", metavar="RUN_ID|EXECUTION_ARN", help="a runId, or an execution ARN")
     timeline.add_argument(
-        "--svg",
+        "--out",
         metavar="FILE",
-        default="timeline.svg",
-        help="where to write the SVG; - for stdout (default: timeline.svg)",
+        help="where to write the SVG; - for stdout (default: <temporary folder>/ecsrun/<runId>/timeline.svg; the "
+        "last line says where it went)",
     )
+    timeline.add_argument("--svg", dest="out", help=argparse.SUPPRESS)  # the option's former name
     aws_options(timeline)

@@ -12,8 +12,20 @@ from ecsrun.domain.models.ecs import EcsTask
 from ecsrun.domain.models.verdict import Verdict
 from ecsrun.domain.verdict import describe_exit_code
 
+# States that decide or end rather than do: a run's live output names what it does, and how it ended (the error
+# name), never a choice's name (`RunSucceeded?` on a failed run) nor a Fail state's.
+_SILENT = ("ChoiceStateEntered", "FailStateEntered", "SucceedStateEntered")
+
 
 def show_state(state: Any) -> None:
+    kind = getattr(state, "kind", "")
+    if kind in _SILENT:
+        return
+    if kind.startswith("Execution"):
+        status = kind.removeprefix("Execution").upper().replace("TIMEDOUT", "TIMED_OUT")
+        text = status if state.name == status else f"{status}  {state.name}"
+        print(f"  +{state.elapsed:6.2f}s  {text}", flush=True)
+        return
     print(f"  +{state.elapsed:6.2f}s  {state.name}", flush=True)
 
 
@@ -44,6 +56,11 @@ class ContainerLines:
                 self.closed = True
 
 
+def plural(count: Any, noun: str) -> str:
+    """`1 event`, `2 events`: counts read as English, never `1 events`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def render_text(result: Any) -> str:
     lines: list[str] = [""]
     if result.status == "SUCCEEDED":
@@ -60,12 +77,20 @@ def render_text(result: Any) -> str:
     task = summary.get("task") or {}
     if task.get("taskArn"):
         lines.append(f"task   {task['taskArn']}")
-        stop = f"stopCode {task.get('stopCode')}  ({task.get('stoppedReason')})"
-        lines.append(f"       launchType {task.get('launchType')}  {stop}")
+        stop = f"stopCode {task.get('stopCode') or '-'}"
+        if task.get("stoppedReason"):
+            stop += f"  ({task['stoppedReason']})"
+        if task.get("capacityProviderName") and not task.get("launchType"):
+            launch = f"capacityProvider {task['capacityProviderName']}"
+        else:
+            launch = f"launchType {task.get('launchType') or '-'}"
+        lines.append(f"       {launch}  {stop}")
         for c in task.get("containers", []):
             kind = "essential" if c.get("essential") else "sidecar  "
             reason = f"  {c['reason']}" if c.get("reason") else ""
-            lines.append(f"       {c['name']:<20} {kind}  exit {c.get('exitCode')}{reason}")
+            code = c.get("exitCode")
+            exited = "no exit code" if code is None else f"exit {code}"
+            lines.append(f"       {c['name']:<20} {kind}  {exited}{reason}")
     logs = summary.get("logs")
     if logs:
         lines.append(f"logs   s3://{logs['bucket']}/{logs['manifestKey']}")
@@ -74,7 +99,8 @@ def render_text(result: Any) -> str:
                 lines.append(f"       {c['name']}: no logs ({c.get('note')})")
                 continue
             lines.append(
-                f"       {c['name']}: {c['events']} events, {c['bytes']} bytes  s3://{logs['bucket']}/{c['key']}"
+                f"       {c['name']}: {plural(c['events'], 'event')}, {plural(c['bytes'], 'byte')}  "
+                f"s3://{logs['bucket']}/{c['key']}"
             )
             read_back = result.log_lines(c["key"]) if c["key"] in result.objects else []
             if read_back:

@@ -32,7 +32,15 @@ from ecsrun.cli.common import (
 )
 from ecsrun.cli.document import document, duration_seconds, execution_document, iso
 from ecsrun.cli.render import ContainerLines
-from ecsrun.cli.timeline import Span, container_spans, history_spans, render_svg, task_spans, text_lines
+from ecsrun.cli.timeline import (
+    Span,
+    container_spans,
+    history_spans,
+    outcome_of,
+    render_svg,
+    task_spans,
+    text_lines,
+)
 from ecsrun.domain.errors import ErrorName
 
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -121,9 +129,22 @@ def _invalid_document(report: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def _plain(value: Any) -> str:
+    """A value as a person reads it: an object's fields as `key value, ...`, never a Python repr."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items() if v is not None)
+    if isinstance(value, list):
+        return ", ".join(_plain(v) for v in value)
+    return str(value)
+
+
+# A choice or an end takes no time and says nothing of the run: the live line shows what the run does.
+_DECISIONS = ("ChoiceStateEntered", "FailStateEntered", "SucceedStateEntered")
+
+
 def _current_state(sfn: Any, arn: str) -> str | None:
     history = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=100)["events"]
-    entered = [e for e in history if e["type"].endswith("StateEntered")]
+    entered = [e for e in history if e["type"].endswith("StateEntered") and e["type"] not in _DECISIONS]
     newest = max(entered, key=lambda e: e["id"], default=None)
     return str(newest["stateEnteredEventDetails"]["name"]) if newest else None
 
@@ -181,8 +202,11 @@ def _result(described: dict[str, Any], run_id: str | None, *, as_json: bool) -> 
             print(f"SUCCEEDED  {array['succeeded']} of {array['size']} children succeeded  "
                   f"summary s3://{array['bucket']}/{array['summaryKey']}")  # fmt: skip
             return code
-        codes = {c["name"]: c.get("exitCode") for c in (output.get("task") or {}).get("containers", [])}
-        print(f"SUCCEEDED  exit codes {codes}  logs s3://{(output.get('logs') or {}).get('bucket')}/runs/"
+        codes = ", ".join(
+            f"{c['name']} {'no exit code' if c.get('exitCode') is None else c['exitCode']}"
+            for c in (output.get("task") or {}).get("containers", [])
+        )
+        print(f"SUCCEEDED  exit codes: {codes or 'none'}  logs s3://{(output.get('logs') or {}).get('bucket')}/runs/"
               f"{output.get('runId')}/")  # fmt: skip
         return code
     try:
@@ -341,7 +365,7 @@ def status(args: argparse.Namespace, stack: Stack) -> int:
     else:
         for key, value in report.items():
             if value is not None:
-                print(f"{key:16} {value}")
+                print(f"{key:16} {_plain(value)}")
     return EXIT_OK
 
 
@@ -488,24 +512,51 @@ def stop(args: argparse.Namespace, stack: Stack) -> int:
 
 
 def timeline(args: argparse.Namespace, stack: Stack) -> int:
+    import tempfile
+
     run_id, execution, record = _find_run(args.run, stack)
     if execution is None:
         print(f"ecsrun: no run {args.run}", file=sys.stderr)
         return EXIT_FAILED
     spans = run_spans(stack, execution, record)
-    svg = render_svg(spans, f"ecsrun run {run_id or execution['name']}")
-    if args.svg == "-":
+    described = stack.sfn.describe_execution(executionArn=execution["executionArn"])
+    summary = _summary(described)
+    svg = render_svg(
+        spans,
+        f"ecsrun run {run_id or execution['name']}",
+        outcome_of(described["status"], summary, described.get("error")),
+    )
+    if args.out == "-":
         sys.stdout.write(svg)
         return EXIT_OK
+    # Not the current directory: a temporary folder of its own unless --out says where.
+    out = (
+        Path(args.out)
+        if args.out
+        else Path(tempfile.gettempdir()) / "ecsrun" / (run_id or execution["name"]) / "timeline.svg"
+    )
     try:
-        Path(args.svg).write_text(svg)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(svg)
     except OSError as exc:
-        raise UsageError(f"--svg {args.svg}: {exc.strerror}") from exc
-    print(f"run {run_id}  {execution['status']}")
+        raise UsageError(f"--out {out}: {exc.strerror}") from exc
+    print(f"run {run_id}  {described['status']}")
     for line in text_lines(spans):
         print(line)
-    print(f"wrote {args.svg} ({len(spans)} spans)")
+    print(f"wrote {out} ({len(spans)} spans)")
     return EXIT_OK
+
+
+def _summary(described: dict[str, Any]) -> Any:
+    """The run summary an ended execution carries: its output, or the JSON in its cause."""
+    for text in (described.get("output"), described.get("cause")):
+        try:
+            found = json.loads(text or "null")
+        except json.JSONDecodeError:
+            continue
+        if isinstance(found, dict):
+            return found
+    return None
 
 
 def run_spans(stack: Stack, execution: dict[str, Any], record: Any) -> list[Span]:

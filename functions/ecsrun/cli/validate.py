@@ -20,11 +20,38 @@ from ecsrun.cli.document import document
 from ecsrun.domain.errors import ErrorName
 
 
+def definition_error(path: str, problems: list[tuple[str, str]]) -> str:
+    """A task definition RegisterTaskDefinition would refuse, in one line: the same for `ecsrun validate
+    --task-definition` and `ecsrun local run`."""
+    listed = "; ".join(f"{field}: {message}" for field, message in problems)
+    count = f"{len(problems)} problems: " if len(problems) > 1 else ""
+    return f"task definition {path}: {count}{listed}"
+
+
+def checked_definition(path: str) -> Any:
+    """A task definition file, read and checked as RegisterTaskDefinition checks it (a UsageError if not)."""
+    from ecsrun.local.taskdef import definition_problems
+
+    document = read_json(path, "task definition")
+    problems = definition_problems(document)
+    if problems:
+        raise UsageError(definition_error(path, problems))
+    return document
+
+
 def validate(args: argparse.Namespace) -> int:
-    from ecsrun.domain.models.request import problems_report, validate_request
+    from ecsrun.domain.models.request import Problem, problems_report, validate_request
 
     raw = read_json(args.request, "request", max_depth=None)  # a request too deep is one of its problems
     request, problems = validate_request(raw)
+    definition = checked_definition(args.task_definition) if args.task_definition else None
+    if isinstance(raw, dict) and definition is not None:
+        # What local run's ValidateRequest finds against the account: the task definition the request names, its
+        # launch type and network mode, the containers its overrides name (steps/account_checks.py).
+        found = _run_task_problems(raw, definition)
+        problems = sorted([*problems, *(Problem(field=f, message=m) for f, m in found)], key=lambda p: p.field)
+        if found:
+            request = None
     warnings = _warnings(args, raw) if request is not None else []
     run_id = raw.get("runId") if isinstance(raw, dict) and isinstance(raw.get("runId"), str) else None
     if args.output == "json":
@@ -62,13 +89,22 @@ def validate(args: argparse.Namespace) -> int:
     return EXIT_OK if request is not None else EXIT_USAGE
 
 
+def _run_task_problems(request: dict[str, Any], document: Any) -> list[tuple[str, str]]:
+    from ecsrun.local.taskdef import registered_as
+    from ecsrun.steps.account_checks import task_definition_problems
+
+    if not isinstance(request.get("taskDefinition"), str):
+        return []  # already a problem of the request itself
+    return list(task_definition_problems(request, registered_as(request, document)))
+
+
 def _warnings(args: argparse.Namespace, request: dict[str, Any]) -> list[dict[str, str]]:
     """What will not fail the validation here but will disappoint: needs the task definition (a file, or the
     account's); with the stack, also the roles it may pass (its PassRoleArns parameter)."""
     definition: Any = None
     pass_roles: list[str] | None = None
     if args.task_definition:
-        definition = read_json(args.task_definition, "task definition")
+        definition = checked_definition(args.task_definition)
     elif args.stack_name or args.profile or args.region:
         definition, pass_roles = _from_account(args, request)
     if definition is None:

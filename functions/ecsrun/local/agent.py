@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import signal
 import subprocess
 import threading
@@ -25,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from ecsrun.local import awslogs
 from ecsrun.local.firelens import FirelensRouters
+from ecsrun.local.output import DRAIN_SECONDS, read_lines
 from ecsrun.local.taskdef import (
     DEFAULT_START_TIMEOUT,
     HEALTH_DEFAULTS,
@@ -36,10 +36,6 @@ from ecsrun.local.taskdef import (
 
 DEFAULT_STOP_TIMEOUT = 30  # seconds between SIGTERM and SIGKILL, as ECS's default stopTimeout
 LOG_BATCH = 1000
-READ_CHUNK = 65536
-# Once a container's processes are gone, its output is read until the pipe ends, or this long if a process that
-# left the container's process group (setsid) still holds it: the task does not wait for leftovers.
-DRAIN_SECONDS = 0.5
 HOST_ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
 
@@ -71,8 +67,9 @@ class ContainerRun:
     will_not_start: bool = False  # a dependency can no longer be met, or the task stopped before its turn
     health: str | None = None  # HEALTHY / UNHEALTHY / UNKNOWN when the definition has a healthCheck
     kill_deadline: float | None = None  # SIGTERM sent; SIGKILL at this monotonic time
-    # One PutLogEvents at a time per container keeps its stdout and stderr lines in the order they were read.
+    # One PutLogEvents at a time per container keeps its lines in the order they were read.
     log_lock: threading.Lock = field(default_factory=threading.Lock)
+    last_timestamp: int = 0  # the last log event's, in ms
     # Set once the container's main process has exited and its process group was killed.
     ended: threading.Event = field(default_factory=threading.Event)
 
@@ -411,26 +408,35 @@ class LocalEcsAgent:
         if not container.argv:
             container.reason = "CannotStartContainerError: the container has no entryPoint or command to run"
             return f"CannotStartContainerError: container {container.name} has no command"
+        workdir = container.definition.get("workingDirectory")
+        if workdir is not None and not os.path.isdir(str(workdir)):
+            # Docker would create it inside the container's filesystem; the local engine does not create
+            # directories on this machine.
+            container.reason = (
+                f"CannotStartContainerError: workingDirectory {workdir} is not a directory on this machine "
+                "(the local engine runs the command on the host)"
+            )
+            return f"CannotStartContainerError: container {container.name}: {container.reason.split(': ', 1)[1]}"
         if container.log_group is not None:
             self._logs.create_log_stream(logGroupName=container.log_group, logStreamName=container.log_stream)
         try:
             container.process = subprocess.Popen(  # noqa: S603 - running the user's command is the point
                 container.argv,
                 env=container.env,
+                cwd=workdir,  # workingDirectory: the command runs there, as Docker's WorkingDir
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stderr=subprocess.STDOUT,  # one pipe: lines keep the order written (local/output.py)
                 start_new_session=True,
             )
         except OSError as exc:
             container.reason = f"CannotStartContainerError: {exc.strerror}: {container.argv[0]}"
             return f"CannotStartContainerError: container {container.name}: {exc.strerror}: {container.argv[0]}"
         container.started_at, container.started_iso = time.monotonic(), _now_iso()
-        for stream in (container.process.stdout, container.process.stderr):
-            assert stream is not None
-            reader = threading.Thread(target=self._pump, args=(container, stream), daemon=True)
-            reader.start()
-            container.readers.append(reader)
+        assert container.process.stdout is not None
+        reader = threading.Thread(target=self._pump, args=(container, container.process.stdout), daemon=True)
+        reader.start()
+        container.readers.append(reader)
         check = container.definition.get("healthCheck")
         if check and health_command(check):
             container.health = "UNKNOWN"
@@ -501,43 +507,26 @@ class LocalEcsAgent:
                 raise
 
     def _copy_output(self, container: ContainerRun, stream: IO[bytes]) -> None:
-        """Copy one output pipe into the container's log stream, a line an event, as the awslogs driver does.
-
-        Lines already waiting in the pipe go in one PutLogEvents call; a quiet container's lines go one by one.
-        Once the container has ended, what is left in the pipe is read, and the reader stops at the end of the
-        pipe or after DRAIN_SECONDS, whichever comes first: a process that escaped the container's process group
-        and holds the pipe open never keeps the task from stopping.
-        """
-        fd = stream.fileno()
-        source = "stderr" if container.process is not None and stream is container.process.stderr else "stdout"
-        pending = b""
+        """Copy the container's output (stdout and stderr, one pipe: local/output.py) into its log stream, a line
+        an event, as the awslogs driver does. Lines already waiting in the pipe go in one PutLogEvents call; a
+        quiet container's lines go one by one."""
         batch: list[dict[str, Any]] = []
-        drain_until: float | None = None
-        try:
-            while True:
-                if container.ended.is_set() and drain_until is None:
-                    drain_until = time.monotonic() + DRAIN_SECONDS
-                if drain_until is not None and time.monotonic() > drain_until:
-                    break
-                if not select.select([fd], [], [], 0.05)[0]:
-                    continue
-                chunk = os.read(fd, READ_CHUNK)
-                if not chunk:
-                    break
-                *lines, pending = (pending + chunk).split(b"\n")
-                batch.extend(self._events(container, lines, source))
-                if len(batch) >= LOG_BATCH or not select.select([fd], [], [], 0)[0]:
-                    self._put(container, batch)
-                    batch = []
-        finally:
-            if pending:
-                batch.extend(self._events(container, [pending], source))
-            self._put(container, batch)
-            stream.close()
+
+        def deliver(lines: list[bytes], more_waiting: bool) -> None:
+            # One pipe carries both streams (local/output.py): a FireLens record's `source` says stdout for each.
+            batch.extend(self._events(container, lines, "stdout"))
+            if len(batch) >= LOG_BATCH or not more_waiting:
+                self._put(container, list(batch))
+                batch.clear()
+
+        read_lines(stream, container.ended, deliver)
 
     def _events(self, container: ContainerRun, lines: list[bytes], source: str = "stdout") -> list[dict[str, Any]]:
         """Log events of the lines read (each also shown to `on_line`); none without an awslogs destination."""
-        now = int(time.time() * 1000)
+        # Stamped on arrival, never earlier than the line before (the wall clock may step back): CloudWatch Logs
+        # orders a stream by timestamp, so the order read is the order kept.
+        now = max(int(time.time() * 1000), container.last_timestamp)
+        container.last_timestamp = now
         events: list[dict[str, Any]] = []
         for raw in lines:
             message = raw.decode("utf-8", errors="replace").rstrip("\r")

@@ -19,8 +19,12 @@ GRACE_SECONDS = 660
 
 @dataclass
 class StateEntered:
+    """A state entered (kind: the history event's type, `TaskStateEntered`), or the execution's end (kind
+    `ExecutionFailed` ...; name: its error, or its status when it has none)."""
+
     name: str
     elapsed: float
+    kind: str = ""
 
 
 @dataclass
@@ -85,9 +89,10 @@ def follow(
         described = sfn.describe_execution(executionArn=arn)
         history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
         for event in history[seen:]:
-            if event["type"].endswith("StateEntered"):
-                entered = StateEntered(event["stateEnteredEventDetails"]["name"], time.monotonic() - started)
-                states.append(entered)
+            entered = _entered(event, time.monotonic() - started)
+            if entered is not None:
+                if not entered.kind.startswith("Execution"):  # the states entered; the end is only shown
+                    states.append(entered)
                 if on_state:
                     on_state(entered)
         seen = len(history)
@@ -112,6 +117,25 @@ def follow(
         states=states,
         objects=aws.objects("runs/"),
     )
+
+
+_ENDS = {
+    "ExecutionSucceeded": None,
+    "ExecutionFailed": "executionFailedEventDetails",
+    "ExecutionAborted": "executionAbortedEventDetails",
+    "ExecutionTimedOut": "executionTimedOutEventDetails",
+}
+
+
+def _entered(event: dict[str, Any], elapsed: float) -> StateEntered | None:
+    kind = str(event["type"])
+    if kind.endswith("StateEntered"):
+        return StateEntered(event["stateEnteredEventDetails"]["name"], elapsed, kind)
+    if kind in _ENDS:
+        details = event.get(_ENDS[kind] or "", {}) if _ENDS[kind] else {}
+        status = kind.removeprefix("Execution").upper().replace("TIMEDOUT", "TIMED_OUT")
+        return StateEntered(str(details.get("error") or status), elapsed, kind)
+    return None
 
 
 def write_artifacts(

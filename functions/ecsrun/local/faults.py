@@ -1,4 +1,5 @@
-"""Named faults for `ecsrun local run --fault NAME[=VALUE]`: the races and failures of issue 12, on demand.
+"""Named faults for `ecsrun local run --fault NAME[=VALUE]`: the races and failures the guarantees hold against,
+on demand.
 
 Each fault is a hook of the local runtime (what EventBridge delivers, what an AWS call answers, where a function
 dies); none changes the pipeline's logic. Whatever the fault, the run must keep its invariants (docs/guarantees.md)
@@ -289,7 +290,7 @@ class _Injector:
                 "containerOverrides": [{"name": first, "command": ["/bin/sh", "-c", "echo foreign task; exit 0"]}]
             },
         )
-        # It ends, and its STOPPED event is delivered, before the run's own RunTask answers (the race of issue 12).
+        # It ends, and its STOPPED event is delivered, before the run's own RunTask answers.
         for task in started.get("tasks", []):
             local = self.aws.agent.task(task["taskArn"])
             if local is not None:

@@ -33,7 +33,7 @@ from ecsrun.adapters import clients
 from ecsrun.local import cfn, ecs_idempotency, execution_role, lambda_errors, quotas, throttling
 from ecsrun.local.agent import LocalEcsAgent, TaskRun
 from ecsrun.local.iam import Enforcer, Principal
-from ecsrun.local.taskdef import registration_problems, resource_requirements
+from ecsrun.local.taskdef import registration_input, registration_problems, resource_requirements
 from ecsrun.local.template import Template, Trigger
 
 REGION = "us-east-1"
@@ -885,19 +885,6 @@ def target_input(trigger: Trigger, event: dict[str, Any]) -> str:
 
 class TaskDefinitionRejected(Exception):
     """A --task-definition that ECS would not register."""
-
-
-# Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not take.
-_DESCRIBE_ONLY = (
-    "taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
-    "registeredAt", "registeredBy", "deregisteredAt",
-)  # fmt: skip
-
-
-def registration_input(document: dict[str, Any]) -> dict[str, Any]:
-    if isinstance(document.get("taskDefinition"), dict):
-        document = document["taskDefinition"]
-    return {k: v for k, v in document.items() if k not in _DESCRIBE_ONLY}
 
 
 def _task_definition_roles(name: str, region: str) -> tuple[str, list[str]]:

@@ -29,60 +29,123 @@ def _name(container: dict[str, Any]) -> str:
     return str(container.get("name", ""))
 
 
+# Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not take (a console export has them).
+_DESCRIBE_ONLY = (
+    "taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
+    "registeredAt", "registeredBy", "deregisteredAt",
+)  # fmt: skip
+# ECS: "Up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed."
+
+
+def registration_input(document: dict[str, Any]) -> dict[str, Any]:
+    """A RegisterTaskDefinition input, or DescribeTaskDefinition's output (whole, or its `taskDefinition`: a
+    console export), as RegisterTaskDefinition takes it."""
+    if isinstance(document.get("taskDefinition"), dict):
+        document = document["taskDefinition"]
+    return {k: v for k, v in document.items() if k not in _DESCRIBE_ONLY}
+
+
+def definition_problems(document: Any) -> list[tuple[str, str]]:
+    """Everything RegisterTaskDefinition would refuse, as (field path, message) in ecsrun's words, for `ecsrun
+    validate --task-definition` and `ecsrun local run` alike: the API's types and required fields (botocore's
+    model: task-level `cpu` is a string), then ECS's rules (container names, memory, dependsOn)."""
+    from ecsrun.domain.apishape import check, operation_input
+
+    if not isinstance(document, dict):
+        return [("(task definition)", "must be a JSON object (a RegisterTaskDefinition input)")]
+    given = registration_input(document)
+    problems = list(check(operation_input("ecs", "RegisterTaskDefinition"), given))
+    if problems:  # the rules below read fields of the right types
+        return problems
+    return registration_issues(given)
+
+
 def registration_problems(document: dict[str, Any]) -> list[str]:
+    """registration_issues as `field: message` lines (what the local ECS's RegisterTaskDefinition answers)."""
+    return [f"{field}: {message}" for field, message in registration_issues(document)]
+
+
+def registration_issues(document: dict[str, Any]) -> list[tuple[str, str]]:
     """What RegisterTaskDefinition refuses that moto lets through, or refuses when ECS would not.
 
     moto requires container-level `memory` for EC2 and sums container memory even when only the task has
     one; ECS asks only that a task without task-level memory give each container `memory` or
     `memoryReservation`, and Fargate takes task-level cpu and memory alone.
     """
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     containers = [c for c in document.get("containerDefinitions") or [] if isinstance(c, dict)]
     task_memory = document.get("memory")
     if "FARGATE" in (document.get("requiresCompatibilities") or []):
         for field in ("cpu", "memory"):
             if not document.get(field):
-                problems.append(f"Fargate requires task-level {field}")
-    for container in containers:
-        name = container.get("name")
-        if not isinstance(name, str) or not CONTAINER_NAME.match(name):
-            # ContainerDefinition.name: "Up to 255 letters (uppercase and lowercase), numbers, underscores, and
-            # hyphens are allowed." (The local engine also names files and log streams after it.)
-            shown = repr(name)[:80] if isinstance(name, str) else type(name).__name__
-            problems.append(
-                f"container name {shown}: up to 255 letters (uppercase and lowercase), numbers, underscores and "
-                "hyphens are allowed"
-            )
+                problems.append((field, f"Fargate requires task-level {field}"))
+    seen: set[str] = set()
+    for index, container in enumerate(containers):
+        where = f"containerDefinitions[{index}]"
+        name = _name(container)
+        if not CONTAINER_NAME.fullmatch(name):
+            problems.append((f"{where}.name", f"{name!r} is not a container name: up to 255 letters, numbers, _ and -"))
+        elif name in seen:
+            problems.append((f"{where}.name", f"two containers are named {name}"))
+        seen.add(name)
         if not task_memory and not container.get("memory") and not container.get("memoryReservation"):
             problems.append(
-                f"container {_name(container)}: give memory or memoryReservation (or memory at the task level)"
+                (f"{where}.memory", f"container {name}: give memory or memoryReservation (or memory at the task level)")
             )
         memory, reservation = container.get("memory"), container.get("memoryReservation")
         if isinstance(memory, int) and isinstance(reservation, int) and memory <= reservation:
-            problems.append(f"container {_name(container)}: memory must be greater than memoryReservation")
+            problems.append((f"{where}.memory", f"container {name}: memory must be greater than memoryReservation"))
     problems += _dependency_problems(containers)
     return problems
 
 
-def _dependency_problems(containers: list[dict[str, Any]]) -> list[str]:
+def _dependency_problems(containers: list[dict[str, Any]]) -> list[tuple[str, str]]:
     problems = []
     by_name = {_name(c): c for c in containers}
-    for container in containers:
-        for dependency in container.get("dependsOn") or []:
+    for index, container in enumerate(containers):
+        for number, dependency in enumerate(container.get("dependsOn") or []):
+            where = f"containerDefinitions[{index}].dependsOn[{number}]"
             target, condition = dependency.get("containerName"), dependency.get("condition")
             if target not in by_name:
-                problems.append(f"container {_name(container)} depends on {target!r}, which is not in the task")
+                problems.append(
+                    (
+                        f"{where}.containerName",
+                        f"container {_name(container)} depends on {target!r}, which is not in the task",
+                    )
+                )
             elif condition not in CONDITIONS:
-                problems.append(f"container {_name(container)}: dependsOn condition must be one of {CONDITIONS}")
+                problems.append(
+                    (
+                        f"{where}.condition",
+                        f"container {_name(container)}: dependsOn condition must be one of {', '.join(CONDITIONS)}",
+                    )
+                )
             elif condition in ("COMPLETE", "SUCCESS") and by_name[target].get("essential", True):
                 problems.append(
-                    f"container {_name(container)}: condition {condition} can't be set on essential container {target}"
+                    (
+                        f"{where}.condition",
+                        f"container {_name(container)}: condition {condition} can't be set on essential "
+                        f"container {target}",
+                    )
                 )
     if not problems and _has_cycle(
         {_name(c): [d.get("containerName") for d in c.get("dependsOn") or []] for c in containers}
     ):
-        problems.append("the containers' dependsOn form a cycle")
+        problems.append(("containerDefinitions", "the containers' dependsOn form a cycle"))
     return problems
+
+
+def registered_as(request: dict[str, Any], document: dict[str, Any]) -> dict[str, Any] | None:
+    """The task definition as `local run` registers it (revision 1 of its family, or the revision it gives),
+    if the request's `taskDefinition` names it; None when the request names another (then RunTask finds none)."""
+    given = registration_input(document)
+    revision = document.get("taskDefinition", document).get("revision") or 1
+    named = str(request.get("taskDefinition") or "")
+    name = named.rsplit("task-definition/", 1)[-1] if named.startswith("arn:") else named
+    family, _, wanted = name.partition(":")
+    if family != given.get("family") or (wanted and wanted != str(revision)):
+        return None
+    return {**given, "revision": revision}
 
 
 def _has_cycle(graph: dict[str, list[Any]]) -> bool:
