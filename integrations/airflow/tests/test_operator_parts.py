@@ -316,3 +316,18 @@ def test_the_triggers_on_kill_stops_the_run(local_stack: dict[str, Any]) -> None
     execution = aws_client("stepfunctions").describe_execution(executionArn=trigger.execution_arn)
     assert execution["status"] == "ABORTED"
     _wait(lambda: _record_status(local_stack, name) == "ABORTED", "ecsrun to record the aborted run")
+
+
+def test_the_example_dag_loads_in_airflow_and_renders_its_request() -> None:
+    # Given the repository's example DAG folder, parsed by Airflow as its DAG processor parses a bundle
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(Path(__file__).parents[3] / "examples" / "airflow" / "dags"))
+    # Then it imports, and its task is an EcsRunOperator whose request renders the day
+    assert bag.import_errors == {}
+    task = bag.get_dag("ecsrun_nightly_report").get_task("run_report")
+    assert isinstance(task, EcsRunOperator) and task.deferrable is True
+    task.render_template_fields({"ds": "2026-11-21", "var": {"value": SimpleNamespace(get=lambda _k, d: d)}})
+    [app] = task.request["overrides"]["containerOverrides"]
+    assert app["command"] == ["python", "report.py", "--day", "2026-11-21"]
+    assert task.stack_name == "ecsrun" and task.request["launchType"] == "FARGATE"
