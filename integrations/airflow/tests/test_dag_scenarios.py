@@ -18,6 +18,7 @@ from airflow_runs import clear, continue_run, dag_named, heartbeat_lost, return_
 from conftest import HOME, aws_client
 
 DAY = datetime(2026, 11, 21, tzinfo=UTC)
+HEADLINE = "ECS.ContainerExitedNonZero: essential container 'app' exited with code 3"
 RUN_ID = "manual__2026-11-21T00:00:00+00:00"  # dag.test()'s run id for that logical date, run after it
 
 
@@ -83,13 +84,9 @@ def test_a_failed_run_fails_the_task_with_the_error_name_first_and_without_airfl
     [execution] = executions(local_stack, "ecsrun_failure")
     assert execution["error"] == "ECS.ContainerExitedNonZero"
     # And the failure names ecsrun's error first, then the failing container's last lines
-    assert "AirflowFailException" in log
-    headline = (
-        f"ecsrun run {execution['name']}: ECS.ContainerExitedNonZero: essential container 'app' exited with code 3"
-    )
-    assert headline in log
-    after = log[log.index(headline) :]
-    assert "last log lines of app:" in after and "no rows for the day" in after
+    failure = f"AirflowFailException: {HEADLINE}\necsrun run {execution['name']}\nlast log lines of app:\n"
+    assert failure in log
+    assert "no rows for the day" in log[log.index(failure) :]
 
 
 def test_a_retry_after_a_failed_run_starts_a_second_run(
@@ -112,7 +109,7 @@ def test_a_retry_after_a_failed_run_starts_a_second_run(
     assert json.loads(second["input"])["runId"] == second["name"] != first["name"]
     assert second["status"] == "SUCCEEDED"
     # And the retry's log says why try 1 failed, and shows try 2's container line
-    assert f"ecsrun run {first['name']}: ECS.TaskFailedToStart" in log
+    assert f"ecsrun run {first['name']}: ECS.TaskFailedToStart: task failed to start" in log
     assert "app | input day: 2026-11-21" in log
 
 

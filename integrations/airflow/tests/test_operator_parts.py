@@ -155,7 +155,8 @@ def test_a_failed_run_reads_as_its_error_name_reason_and_last_lines() -> None:
     }
     end = read_end({"status": "FAILED", "name": "r", "error": cause["error"], "cause": json.dumps(cause)})
     assert end.failure().splitlines() == [
-        "ecsrun run r: ECS.ContainerExitedNonZero: essential container 'app' exited with code 3",
+        "ECS.ContainerExitedNonZero: essential container 'app' exited with code 3",
+        "ecsrun run r",
         "last log lines of app:",
         "  2026-11-21T00:00:01.000Z boom",
     ]

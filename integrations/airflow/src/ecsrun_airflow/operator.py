@@ -9,6 +9,7 @@ and nothing runs twice at once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -153,8 +154,6 @@ class EcsRunOperator(BaseOperator):
 
     def _wait(self, api: EcsrunApi, stack: Stack, arn: str, run_id: str) -> Any:
         """Block until the run has ended, tailing its log lines (deferrable=False)."""
-        import time
-
         table = stack.runs_table if self.tail_logs else None
         tail = LogTail(api, table, run_id, arn, self.log.info, self.log.warning)
         while True:

@@ -61,8 +61,9 @@ class RunEnd:
         return f"{self.error or self.status}: {self.message or f'the execution ended {self.status}'}"
 
     def failure(self) -> str:
-        """The Airflow task's failure: the headline, then the failing container's last log lines."""
-        lines = [f"ecsrun run {self.name}: {self.headline()}"]
+        """The Airflow task's failure: the headline first (ecsrun's error name leads, for alerts that match it),
+        then the run, then the failing container's last log lines."""
+        lines = [self.headline(), f"ecsrun run {self.name}"]
         if self.last_lines:
             lines.append(f"last log lines of {self.log_container}:")
             lines += [f"  {line}" for line in self.last_lines]
