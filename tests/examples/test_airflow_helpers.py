@@ -180,7 +180,7 @@ def test_the_operators_calls_follow_a_run_and_fit_the_documented_policy(aws: Loc
     # Then the tail printed the container's lines, and the end reads as ecsrun's error name and reason
     assert "app | error: could not open input" in lines and not tail.stopped
     assert end.headline() == "ECS.ContainerExitedNonZero: essential container 'app' exited with code 3"
-    assert end.retryable is False and end.last_lines[-1].endswith("error: could not open input")
+    assert end.retryable is False and any(line.endswith("error: could not open input") for line in end.last_lines)
     assert copied[0].startswith(f"==> app <== s3://{BUCKET}/runs/{name}/logs/app.log.gz (last 2 of ")
     # And a second run, killed by the operator, is stopped
     slow = {**json.loads((EVENTS / "requests" / "timeout.json").read_text()), "timeoutSeconds": 60}
