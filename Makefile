@@ -9,7 +9,11 @@ export AWS_DEFAULT_REGION ?= us-east-1
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 
-.PHONY: setup demo test lint typecheck browser pytest pytest-ahead sam checkov bench smoke soak load clean
+AIRFLOW_DIR := integrations/airflow
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-stamp
+
+.PHONY: setup demo test lint typecheck browser pytest pytest-ahead sam checkov airflow-test bench smoke soak load clean
 
 setup: $(STAMP)
 
@@ -25,9 +29,9 @@ demo: setup
 		--task-definition events/task-definitions/hello.json --artifacts artifacts
 
 ## test: lint (ruff, and the layering with import-linter), type-check, Chromium for the timeline's browser test,
-## every test, the unit and handler tests again with the clock a year ahead, and the template checks (cfn-lint
-## through sam, and checkov)
-test: setup lint typecheck browser pytest pytest-ahead sam checkov
+## every test, the unit and handler tests again with the clock a year ahead, the template checks (cfn-lint through
+## sam, and checkov), and the Airflow operator in real Airflow
+test: setup lint typecheck browser pytest pytest-ahead sam checkov airflow-test
 
 ## browser: Debian's Chromium, for the timeline's headless-browser test; installed when missing (apt-get: as root,
 ## as on CI, else through sudo)
@@ -75,6 +79,20 @@ checkov: $(CHECKOV_STAMP)
 		-f examples/parent-state-machine/template.yaml \
 		--framework cloudformation --compact --quiet --skip-download
 
+# The Airflow operator (integrations/airflow, the ecsrun-airflow distribution) has its own virtualenv: Airflow from
+# PyPI with the Amazon provider's default install, pinned by the integration's constraints file as Airflow pins its
+# own. Its tests run DAGs with dag.test() against `ecsrun local serve` from the main venv.
+$(AIRFLOW_STAMP): $(AIRFLOW_DIR)/pyproject.toml $(AIRFLOW_DIR)/constraints.txt
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/pip install --quiet -c $(AIRFLOW_DIR)/constraints.txt -e "$(AIRFLOW_DIR)[test]"
+	touch $(AIRFLOW_STAMP)
+
+## airflow-test: the operator's tests in real Airflow (dag.test() against ecsrun local serve), and mypy on it
+airflow-test: setup $(AIRFLOW_STAMP)
+	cd $(AIRFLOW_DIR) && ECSRUN=$(CURDIR)/$(BIN)/ecsrun $(CURDIR)/$(AIRFLOW_VENV)/bin/python -m pytest -q -p no:cacheprovider
+	cd $(AIRFLOW_DIR) && $(CURDIR)/$(AIRFLOW_VENV)/bin/mypy
+
 ## smoke: the smoke scenarios against a deployed stack, through the AWS CLI (make smoke STACK=ecsrun SMOKE_ARGS="--execution-role-arn ...")
 smoke: setup
 	@test -n "$(STACK)" || { echo "make smoke: give STACK=<stack name> (and SMOKE_ARGS=\"--execution-role-arn ...\")" >&2; exit 2; }
@@ -96,4 +114,4 @@ load: setup
 	PYTHONPATH=. $(BIN)/python -m tests.simulation.load --mode both --quotas both --write docs/benchmarks.md
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam artifacts .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(AIRFLOW_VENV) .aws-sam artifacts .pytest_cache .ruff_cache .mypy_cache
