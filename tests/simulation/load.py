@@ -30,12 +30,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ecsrun.adapters import pacing
+from ecsrun.adapters.clients import max_attempts
 from ecsrun.domain.ratequotas import throttled_by
 from ecsrun.domain.runtask import client_token
 
 from tests.simulation import world as sim
 from tests.simulation.fakes import REGION, FakeEcs, FakeLogs, FakeS3, FakeTask, Paginator, TaskPlan
-from tests.simulation.quotas import MAX_ATTEMPTS, Quotas, backoff, operation_name
+from tests.simulation.quotas import Quotas, backoff, operation_name
 
 FULL_RATE = 10_000_000 / 86_400  # 10 M runs a day, a second
 ACTIVE = ("ready", "to_invoke", "result")
@@ -271,6 +273,7 @@ class LoadWorld(sim.World):
         self.clients["s3"] = PagingProxy(self, "s3", self.s3)
         self.quotas = Quotas(lambda: self.now, scale=plan.scale, region=REGION, raised=plan.raised)
         self.table_proxy = TableProxy(self, "dynamodb", dynamodb)
+        self.pacing_table: Any = None  # the stack's PacingTable (moto), unproxied: its writes are not the runs table's
         self.table_params: dict[str, Any] = {}
         self.runs: dict[str, Run] = {}
         self.by_started_by: dict[str, Run] = {}
@@ -326,11 +329,12 @@ class LoadWorld(sim.World):
             return call()
         name = operation_name(operation)
         keys = [q.key for q in throttled_by(service, name)] + self.table_quotas(service, name)
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        attempts = max_attempts(service)  # as ecsrun's client for this service retries
+        for attempt in range(1, attempts + 1):
             error = self.quotas.admit_key(keys, name)
             if error is None:
                 break
-            if attempt == MAX_ATTEMPTS:
+            if attempt == attempts:
                 self.gave_up[f"{service}.{name}"] += 1
                 raise error
             self.sleep(backoff(attempt, self.rng))
@@ -632,6 +636,9 @@ def run_load(plan: LoadPlan, log: Any = None) -> LoadResult:
             TableName="runs-load", **simulator.template.table_definition("RunsTable")
         )
         world = LoadWorld(plan, dynamodb=table, template=simulator.template)
+        world.pacing_table = simulator._dynamodb.create_table(
+            TableName=PACING_TABLE, **simulator.template.table_definition("PacingTable")
+        )
         _install(simulator, world)
         level = simulator._logger.log_level
         simulator._logger.setLevel("ERROR")  # thousands of runs: their INFO lines are nobody's to read
@@ -639,6 +646,7 @@ def run_load(plan: LoadPlan, log: Any = None) -> LoadResult:
             world.simulate(log)
         finally:
             world.finish()
+            pacing.SharedPace = _SHARED_PACE  # type: ignore[misc]
             simulator._world = None
             simulator._logger.setLevel(level)
     result = LoadResult(plan, list(world.runs.values()), world.backlog, dict(world.quotas.throttled),
@@ -661,6 +669,21 @@ def manifests(world: LoadWorld) -> dict[str, int]:
     return dict(found)
 
 
+PACING_TABLE = "pacing-load"
+LOG_READS_PER_SECOND = 8  # template.yaml's LogReadsPerSecond default
+_SHARED_PACE = pacing.SharedPace
+
+
+def _scaled_pace(scale: float) -> Any:
+    """SharedPace at its rate / scale (the setting is a whole number of requests a second; the scaled quota is not)."""
+
+    class ScaledPace(_SHARED_PACE):  # type: ignore[misc, valid-type]
+        def __init__(self, table: Any, name: str, rate_per_second: float, **kwargs: Any) -> None:
+            super().__init__(table, name, rate_per_second / scale, **kwargs)
+
+    return ScaledPace
+
+
 def _install(simulator: Any, world: LoadWorld) -> None:
     """What Simulator.run does for one world: the clock, the environment, the handlers' clients."""
     import io
@@ -675,7 +698,13 @@ def _install(simulator: Any, world: LoadWorld) -> None:
         os.environ["FIRELENS_LOG_BUCKETS"] = FIRELENS_BUCKET
     random.seed(world.seed)
     simulator._clients.client = lambda service, region=None: world.client(service)
-    simulator._clients.table = lambda table_name, region=None: world.table_proxy
+    # GetLogEvents on the stack's shared pace (PacingTable, LOG_READS_PER_SECOND as template.yaml sets them), the
+    # pace divided by --scale like every quota; the pace's own writes are not counted against the runs table.
+    os.environ.update({"PACING_TABLE": PACING_TABLE, "LOG_READS_PER_SECOND": str(LOG_READS_PER_SECOND)})
+    pacing.SharedPace = _scaled_pace(world.load.scale)  # type: ignore[misc]
+    simulator._clients.table = lambda table_name, region=None: (
+        world.pacing_table if table_name == PACING_TABLE else world.table_proxy
+    )
     simulator._logger.registered_handler.setStream(io.StringIO())
     world.logs_text = io.StringIO()
 

@@ -3,8 +3,9 @@ call a handler makes taking a token first, and a call that finds its bucket empt
 (ECS, CloudWatch Logs, Step Functions and EventBridge `ThrottlingException`; DynamoDB's hot partition
 `ProvisionedThroughputExceededException`; Lambda `TooManyRequestsException`).
 
-The handlers' clients retry as botocore's do (ecsrun's clients: `adaptive` mode, 8 attempts; standard back-off,
-a random fraction of 2^attempt seconds, at most 20 s), in virtual time: a throttled call reaches the handler only
+The handlers' clients retry as botocore's do (ecsrun's clients, ecsrun.adapters.clients.max_attempts: `adaptive`
+mode, 8 attempts, ECS 4, CloudWatch Logs 1 (PacedLogReader retries on the account's pace); standard back-off, a
+random fraction of 2^attempt seconds, at most 20 s), in virtual time: a throttled call reaches the handler only
 when every attempt was throttled. So throttling is a fault like any other: it delays a run, and the run must still
 end with its task's verdict.
 
@@ -23,7 +24,7 @@ from botocore.exceptions import ClientError
 from ecsrun.domain.ratequotas import BY_KEY, DEFAULT_REGION, RateQuota, throttled_by
 from ecsrun.domain.tokenbucket import TokenBucket
 
-MAX_ATTEMPTS = 8  # ecsrun.adapters.clients: retries mode adaptive, max_attempts 8
+MAX_ATTEMPTS = 8  # ecsrun.adapters.clients.MAX_ATTEMPTS: a service's own count is clients.max_attempts(service)
 MAX_BACKOFF = 20.0  # botocore's standard retry mode caps a back-off at 20 seconds
 MESSAGES = {
     "ThrottlingException": "Rate exceeded",

@@ -847,3 +847,43 @@ def test_every_service_integration_resource_names_the_partition_sam_substitutes(
     assert "arn:aws:" not in asl_text
     assert len(resources) >= 10 and all(r.startswith("arn:${Partition}:states:::") for r in resources), resources
     assert substitutions["Partition"] == {"Ref": "AWS::Partition"}
+
+
+def _lambda_task_states() -> dict[str, dict[str, Any]]:
+    states = dict(_states())
+    states.update(_states()["RunChildren"]["ItemProcessor"]["States"])
+    return {n: s for n, s in states.items() if s["Type"] == "Task" and "lambda:invoke" in s["Resource"]}
+
+
+def test_every_lambda_state_waits_out_throttling_rather_than_failing():
+    # Given every state that invokes one of ecsrun's functions (validate, arrays, start, stop, retry plan, copy)
+    states = _lambda_task_states()
+    assert {"ValidateRequest", "StartTaskAndWait", "StopTimedOutTask", "StopInterruptedStart", "CopyLogs"} <= set(
+        states
+    )
+    for name, state in states.items():
+        # When its retriers are read
+        throttled = [r for r in state["Retry"] if "Throttled" in r["ErrorEquals"]]
+        # Then a step whose AWS call stayed throttled (the function fails with Throttled) is tried again first,
+        # many times, with a backoff that grows to minutes: hours of throttling make the run wait, not fail
+        assert len(throttled) == 1, name
+        assert state["Retry"][0] is throttled[0], name
+        retrier = throttled[0]
+        assert retrier["ErrorEquals"] == ["Throttled"], name
+        assert retrier["MaxAttempts"] >= 50, name
+        assert retrier["MaxDelaySeconds"] >= 60, name
+        assert retrier["JitterStrategy"] == "FULL", name
+        waited = sum(
+            min(retrier["IntervalSeconds"] * retrier["BackoffRate"] ** k, retrier["MaxDelaySeconds"])
+            for k in range(retrier["MaxAttempts"])
+        )
+        assert waited >= 3600, name
+
+
+def test_throttled_is_no_outcome_and_no_catcher_sends_it_to_a_verdict():
+    # Given StartTaskAndWait's catchers, When the names they send to PlanRetry or CopyLogs are read
+    named = {e for c in _states()["StartTaskAndWait"]["Catch"] for e in c["ErrorEquals"]}
+    # Then Throttled is not among them (only States.ALL, after its retries ran out, would catch it) and no Fail
+    # state raises it: a throttled RunTask is retried with the same clientToken, never turned into a verdict
+    assert "Throttled" not in named
+    assert all(s.get("Error") != "Throttled" for s in _states().values())

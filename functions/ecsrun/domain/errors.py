@@ -68,6 +68,16 @@ class StartInterrupted(EcsrunError):
     """
 
 
+class Throttled(EcsrunError):
+    """An AWS call stayed throttled after the SDK's own retries. The invocation fails with this error name
+    (`Throttled`), which every state of the state machine retries with a long backoff: throttling makes a run
+    wait, never fail. Raised only where trying the whole step again is safe (each step is idempotent)."""
+
+    def __init__(self, message: str, *, code: str = "ThrottlingException"):
+        super().__init__(message)
+        self.code = code
+
+
 class StopFailed(EcsrunError):
     """StopTask (or the RunTask that names an unrecorded task by its clientToken) failed after the SDK's own
     retries; the state machine retries the stop state, and the reconciler keeps at it for ended runs."""

@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 from aws_lambda_powertools import Logger, Metrics
 
 from ecsrun.domain import jsonbounds
+from ecsrun.domain.errors import Throttled
+from ecsrun.plumbing.throttling import as_throttled
 
 logger = Logger()
 metrics = Metrics()
@@ -51,6 +53,14 @@ def _instrument(handler: Handler, *, check_bounds: bool) -> Handler:
             jsonbounds.check(event)
         try:
             return traced(event, context)
+        except Throttled:
+            raise
+        except Exception as exc:
+            # A throttled call, whichever the step made: the state machine waits and tries the step again.
+            throttled = as_throttled(exc, f"{getattr(handler, '__module__', 'handler')}")
+            if throttled is not None:
+                raise throttled from exc
+            raise
         finally:
             # With POWERTOOLS_METRICS_DISABLED (local runs, tests) log_metrics neither prints nor clears, so a
             # long-lived process would pile values up until Powertools' 100-value overflow prints them anyway.

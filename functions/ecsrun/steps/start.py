@@ -7,13 +7,14 @@ from typing import Any
 from ecsrun.adapters.dynamodb import RunExists, RunsTable, new_record
 from ecsrun.adapters.ecs import Ecs, RunTaskRefused
 from ecsrun.adapters.stepfunctions import Callbacks
-from ecsrun.domain.errors import ErrorName, StaleRecord, StartInterrupted
+from ecsrun.domain.errors import ErrorName, StaleRecord, StartInterrupted, Throttled
 from ecsrun.domain.models.record import Callback, RunRecord, RunStatus
 from ecsrun.domain.models.run import Run
 from ecsrun.domain.models.verdict import Verdict
 from ecsrun.domain.runtask import client_token, container_specs, run_task_args, started_by
 from ecsrun.plumbing.observability import logger
 from ecsrun.plumbing.settings import Settings
+from ecsrun.plumbing.throttling import as_throttled
 from ecsrun.steps.settle import SETTLE_ATTEMPTS, complete_callback, failure_cause, settle_stopped_task
 from ecsrun.steps.tasks import record_attempt_task
 
@@ -33,7 +34,9 @@ def start_run(
 
     Every failure is StartInterrupted, which the state machine retries: the retry calls RunTask again with the same
     clientToken and parameters, so ECS answers with the task the first call started. A failure while the record is
-    written (or read back, on a retry) is one too: the write may have taken effect, and a retry finds out.
+    written (or read back, on a retry) is one too: the write may have taken effect, and a retry finds out. A
+    throttled call (RunTask, DynamoDB, Step Functions) is Throttled instead, retried the same way but for as long
+    as it takes: throttling makes the run wait, never fail.
     """
     record = new_record(
         runId=run.runId,
@@ -67,9 +70,12 @@ def start_run(
                 return resumed
             record = store.get(run.runId) or record
         return _start_attempt(record, store=store, ecs=ecs, callbacks=callbacks, settings=settings, region=region)
-    except StartInterrupted:
+    except (StartInterrupted, Throttled):
         raise
     except Exception as exc:
+        throttled = as_throttled(exc, f"start of run {run.runId}")
+        if throttled is not None:
+            raise throttled from exc
         # The record may exist and a task too: the retried start sorts out which, by the attempt's clientToken.
         # Only the exception's type is named: an SDK message may quote a parameter (an environment value).
         raise StartInterrupted(f"start of run {run.runId} interrupted: {type(exc).__name__}") from exc
@@ -90,6 +96,8 @@ def _start_attempt(
             definition = ecs.describe_task_definition(run.request["taskDefinition"])
             containers = container_specs(definition, region)
         except RunTaskRefused as refused:
+            if refused.error == ErrorName.THROTTLED:
+                raise Throttled(f"start of run {run.runId}: DescribeTaskDefinition throttled") from refused
             return _refused(record, refused, store=store, callbacks=callbacks)
     try:
         store.begin_start(run.runId, attempt, containers)
@@ -100,10 +108,13 @@ def _start_attempt(
     try:
         task = ecs.run_task(run_task_args(run, settings.started_by_prefix, attempt=attempt))
     except RunTaskRefused as refused:
-        if refused.error == ErrorName.THROTTLED and record.run_task_may_have_run:
-            # An earlier call with this clientToken may have started a task; a throttled call says nothing about
-            # it, so the attempt is not over: try again (the state machine retries StartInterrupted).
-            raise StartInterrupted(f"start of run {run.runId} interrupted: RunTask throttled on resume") from refused
+        if refused.error == ErrorName.THROTTLED:
+            # A throttled RunTask started nothing, but an earlier call with this clientToken may have: the attempt
+            # is not over. The record stays STARTING and the state machine retries Throttled with a long backoff;
+            # the retry calls RunTask again with the same clientToken. Throttling never ends a run.
+            raise Throttled(
+                f"start of run {run.runId}: RunTask throttled ({refused.code})", code=refused.code or ""
+            ) from refused
         return _refused(record, refused, store=store, callbacks=callbacks)
     now = record_attempt_task(run.runId, attempt, task, store=store, ecs=ecs, callbacks=callbacks, settings=settings)
     logger.info("task started", extra={"taskArn": task["taskArn"], "status": now.status.value})
