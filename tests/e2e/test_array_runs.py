@@ -152,11 +152,11 @@ def _time(value: Any) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value)
 
 
-def test_run_task_throttling_is_absorbed_by_the_retry_policy(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_task_throttling_makes_children_wait_not_fail(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.ecs.models import EC2ContainerServiceBackend
 
-    # The SDK gives up at once, so the throttling reaches ecsrun's own retry (PlanRetry)
-    monkeypatch.setattr(clients, "_CONFIG", Config(retries={"mode": "standard", "total_max_attempts": 1}))
+    # The SDK gives up at once, so the throttling reaches the state machine (Throttled, retried)
+    monkeypatch.setattr(clients, "_ECS_CONFIG", Config(retries={"mode": "standard", "total_max_attempts": 1}))
     original = EC2ContainerServiceBackend.run_task
     refusals = iter(range(3))
 
@@ -168,11 +168,12 @@ def test_run_task_throttling_is_absorbed_by_the_retry_policy(aws: LocalAws, monk
     monkeypatch.setattr(EC2ContainerServiceBackend, "run_task", throttled)
     retry = {"maxAttempts": 5, "intervalSeconds": 1, "backoffRate": 1.0}
     result = run_local({**REQUEST, "array": {"size": 3}, "retry": retry}, [], aws=aws)
-    # No child fails: the three refusals became retried attempts
-    assert result.status == "SUCCEEDED", result.cause
+    # No child fails, and the three refusals cost no attempt: each start waited and was tried again
+    assert result.status == "SUCCEEDED", (result.cause, result.states)
     assert result.output["array"]["byOutcome"] == {"SUCCEEDED": 3}
     attempts = [json.loads(r["attempts"]["S"]) for k, r in _records(aws).items() if k != "batch" and "attempts" in r]
-    assert sum(1 for runs in attempts for a in runs if a.get("error") == "ECS.Throttled") == 3
+    assert sum(1 for runs in attempts for a in runs if a.get("error") == "ECS.Throttled") == 0
+    assert all(int(r["attempt"]["N"]) == 1 for k, r in _records(aws).items() if k != "batch" and "attempt" in r)
     _assert_invariants(aws, 3)
 
 

@@ -273,17 +273,20 @@ def _fail_run_task(monkeypatch: pytest.MonkeyPatch, error: Exception, times: int
     monkeypatch.setattr(EC2ContainerServiceBackend, "run_task", refuse_once)
 
 
-def test_run_task_throttling_is_retried_with_a_new_attempt(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given RunTask throttles and the SDK gives up at once (its own retries are exercised by the log-copy test)
-    monkeypatch.setattr(clients, "_CONFIG", Config(retries={"mode": "standard", "total_max_attempts": 1}))
+def test_run_task_throttling_makes_the_run_wait_not_fail(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given RunTask throttles once and ecsrun's ECS client gives up at once (its own retries are the SDK's)
+    monkeypatch.setattr(clients, "_ECS_CONFIG", Config(retries={"mode": "standard", "total_max_attempts": 1}))
     _fail_run_task(monkeypatch, JsonRESTError("ThrottlingException", "Rate exceeded"))
+    # When the run runs
     result = run_local(
         _request(retry={"maxAttempts": 3, "intervalSeconds": 1, "backoffRate": 1.0}), [_definition()], aws=aws
     )
+    # Then the start failed Throttled, the state machine waited and started it again with the same clientToken:
+    # the run's one attempt succeeded, and no attempt was spent on the throttling
     assert result.status == "SUCCEEDED", result.cause
-    record = assert_invariants(aws, result, "hello-demo", attempts=2)
-    assert int(record["attempt"]["N"]) == 2
-    assert [a["error"] for a in result.output["attempts"]] == ["ECS.Throttled", None]
+    record = assert_invariants(aws, result, "hello-demo", attempts=1)
+    assert int(record["attempt"]["N"]) == 1
+    assert [a["error"] for a in result.output["attempts"]] == [None]
 
 
 def test_no_capacity_fails_with_its_name_once_retries_run_out(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
