@@ -18,7 +18,7 @@ from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.run import Run
 from ecsrun.domain.outcome import duplicate, task_run_seconds
 from ecsrun.handlers import wiring
-from ecsrun.plumbing.observability import instrumented, logger, metrics
+from ecsrun.plumbing.observability import instrumented_step, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.announce import announce, best_effort
 from ecsrun.steps.callback import answer_caller
@@ -47,7 +47,7 @@ def _done(outcome: dict[str, Any]) -> dict[str, Any]:
     return {"done": True, "outcome": outcome, "checkpoint": None, "waitSeconds": 0}
 
 
-@instrumented
+@instrumented_step
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = CopyInput.model_validate(event)
     settings = Settings.from_env()

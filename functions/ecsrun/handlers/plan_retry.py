@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ecsrun.domain.models.base import Model
 from ecsrun.handlers import wiring
-from ecsrun.plumbing.observability import instrumented, logger, metrics
+from ecsrun.plumbing.observability import instrumented_step, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.retry import plan_retry
 
@@ -19,7 +19,7 @@ class PlanInput(Model):
     executionArn: str
 
 
-@instrumented
+@instrumented_step
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = PlanInput.model_validate(event)
     logger.append_keys(runId=payload.runId, executionArn=payload.executionArn)

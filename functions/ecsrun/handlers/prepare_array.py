@@ -10,7 +10,7 @@ from ecsrun.adapters import clients
 from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.run import ContainerSpec, ResolvedDefinition, Run
 from ecsrun.handlers import wiring
-from ecsrun.plumbing.observability import instrumented, logger, metrics
+from ecsrun.plumbing.observability import instrumented_step, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps import arrays as array_runs
 from ecsrun.steps.callback import answer_caller
@@ -27,7 +27,7 @@ class PrepareInput(Model):
     executionArn: str
 
 
-@instrumented
+@instrumented_step
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = PrepareInput.model_validate(event)
     settings = Settings.from_env()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.run import Run
 from ecsrun.handlers import wiring
-from ecsrun.plumbing.observability import instrumented, logger, metrics
+from ecsrun.plumbing.observability import instrumented_step, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.start import start_run
 
@@ -22,7 +22,7 @@ class StartInput(Model):
     executionArn: str
 
 
-@instrumented
+@instrumented_step
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = StartInput.model_validate(event)
     settings = Settings.from_env()

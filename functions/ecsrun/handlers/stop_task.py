@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ecsrun.domain.models.base import Model
 from ecsrun.handlers import wiring
-from ecsrun.plumbing.observability import instrumented, logger, metrics
+from ecsrun.plumbing.observability import instrumented_step, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.stop import INTERRUPTED, stop_run
 
@@ -24,7 +24,7 @@ class StopInput(Model):
     executionArn: str | None = None
 
 
-@instrumented
+@instrumented_step
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = StopInput.model_validate(event)
     settings = Settings.from_env()

@@ -9,7 +9,7 @@ from ecsrun.domain.completion import recorded_summary
 from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.run import Run
 from ecsrun.handlers import wiring
-from ecsrun.plumbing.observability import instrumented, logger, metrics
+from ecsrun.plumbing.observability import instrumented_step, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps import arrays as array_runs
 from ecsrun.steps.announce import announce
@@ -27,7 +27,7 @@ class SummarizeInput(Model):
     executionArn: str
 
 
-@instrumented
+@instrumented_step
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = SummarizeInput.model_validate(event)
     settings = Settings.from_env()

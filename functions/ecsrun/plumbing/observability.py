@@ -38,13 +38,19 @@ def instrumented(handler: Handler) -> Handler:
     return _instrument(handler, check_bounds=True)
 
 
+def instrumented_step(handler: Handler) -> Handler:
+    """`instrumented`, for a state of the state machine: a call still throttled after the SDK's retries fails the
+    invocation with `Throttled`, which the state retries with a long backoff (the run waits, never fails)."""
+    return _instrument(handler, check_bounds=True, throttled_waits=True)
+
+
 def instrumented_answering_bounds(handler: Handler) -> Handler:
-    """`instrumented`, for a handler that answers an out-of-bounds input itself (ValidateRequest: a request out
-    of bounds is RunRequest.Invalid, an answer, not an error)."""
-    return _instrument(handler, check_bounds=False)
+    """`instrumented_step`, for a handler that answers an out-of-bounds input itself (ValidateRequest: a request
+    out of bounds is RunRequest.Invalid, an answer, not an error)."""
+    return _instrument(handler, check_bounds=False, throttled_waits=True)
 
 
-def _instrument(handler: Handler, *, check_bounds: bool) -> Handler:
+def _instrument(handler: Handler, *, check_bounds: bool, throttled_waits: bool = False) -> Handler:
     traced = metrics.log_metrics(handler)
 
     @functools.wraps(handler)
@@ -57,7 +63,7 @@ def _instrument(handler: Handler, *, check_bounds: bool) -> Handler:
             raise
         except Exception as exc:
             # A throttled call, whichever the step made: the state machine waits and tries the step again.
-            throttled = as_throttled(exc, f"{getattr(handler, '__module__', 'handler')}")
+            throttled = as_throttled(exc, getattr(handler, "__module__", "handler")) if throttled_waits else None
             if throttled is not None:
                 raise throttled from exc
             raise
