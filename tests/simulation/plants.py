@@ -65,7 +65,19 @@ def _any_task_settles() -> list[tuple[Any, str, Any]]:
 
         return original(task, store=Trusting(), **kwargs)
 
-    return _everywhere("ecsrun.steps.settle", "settle_stopped_task", settle_any)
+    from ecsrun.adapters.dynamodb import RunsTable
+    from ecsrun.domain.models.record import Callback, RunStatus
+
+    def settle_unchecked(self: Any, read: Any, task: Any, verdict: Any, settled_by: str) -> None:
+        condition, values = self._from_state(read)
+        sets = {"status": RunStatus.STOPPED.value, "task": task, "verdict": verdict, "settledBy": settled_by,
+                "callback": Callback.PENDING.value}  # fmt: skip
+        self._update(read.runId, sets, condition, values)  # no "AND #taskArn = :arn"
+
+    return [
+        *_everywhere("ecsrun.steps.settle", "settle_stopped_task", settle_any),
+        (RunsTable, "settle", settle_unchecked),
+    ]
 
 
 def _a_new_token_per_call() -> list[tuple[Any, str, Any]]:
@@ -90,6 +102,25 @@ def _no_manifest() -> list[tuple[Any, str, Any]]:
 
 def _scrubbing_disabled() -> list[tuple[Any, str, Any]]:
     return _everywhere("ecsrun.domain.secrets", "override_values", lambda request: [])
+
+
+def _outcome_quotes_request() -> list[tuple[Any, str, Any]]:
+    """The run's outcome (its output or cause, hence the manifest and the execution's end) quotes the request."""
+    import json
+
+    from ecsrun.domain import outcome
+
+    original = outcome.compose
+
+    def compose(record: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        found = dict(original(record, *args, **kwargs))
+        if found.get("status") == "SUCCEEDED":
+            found["output"] = {**found["output"], "request": record.run.request}
+        else:
+            found["cause"] = json.dumps({**json.loads(found["cause"]), "request": record.run.request})
+        return found
+
+    return _everywhere("ecsrun.domain.outcome", "compose", compose)
 
 
 def _every_task_succeeds() -> list[tuple[Any, str, Any]]:
@@ -139,6 +170,7 @@ PLANTS = (
     Plant("copy-never-answers", "5", "CopyLogs never answers the caller's token", _copy_logs_never_answers),
     Plant("no-manifest", "6", "the manifest is written under another key", _no_manifest),
     Plant("scrubbing-disabled", "7", "no override value is scrubbed", _scrubbing_disabled),
+    Plant("outcome-quotes-request", "7", "the outcome quotes the request, overrides and all", _outcome_quotes_request),
     Plant("every-task-succeeds", "8", "every stopped task is judged a success", _every_task_succeeds),
     Plant("events-say-success", "9", "the completion event always says SUCCEEDED", _events_say_success),
     Plant("duplicate-succeeds", "10", "a duplicate execution ends SUCCEEDED", _duplicate_succeeds),

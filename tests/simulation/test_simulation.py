@@ -50,7 +50,19 @@ def test_every_schedule_keeps_the_invariants(sim: Simulator, seed: int) -> None:
     assert not outcome.violations, outcome.report()
 
 
-@pytest.mark.parametrize("plant", plants.PLANTS, ids=lambda p: f"{p.invariant}-{p.name}")
+# Where scrubbing matters today (a task that prints its secret), the unplanted code leaks it already (case 7): the
+# plant cannot be told apart until that fix lands; then this xfail fails and goes.
+UNTELLABLE = {"scrubbing-disabled": "case 7: the baseline already leaks the secret wherever scrubbing would matter"}
+
+
+@pytest.mark.parametrize(
+    "plant",
+    [
+        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=UNTELLABLE[p.name])) if p.name in UNTELLABLE else p
+        for p in plants.PLANTS
+    ],
+    ids=lambda p: f"{p.invariant}-{p.name}",
+)
 def test_each_invariant_catches_its_planted_bug(sim: Simulator, plant: plants.Plant) -> None:
     # Given a planted bug (a monkeypatch of production code) that its invariant must catch
     for seed in range(SCHEDULES):
