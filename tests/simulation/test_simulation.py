@@ -50,9 +50,12 @@ def test_every_schedule_keeps_the_invariants(sim: Simulator, seed: int) -> None:
     assert not outcome.violations, outcome.report()
 
 
-# Where scrubbing matters today (a task that prints its secret), the unplanted code leaks it already (case 7): the
-# plant cannot be told apart until that fix lands; then this xfail fails and goes.
-UNTELLABLE = {"scrubbing-disabled": "case 7: the baseline already leaks the secret wherever scrubbing would matter"}
+# Where these plants would show, the unplanted code already breaks the same invariant (cases 7 and 3): they cannot
+# be told apart until those fixes land; then these xfails fail and go.
+UNTELLABLE = {
+    "scrubbing-disabled": "case 7: the baseline already leaks the secret wherever scrubbing would matter",
+    "duplicate-succeeds": "case 3: every duplicate already announces under the owner's runId without the plant",
+}
 
 
 @pytest.mark.parametrize(
