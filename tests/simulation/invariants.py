@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,14 +87,15 @@ def owner(world: World, record: dict[str, Any] | None) -> Any:
 
 
 def check(world: World) -> list[Violation]:
-    from tests.simulation import telling
+    from tests.simulation import maps, telling
 
     found: list[Violation] = []
     add = lambda invariant, detail: found.append(Violation(invariant, detail))  # noqa: E731
     record = _record(world)
     execution = owner(world, record)
     found += telling.check(world, execution, record)
-    ours = [t for t in world.ecs.tasks.values() if not t.foreign]
+    found += maps.check(world)
+    ours = [t for t in world.ecs.tasks.values() if not t.foreign and t.started_by == world.started_by]
     by_token = {(t.cluster_arn, t.client_token): t for t in ours}
     run_cluster = world.ecs.cluster_arn("default")
 
@@ -316,7 +318,9 @@ def _outlive(world: World, execution: Any, ours: list[FakeTask]) -> list[Violati
         late = task.created_at > decided
         healthy = world.plan.stop_delay + STOP_PATH_CALLS * world.plan.slow_seconds
         bound = OUTLIVE_SECONDS if disturbed or late else healthy
-        if disturbed or late:
+        if (disturbed or late) and execution.stopped_at is not None:
+            # As before the stop path had a bound of its own: from the run's end, a reconciler cycle and a stop.
+            since = max(execution.stopped_at, task.created_at)
             # The reconciler is the net: its first pass that returned after the grace, then the stop.
             passes = [end for start, end in world.reconciled if start >= since + world.plan.grace_seconds]
             if passes:
@@ -326,8 +330,8 @@ def _outlive(world: World, execution: Any, ours: list[FakeTask]) -> list[Violati
                 Violation(
                     "4 no task outlives its run",
                     f"attempt {task.attempt}'s task {_short(task.arn)} stopped {task.stopped_at - since:.0f}s after "
-                    f"ecsrun decided to stop it ({'disturbed' if disturbed else 'healthy'} stop path: bound "
-                    f"{bound:.0f}s)",
+                    f"{'the run ended (disturbed' if disturbed or late else 'ecsrun decided to stop it (healthy'} "
+                    f"stop path: bound {bound:.0f}s)",
                 )
             )
     return found
@@ -337,9 +341,7 @@ def _secrets(world: World, record: dict[str, Any] | None) -> list[Violation]:
     """Invariant 7. The copied logs are the task's own output (it may print its secret; they are copied as
     written); everything ecsrun itself writes or tells is checked."""
     found: list[Violation] = []
-    logs = f"runs/{world.run_id}/logs/"
-    staged = f"runs/{world.run_id}/.copy/"
-    places = {f"s3://{k}": v for k, v in world.s3.texts().items() if not k.startswith((logs, staged))}
+    places = {f"s3://{k}": v for k, v in world.s3.texts().items() if not re.match(r"runs/[^/]+/(logs|\.copy)/", k)}
     places["function logs"] = world.logs_text.getvalue()
     places["PutEvents"] = json.dumps(world.put_events.entries + world.put_events.refused)
     places["callbacks"] = json.dumps(world.callbacks)

@@ -38,7 +38,7 @@ def check(world: World, owner: Execution | None, record: dict[str, Any] | None) 
 
     # 10. duplicates speak only for themselves
     for each in world.executions.values():
-        if each is owner or record is None:
+        if each is owner or record is None or each.parent is not None:  # an array's child is a run of its own
             continue
         if each.status == "FAILED" and each.error != DUPLICATE:
             found.append(

@@ -58,6 +58,7 @@ class Widening:
     put_events_refusals: list[str]  # the next PutEvents entries refused, with these error codes
     caller_failures: list[tuple[str, int]]  # the next answers to a caller's token fail so
     lose_status_events: bool
+    array: tuple[int, int] | None  # (children, maxConcurrency) for an array run
     exercised: set[str] = field(default_factory=set)
 
     @classmethod
@@ -71,15 +72,17 @@ class Widening:
         refusals = [PUT_EVENTS_ERRORS[choose(2)] for _ in range(choose(4))] if choose(4) == 0 else []
         caller = [CALLER_ERRORS[choose(2)] for _ in range(1 + choose(3))] if choose(4) == 0 else []
         lose = choose(4) == 0
+        array = (2 + choose(2), 1 + choose(3)) if choose(6) == 0 else None
         return cls(abort_state, duplicate_at, containers, sidecar_fates, prints_secret, request_kind, refusals,
-                   caller, lose)  # fmt: skip
+                   caller, lose, array)  # fmt: skip
 
     def describe(self) -> str:
         return (
             f"abort in {self.abort_state or 'no state'}, duplicate at step {self.duplicate_at}, containers "
             f"{'+'.join(self.containers)} {self.sidecar_fates or ''}, prints its secret {self.prints_secret}, "
             f"request {self.request_kind}, PutEvents refusals {self.put_events_refusals}, caller answer failures "
-            f"{self.caller_failures}, status events lost after the verdict {self.lose_status_events}"
+            f"{self.caller_failures}, status events lost after the verdict {self.lose_status_events}, array "
+            f"{self.array}"
         )
 
     def essential(self) -> dict[str, bool]:

@@ -34,7 +34,7 @@ from typing import Any
 from ecsrun.domain.runtask import client_token, started_by
 from ecsrun.local.template import Template
 
-from tests.simulation import asl, widen
+from tests.simulation import asl, maps, widen
 from tests.simulation.fakes import (
     ACCOUNT,
     REGION,
@@ -236,6 +236,7 @@ class Execution:
     ends: int = 0
     entered: list[tuple[float, str]] = field(default_factory=list)
     caught: list[tuple[str, str]] = field(default_factory=list)  # (state, error) a Catch took on
+    parent: str | None = None  # an array child: the execution whose Map started it
 
 
 @dataclass
@@ -340,6 +341,8 @@ class World:
         self.caller_answers: list[dict[str, Any]] = []
         self.duplicate_caller_token = f"caller-token-{seed}-duplicate-BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
         self.first: Execution | None = None  # the execution the schedule started; duplicates come after it
+        self.maps: dict[str, maps.MapRun] = {}  # an array parent's Map run, by the parent's ARN
+        self.child_tokens: dict[str, int] = {}  # an array child's clientTokens -> the plan's attempt it follows
         self.started_by = started_by(PREFIX, self.run_id)
         self.tokens_by_attempt = {client_token(self.run_id, n): n for n in range(1, 11)}
 
@@ -393,6 +396,9 @@ class World:
 
     def request(self) -> dict[str, Any]:
         request = self._request()
+        if self.widen.array is not None:
+            size, concurrency = self.widen.array
+            request = {**request, "array": {"size": size}, "maxConcurrency": concurrency}
         if self.widen.request_kind != "ok":
             self.widen.exercised.add(f"hostile request: {self.widen.request_kind}")
             return widen.hostile(request, self.widen.request_kind, self.canary)
@@ -418,7 +424,7 @@ class World:
     # ---- what the fakes ask of the world ----
 
     def attempt_of_token(self, token: str | None) -> int | None:
-        return self.tokens_by_attempt.get(token or "")
+        return self.tokens_by_attempt.get(token or "") or self.child_tokens.get(token or "")
 
     def runtask_refusal(self, attempt: int | None) -> str:
         return self.plan.attempts[min(attempt or 1, 3) - 1].runtask
@@ -603,8 +609,8 @@ class World:
 
     # ---- executions: the interpreter ----
 
-    def start_execution(self, request: dict[str, Any], number: int = 1) -> Execution:
-        name = f"{self.run_id}-{number:04d}"
+    def start_execution(self, request: dict[str, Any], number: int = 1, name: str | None = None) -> Execution:
+        name = name or f"{self.run_id}-{number:04d}"
         arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:ecsrun-sim:{name}"
         execution = Execution(arn, name, request, self.now, state=self.definition["StartAt"], data=request)
         execution.entered.append((self.now, execution.state))
@@ -654,6 +660,8 @@ class World:
                     f"{execution.state} ends",
                     lambda: self._wake(execution, seq, state["Next"]),
                 )
+            elif kind == "Map":
+                maps.enter(self, execution, state)
             elif kind == "Pass":
                 result = (
                     asl.fill(state["Parameters"], execution.data, self._context(execution))
@@ -825,7 +833,9 @@ class World:
         for token in self.tokens.values():
             if token.execution == execution.arn:
                 token.open = False
-        self.note(f"execution {status}" + (f" {error}" if error else ""))
+        self.note(f"execution {execution.name} {status}" + (f" {error}" if error else ""))
+        maps.child_ended(self, execution)
+        maps.parent_ended(self, execution)
         detail = {
             "executionArn": execution.arn,
             "stateMachineArn": STATE_MACHINE,
