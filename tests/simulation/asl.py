@@ -1,10 +1,9 @@
-"""The parts of the Amazon States Language (JSONPath) that the single-run path of statemachine/ecsrun.asl.json uses.
+"""The parts of the Amazon States Language (JSONPath) that statemachine/ecsrun.asl.json uses.
 
 Pure helpers for the simulation's interpreter (tests/simulation/world.py): paths, Parameters/Payload templates,
 ResultSelector/ResultPath/OutputPath, Choice rules, Retry and Catch matching. Semantics follow the ASL
 specification (https://states-language.net/spec.html): a missing path is a `States.Runtime` error, `States.ALL`
-matches every error, `States.TaskFailed` every error except `States.Timeout`. Map states are out of scope: the
-simulation drives the single-run path only (array runs are covered by tests/e2e/test_array_runs.py on moto).
+matches every error, `States.TaskFailed` every error except `States.Timeout`. The Map state is tests/simulation/maps.py.
 """
 
 from __future__ import annotations
