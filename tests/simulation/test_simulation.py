@@ -85,7 +85,8 @@ def test_each_invariant_catches_its_planted_bug(sim: Simulator, plant: plants.Pl
 
 def test_a_foreign_task_with_the_runs_started_by_never_settles_it(sim: Simulator) -> None:
     # Given someone else's task with this run's startedBy stops (exit 0) while the run's own task is still starting
-    # (seed 16 of the soak: the foreign task's event arrives between the record write and RunTask's answer)
+    # (seed 16: a task on another cluster with the run's startedBy stops and its event arrives as the run's start
+    # writes its record, before RunTask answers)
     outcome = sim.run(16)
     # Then the run is settled by its own task only
     assert not [v for v in outcome.violations if v.invariant.startswith("2")], outcome.report()
