@@ -100,6 +100,8 @@ def check(world: World) -> list[Violation]:
     run_cluster = world.ecs.cluster_arn("default")
 
     found += _caller(world, execution, record)
+    for failure in world.python_errors:
+        add("1 ends once", f"an event's handler failed with a Python error (lost after Lambda's retries): {failure}")
     for each in world.executions.values():
         if each.status == "FAILED" and each.error not in _documented_errors():
             # A Python exception's name (AttributeError, ClientError, ...) crossing the state machine boundary is a

@@ -66,6 +66,22 @@ TRANSIENT = {
     "events": "InternalException",
 }
 FATES = ("exit0", "exit1", "oom", "failstart", "spot", "forever")
+# A Python error in an event's handler is a bug, not a transient failure: Lambda retries it twice, then the event
+# (and whatever it should have done: a stop, an answer) goes to the dead-letter queue.
+PYTHON_ERRORS = frozenset(
+    {
+        "ValueError",
+        "TypeError",
+        "KeyError",
+        "AttributeError",
+        "IndexError",
+        "RecursionError",
+        "JSONDecodeError",
+        "UnicodeDecodeError",
+        "AssertionError",
+        "ValidationError",
+    }
+)
 
 
 class SimulatedCrash(BaseException):
@@ -328,6 +344,7 @@ class World:
         self.execution_ended_done = False  # an ExecutionEnded invocation returned
         self.ended_handled: set[str] = set()  # executions whose ExecutionEnded invocation returned
         self.fault_times: list[float] = []  # when each fault was injected
+        self.python_errors: list[str] = []  # event-driven invocations that failed with a Python error (a bug)
         self.limits: list[str] = []  # documented limits this schedule ran into (not violations)
         self.stopped_handled: dict[str, float] = {}  # taskArn -> when a TaskStopped invocation for it first returned
         self.unsupported: str | None = None
@@ -584,6 +601,10 @@ class World:
             if invocation.error is None and invocation.function == "ExecutionEndedFunction":
                 self.execution_ended_done = True
                 self.ended_handled.add(invocation.event.get("detail", {}).get("executionArn"))
+            if invocation.error is not None and invocation.error[0] in PYTHON_ERRORS:
+                self.python_errors.append(
+                    f"{invocation.label} failed {invocation.error[0]}: {invocation.error[1][:80]}"
+                )
             if invocation.error is not None:
                 if invocation.async_attempt < ASYNC_RETRIES:
                     delay = ASYNC_RETRY_DELAYS[invocation.async_attempt]
