@@ -88,6 +88,7 @@ def owner(world: World, record: dict[str, Any] | None) -> Any:
 
 def check(world: World) -> list[Violation]:
     from tests.simulation import maps, telling
+    from tests.simulation.telling import aborted_after_end
 
     found: list[Violation] = []
     add = lambda invariant, detail: found.append(Violation(invariant, detail))  # noqa: E731
@@ -123,7 +124,7 @@ def check(world: World) -> list[Violation]:
     if status not in TERMINAL:
         add("1 ends once", f"the record is {status}, not ended (execution {execution.status} {execution.error or ''})")
     expected_status = {"SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED", "ABORTED": "ABORTED"}.get(execution.status)
-    if expected_status and status in TERMINAL and status != expected_status:
+    if expected_status and status in TERMINAL and status != expected_status and not aborted_after_end(world, execution):
         add("1 ends once", f"the execution {execution.status} but the record says {status}")
     outcome = record.get("outcome") or {}
     if execution.status == "FAILED" and status == "FAILED" and outcome.get("error") != execution.error:

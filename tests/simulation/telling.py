@@ -3,7 +3,8 @@
 9. One end told the same everywhere. Once the record holds an outcome, the run's execution ended the same way
    (SUCCEEDED for a success, FAILED with the outcome's error name, ABORTED for `Run.Aborted`), the completion event
    was put on the bus (at least once: an entry EventBridge refused is sent again) and every one put says that end,
-   and the caller's answer says it too.
+   and the caller's answer says it too. An execution an operator aborted after the end was recorded keeps the
+   recorded end.
 10. Duplicates speak only for themselves. Another execution with the run's runId ends `Run.Duplicate` in its own
    execution (unless it was aborted), leaves the run's record to its owner and puts nothing on the bus under the
    owner's runId.
@@ -25,6 +26,17 @@ DUPLICATE = "Run.Duplicate"
 def _told(outcome: dict[str, Any]) -> tuple[str, str | None]:
     status = outcome.get("status") or "FAILED"
     return ("SUCCEEDED", None) if status == "SUCCEEDED" else ("FAILED", outcome.get("error"))
+
+
+def aborted_after_end(world: World, execution: Execution) -> bool:
+    """An operator aborted the execution after the run's end was recorded: the recorded end stands (the execution's
+    ABORTED is the operator's, which Step Functions keeps), and everything else still tells the recorded end."""
+    return (
+        execution.status == "ABORTED"
+        and world.outcome_at is not None
+        and execution.stopped_at is not None
+        and world.outcome_at <= execution.stopped_at
+    )
 
 
 def check(world: World, owner: Execution | None, record: dict[str, Any] | None) -> list[Violation]:
@@ -63,7 +75,7 @@ def check(world: World, owner: Execution | None, record: dict[str, Any] | None) 
     status, error = _told(outcome)
     ended = "SUCCEEDED" if owner.status == "SUCCEEDED" else "FAILED"
     ended_error = None if owner.status == "SUCCEEDED" else ABORTED if owner.status == "ABORTED" else owner.error
-    if (ended, ended_error) != (status, error):
+    if (ended, ended_error) != (status, error) and not aborted_after_end(world, owner):
         found.append(
             Violation(
                 "9 one end everywhere",

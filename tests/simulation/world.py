@@ -344,6 +344,7 @@ class World:
         self.execution_ended_done = False  # an ExecutionEnded invocation returned
         self.ended_handled: set[str] = set()  # executions whose ExecutionEnded invocation returned
         self.fault_times: list[float] = []  # when each fault was injected
+        self.outcome_at: float | None = None  # when the run's record first held an outcome
         self.python_errors: list[str] = []  # event-driven invocations that failed with a Python error (a bug)
         self.limits: list[str] = []  # documented limits this schedule ran into (not violations)
         self.stopped_handled: dict[str, float] = {}  # taskArn -> when a TaskStopped invocation for it first returned
@@ -522,6 +523,8 @@ class World:
         item = self.table.get_item(Key={"runId": self.run_id}, ConsistentRead=True).get("Item")
         if item and (not self.record_history or self.record_history[-1] != item):
             self.record_history.append(json.loads(json.dumps(item, default=str)))
+            if item.get("outcome") and self.outcome_at is None:
+                self.outcome_at = self.now
 
     # ---- invocations ----
 
