@@ -4,8 +4,8 @@
 2. The task judged is one the run started: its attempt's clientToken task, on the run's cluster.
 3. At most one task per attempt.
 4. No task left running after its run ended, and a healthy stop path stops it within its own bound (below).
-5. No callback left pending: the record does not wait any more, every task token was answered or closed, and a
-   caller's token (`callbackTaskToken`) was answered with the run's end.
+5. No callback left pending: nothing is left for the run (its record left the overdue index), every task token
+   was answered or closed, and a caller's token (`callbackTaskToken`) was answered with the run's end.
 6. Logs copied whenever a task ran: every line the judged task wrote is in S3 (aborted runs too).
 7. No secret (the canary environment override value) in S3 (but the copied logs themselves, which are the task's own
    output), the functions' logs, PutEvents entries, callbacks, the executions' outputs and causes, or what the record
@@ -211,8 +211,8 @@ def check(world: World) -> list[Violation]:
     found += _outlive(world, execution, ours)
 
     # 5. no callback left pending
-    if "waiting" in record:
-        add("5 no callback pending", "the record still carries the waiting mark")
+    if "openShard" in record:
+        add("5 no callback pending", "the record is still open: something is left for the run (lifecycle.chores)")
     callers = (world.caller_token, world.duplicate_caller_token)
     open_tokens = [t for t, state in world.tokens.items() if state.open and t not in callers]
     if open_tokens:
