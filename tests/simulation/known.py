@@ -1,4 +1,4 @@
-"""Seeds of the default budget that break an invariant on bugs still being fixed, each with the case it hits.
+"""Seeds of the default budget that break an invariant on bugs still open, each with the bug it hits.
 
 Strict xfails in test_simulation.py: when a fix lands, its seeds pass and the xfail fails, so this list shrinks with
 the fixes. `python -m tests.simulation.runner --replay SEED` shows the schedule.
@@ -7,66 +7,16 @@ the fixes. `python -m tests.simulation.runner --replay SEED` shows the schedule.
 from __future__ import annotations
 
 KNOWN: dict[int, str] = {
-    10: "case 2: a run stranded (aborted after its verdict, status event lost)",
-    11: "case 3: a duplicate announces under the owner's runId",
-    14: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    17: "case 3: a duplicate announces under the owner's runId",
-    19: "case 4: the operator's error name becomes the run's",
-    26: "case 8: bad input (a 5,000-digit integer fails ExecutionEnded with ValueError)",
-    28: "case 6: a refused PutEvents entry loses the completion event (or changes an array's end)",
-    32: "case 8: bad input (a 5,000-digit integer fails ExecutionEnded with ValueError)",
-    35: "case 3: a duplicate announces under the owner's runId",
-    44: "case 6: a refused PutEvents entry loses the completion event (or changes an array's end)",
-    45: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    46: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    48: "case 3: a duplicate announces under the owner's runId",
-    50: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    51: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    59: "case 3: a duplicate announces under the owner's runId",
-    62: "case 5: a failed answer to the caller changes the verdict",
-    63: "case 3: a duplicate announces under the owner's runId",
-    76: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    78: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    85: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    92: "case 3: a duplicate announces under the owner's runId",
-    93: "case 3: a duplicate announces under the owner's runId",
-    94: "case 2: a run stranded (aborted after its verdict, status event lost)",
-    97: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    102: "case 6: a refused PutEvents entry loses the completion event (or changes an array's end)",
-    104: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    106: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    107: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    108: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    109: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    112: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    120: "case 3: a duplicate announces under the owner's runId",
-    123: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    126: "case 3: a duplicate announces under the owner's runId",
-    129: "case 3: a duplicate announces under the owner's runId",
-    130: "case 6: a refused PutEvents entry loses the completion event (or changes an array's end)",
-    132: "case 6: a refused PutEvents entry loses the completion event (or changes an array's end)",
-    140: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    142: "case 8: bad input (a 5,000-digit integer fails ExecutionEnded with ValueError)",
-    151: "case 3: a duplicate announces under the owner's runId",
-    152: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    153: "case 6: a refused PutEvents entry loses the completion event (or changes an array's end)",
-    157: "case 6: a refused PutEvents entry loses the completion event (or changes an array's end)",
-    161: "case 6: a refused PutEvents entry loses the completion event (or changes an array's end)",
-    162: "case 3: a duplicate announces under the owner's runId",
-    166: "case 6: a refused PutEvents entry loses the completion event (or changes an array's end)",
-    168: "case 6: a refused PutEvents entry loses the completion event (or changes an array's end)",
-    170: "case 6: a refused PutEvents entry loses the completion event (or changes an array's end)",
-    171: "case 2: a run stranded (aborted after its verdict, status event lost)",
-    172: "case 3: a duplicate announces under the owner's runId",
-    177: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    178: "case 3: a duplicate announces under the owner's runId",
-    180: "case 8: bad input (a 5,000-digit integer fails ExecutionEnded with ValueError)",
-    184: "case 3: a duplicate announces under the owner's runId",
-    190: "case 6: a refused PutEvents entry loses the completion event (or changes an array's end)",
-    192: "case 7: a secret quoted (printed by the task, or in a malformed override)",
-    194: "case 3: a duplicate announces under the owner's runId",
-    195: "case 3: a duplicate announces under the owner's runId",
-    198: "case 7: a secret quoted (printed by the task, or in a malformed override)",
+    17: (
+        "invariants 10 and 5: a duplicate execution's PrepareArray answers its caller Run.Duplicate, then its "
+        "invocation dies (Lambda.Unknown); PrepareArray's Retry has no Lambda.Unknown (ValidateRequest's has), so "
+        "the Catch ends the duplicate Run.InternalError, which is neither Run.Duplicate nor what its caller was told"
+    ),
+    23: (
+        "invariant 5: an execution aborted before ValidateRequest ran, its request nested deeper than "
+        "MAX_REQUEST_DEPTH: ExecutionEnded's bounded parse refuses the whole input, so the top-level "
+        "callbackTaskToken is never read and the caller is never answered (no record, so no reconciler either)"
+    ),
 }
 
 __all__ = ["KNOWN"]

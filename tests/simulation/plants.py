@@ -40,10 +40,15 @@ def _one(module_name: str, attribute: str, make: Callable[[Any], Any]) -> list[t
     return [(module, attribute, make(getattr(module, attribute)))]
 
 
-def _finish_never_records() -> list[tuple[Any, str, Any]]:
-    from ecsrun.adapters.dynamodb import RunsTable
+def _end_never_records() -> list[tuple[Any, str, Any]]:
+    """The one door to a run's end (RunsTable.end) answers that this writer won, with the outcome it was given,
+    but writes nothing: every writer goes on (manifest, answer, event) as if the end were recorded."""
+    from ecsrun.adapters.dynamodb import Ended, RunsTable
 
-    return [(RunsTable, "finish", lambda self, *args, **kwargs: True)]
+    def end(self: Any, read: Any, outcome: dict[str, Any], **kwargs: Any) -> Any:
+        return Ended(won=True, record=read.model_copy(update={"outcome": outcome}))
+
+    return [(RunsTable, "end", end)]
 
 
 def _any_task_settles() -> list[tuple[Any, str, Any]]:
@@ -163,7 +168,7 @@ def _duplicate_succeeds() -> list[tuple[Any, str, Any]]:
 
 
 PLANTS = (
-    Plant("finish-never-records", "1", "the run's outcome is never written to its record", _finish_never_records),
+    Plant("end-never-records", "1", "the run's outcome is never written to its record", _end_never_records),
     Plant("any-task-settles", "2", "any task's STOPPED event settles the run", _any_task_settles),
     Plant("token-per-call", "3", "RunTask's clientToken is new on every call", _a_new_token_per_call),
     Plant("timeout-never-stops", "4", "a timeout (or an interrupted start) never calls StopTask", _timeout_never_stops),

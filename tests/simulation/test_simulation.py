@@ -50,20 +50,9 @@ def test_every_schedule_keeps_the_invariants(sim: Simulator, seed: int) -> None:
     assert not outcome.violations, outcome.report()
 
 
-# Where these plants would show, the unplanted code already breaks the same invariant (cases 7 and 3): they cannot
-# be told apart until those fixes land; then these xfails fail and go.
-UNTELLABLE = {
-    "scrubbing-disabled": "case 7: the baseline already leaks the secret wherever scrubbing would matter",
-    "duplicate-succeeds": "case 3: every duplicate already announces under the owner's runId without the plant",
-}
-
-
 @pytest.mark.parametrize(
     "plant",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=UNTELLABLE[p.name])) if p.name in UNTELLABLE else p
-        for p in plants.PLANTS
-    ],
+    plants.PLANTS,
     ids=lambda p: f"{p.invariant}-{p.name}",
 )
 def test_each_invariant_catches_its_planted_bug(sim: Simulator, plant: plants.Plant) -> None:
