@@ -408,9 +408,11 @@ class FakeEcs:
             self._write(task, f"+ export API_TOKEN={self.world.canary}")
         for i in range(1, task.plan.lines + 1):
             self._write(task, f"app line {i}")
-        if len(task.names) > 1:
+        # The widening's sidecars (the load's containers have no fates drawn: each writes the same lines)
+        sidecars = [name for name in task.names[1:] if name in widen.sidecar_fates]
+        if sidecars:
             widen.exercised.add("task with sidecars")
-        for name in task.names[1:]:
+        for name in sidecars:
             self._write(task, f"{name} up", container=name)
             fate = widen.sidecar_fates[name]
             if fate.startswith("exits"):
@@ -456,9 +458,9 @@ class FakeEcs:
                 self._write(task, "app got SIGTERM" if code == "UserInitiated" else "app exits", flush)
             for name in task.names[1:]:  # ECS stops the containers still running (SIGTERM)
                 if name not in task.exits:
-                    fate = self.world.widen.sidecar_fates[name]
+                    fate = self.world.widen.sidecar_fates.get(name)  # None: a load's container, it exits with 0
                     task.exits[name] = 143 if fate == "stopped-143" and code != "SpotInterruption" else 0
-                    if flush is not None:
+                    if flush is not None and fate is not None:
                         self._write(task, f"{name} stops", flush, container=name)
             task.execution_stopped_at = self.world.now
         task.last_status, task.desired_status = "STOPPED", "STOPPED"

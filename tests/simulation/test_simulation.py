@@ -8,7 +8,7 @@ invariants checked after each schedule drains; and the mutation self-test: each 
 
 `make test` runs SIM_SCHEDULES (200) seeded schedules, seeds 0..199: a failing seed replays with
 `python -m tests.simulation.runner --replay SEED`. `make soak` runs 10,000. Seeds that fail on bugs still being
-fixed are listed in tests/simulation/known.py with the case they hit: strict xfails, so a fix shows.
+fixed are listed in tests/simulation/known.py with the bug they hit: strict xfails, so a fix shows.
 """
 
 from __future__ import annotations
