@@ -1166,10 +1166,13 @@ class World:
             widen.start_duplicate(self)  # the trigger is redelivered after the run ended
         self.note("--- drain: no more faults; everything pending is delivered, reconciler on its schedule ---")
         mark: int | None = None
+        failures = len(self.widen.caller_failures)
         while self.now - EPOCH < HORIZON:
             if self.quiescent():
-                # settled: let the reconciler run three more scheduled passes (it may still find work), then stop
-                mark = self.reconciles if mark is None else mark
+                # settled: let the reconciler run three more scheduled passes (it may still find work), then stop;
+                # a pass whose answer to the caller failed (the drawn failures outlive the exploration) counts anew
+                if mark is None or len(self.widen.caller_failures) != failures:
+                    mark, failures = self.reconciles, len(self.widen.caller_failures)
                 if self.reconciles - mark >= 3 and not self.invocations and not self.async_queue:
                     break
             else:
