@@ -107,7 +107,7 @@ bench: setup
 
 ## soak: 10,000 seeded fault schedules through the deployed ASL and the real handlers (tests/simulation)
 soak: setup
-	PYTHONPATH=. $(BIN)/python -m tests.simulation.runner --schedules 10000 --json .soak.json
+	PYTHONPATH=. $(BIN)/python -m tests.simulation.runner --schedules 10000 --coverage --json .soak.json
 
 ## load: 10 M runs a day (scaled, with every quota) for 10 virtual minutes through the deployed ASL and the real handlers, both log modes, default and advised quotas; ## Load in docs/benchmarks.md
 load: setup

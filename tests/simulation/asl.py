@@ -1,18 +1,44 @@
-"""The parts of the Amazon States Language (JSONPath) that the single-run path of statemachine/ecsrun.asl.json uses.
+"""The parts of the Amazon States Language (JSONPath) that statemachine/ecsrun.asl.json uses.
 
 Pure helpers for the simulation's interpreter (tests/simulation/world.py): paths, Parameters/Payload templates,
 ResultSelector/ResultPath/OutputPath, Choice rules, Retry and Catch matching. Semantics follow the ASL
 specification (https://states-language.net/spec.html): a missing path is a `States.Runtime` error, `States.ALL`
-matches every error, `States.TaskFailed` every error except `States.Timeout`. Map states are out of scope: the
-simulation drives the single-run path only (array runs are covered by tests/e2e/test_array_runs.py on moto).
+matches every error, `States.TaskFailed` every error except `States.Timeout`. The Map state is tests/simulation/maps.py.
 """
 
 from __future__ import annotations
 
-import copy
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 MISSING = object()
+
+
+@contextmanager
+def any_integer() -> Iterator[None]:
+    """Step Functions carries JSON integers of any size; CPython refuses to print one of over 4,300 digits. The
+    simulation's own copies lift that limit for a moment (one thread runs at a time); handlers keep it."""
+    saved = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(saved)
+
+
+def dumps(value: Any) -> str:
+    """JSON text of state data, as Step Functions would hold it (any integer, any nesting)."""
+    with any_integer():
+        return json.dumps(value)
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of JSON data; the C codec recurses once per level, so 600 levels copy as well as one."""
+    with any_integer():
+        return json.loads(json.dumps(value))
 
 
 class StatesError(Exception):
@@ -47,7 +73,7 @@ def read_path(data: Any, path: str, context: dict[str, Any] | None = None) -> An
     found = get_path(data, path, context)
     if found is MISSING:
         raise StatesError("States.Runtime", f"The JSONPath {path!r} could not be found in the input")
-    return copy.deepcopy(found)
+    return clone(found)
 
 
 def fill(template: Any, data: Any, context: dict[str, Any]) -> Any:
@@ -62,23 +88,23 @@ def fill(template: Any, data: Any, context: dict[str, Any]) -> Any:
         return out
     if isinstance(template, list):
         return [fill(v, data, context) for v in template]
-    return copy.deepcopy(template)
+    return clone(template)
 
 
 def set_result(data: Any, result: Any, result_path: Any) -> Any:
     """ResultPath: null keeps the input, `$` replaces it, `$.a.b` places the result inside a copy of the input."""
     if result_path is None:
-        return copy.deepcopy(data)
+        return clone(data)
     if result_path == "$":
-        return copy.deepcopy(result)
-    out = copy.deepcopy(data) if isinstance(data, dict) else {}
+        return clone(result)
+    out = clone(data) if isinstance(data, dict) else {}
     node = out
     steps = _steps(result_path)
     for step in steps[:-1]:
         if not isinstance(node.get(step), dict):
             node[step] = {}
         node = node[step]
-    node[steps[-1]] = copy.deepcopy(result)
+    node[steps[-1]] = clone(result)
     return out
 
 

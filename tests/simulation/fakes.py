@@ -103,6 +103,9 @@ class FakeTask:
     container_reason: str | None = None
     version: int = 1
     lines_written: int = 0
+    lines_by_container: dict[str, int] = field(default_factory=dict)
+    exits: dict[str, int | None] = field(default_factory=dict)  # sidecars' exit codes (the app's is exit_code)
+    names: tuple[str, ...] = ("app",)
     stopped_by_ecsrun: bool = False
     attempt: int | None = None  # which of the run's attempts its clientToken belongs to (None: not the run's)
 
@@ -112,16 +115,22 @@ class FakeTask:
 
     def describe(self) -> dict[str, Any]:
         """DescribeTasks' shape (datetimes as boto3 gives them)."""
-        container: dict[str, Any] = {
-            "containerArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:container/{self.task_id}/app",
-            "taskArn": self.arn,
-            "name": "app",
-            "lastStatus": self.last_status if self.last_status != "PROVISIONING" else "PENDING",
-        }
-        if self.exit_code is not None:
-            container["exitCode"] = self.exit_code
-        if self.container_reason:
-            container["reason"] = self.container_reason
+        containers = []
+        for name in self.names:
+            container: dict[str, Any] = {
+                "containerArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:container/{self.task_id}/{name}",
+                "taskArn": self.arn,
+                "name": name,
+                "lastStatus": self.last_status if self.last_status != "PROVISIONING" else "PENDING",
+            }
+            code = self.exit_code if name == "app" else self.exits.get(name)
+            if name != "app" and name in self.exits and self.last_status != "STOPPED":
+                container["lastStatus"] = "STOPPED"  # a sidecar that exited early
+            if code is not None:
+                container["exitCode"] = code
+            if name == "app" and self.container_reason:
+                container["reason"] = self.container_reason
+            containers.append(container)
         task: dict[str, Any] = {
             "taskArn": self.arn,
             "clusterArn": self.cluster_arn,
@@ -133,7 +142,7 @@ class FakeTask:
             "group": self.group,
             "version": self.version,
             "overrides": self.overrides,
-            "containers": [] if self.plan.fate == "failstart" and self.last_status == "STOPPED" else [container],
+            "containers": [] if self.plan.fate == "failstart" and self.last_status == "STOPPED" else containers,
             "createdAt": _dt(self.created_at),
         }
         for key, moment in (
@@ -190,9 +199,9 @@ class FakeEcs:
             "memory": "512",
             "containerDefinitions": [
                 {
-                    "name": "app",
+                    "name": name,
                     "image": "public.ecr.aws/docker/library/busybox:latest",
-                    "essential": True,
+                    "essential": name == "app",
                     "logConfiguration": {
                         "logDriver": "awslogs",
                         "options": {
@@ -202,6 +211,7 @@ class FakeEcs:
                         },
                     },
                 }
+                for name in world.widen.containers
             ],
         }
 
@@ -355,6 +365,7 @@ class FakeEcs:
             foreign=foreign,
             created_at=self.world.now,
             attempt=attempt,
+            names=("app",) if foreign else self.world.widen.containers,
         )
         self.tasks[task.arn] = task
         self.world.add_timer(self.world.now + 1, f"task {task_id} leaves PROVISIONING", lambda: self._place(task))
@@ -365,12 +376,14 @@ class FakeEcs:
         plan = TaskPlan("exit0" if exit_code == 0 else "exit1", seconds=2, lines=1)
         return self._create(cluster, {"startedBy": started_by}, None, plan, foreign=True, attempt=None)
 
-    def _write(self, task: FakeTask, text: str, delay: float = 0.0) -> None:
+    def _write(self, task: FakeTask, text: str, delay: float = 0.0, container: str = "app") -> None:
         """A line the container wrote now; CloudWatch Logs has it `delay` seconds later (the awslogs driver's
         final flush when the container stops)."""
-        stream = f"ecs/app/{task.task_id}"
-        task.lines_written += 1
-        written = int(self.world.now * 1000) + task.lines_written  # distinct timestamps, in order
+        stream = f"ecs/{container}/{task.task_id}"
+        if container == "app":
+            task.lines_written += 1
+        task.lines_by_container[container] = task.lines_by_container.get(container, 0) + 1
+        written = int(self.world.now * 1000) + sum(task.lines_by_container.values())  # distinct, in order
         self.world.logs.append(self.LOG_GROUP, stream, written, text, int((self.world.now + delay) * 1000))
 
     def _place(self, task: FakeTask) -> None:
@@ -389,8 +402,27 @@ class FakeEcs:
             )
             return
         task.last_status, task.started_at, task.version = "RUNNING", self.world.now, task.version + 1
+        widen = self.world.widen
+        if widen.prints_secret and not task.foreign:  # `set -x`: the shell echoes the environment it was given
+            widen.exercised.add("task prints the request's secret")
+            self._write(task, f"+ export API_TOKEN={self.world.canary}")
         for i in range(1, task.plan.lines + 1):
             self._write(task, f"app line {i}")
+        # The widening's sidecars (the load's containers have no fates drawn: each writes the same lines)
+        sidecars = [name for name in task.names[1:] if name in widen.sidecar_fates]
+        if sidecars:
+            widen.exercised.add("task with sidecars")
+        for name in sidecars:
+            self._write(task, f"{name} up", container=name)
+            fate = widen.sidecar_fates[name]
+            if fate.startswith("exits"):
+                self.world.add_timer(
+                    self.world.now + 0.5,
+                    f"~task {task.task_id} {name} exits",
+                    lambda n=name, c=int(fate[6]): self._sidecar_exits(task, n, c),
+                )
+        if widen.prints_secret and not task.foreign and task.plan.fate == "exit1":
+            self._write(task, f"fatal: the server refused API_TOKEN={self.world.canary}")
         if task.plan.fate == "forever":
             return
         outcomes = {
@@ -411,6 +443,11 @@ class FakeEcs:
             lambda: self._stop(task, code, exit_code, reason, why),
         )
 
+    def _sidecar_exits(self, task: FakeTask, name: str, code: int) -> None:
+        if task.last_status == "RUNNING" and name not in task.exits:  # a non-essential container: the task goes on
+            self._write(task, f"{name} exits {code}", container=name)
+            task.exits[name] = code
+
     def _stop(self, task: FakeTask, code: str, exit_code: int | None, reason: str | None, why: str) -> None:
         if task.last_status == "STOPPED":
             return
@@ -419,6 +456,12 @@ class FakeEcs:
             flush = self.world.final_flush()
             if flush is not None:
                 self._write(task, "app got SIGTERM" if code == "UserInitiated" else "app exits", flush)
+            for name in task.names[1:]:  # ECS stops the containers still running (SIGTERM)
+                if name not in task.exits:
+                    fate = self.world.widen.sidecar_fates.get(name)  # None: a load's container, it exits with 0
+                    task.exits[name] = 143 if fate == "stopped-143" and code != "SpotInterruption" else 0
+                    if flush is not None and fate is not None:
+                        self._write(task, f"{name} stops", flush, container=name)
             task.execution_stopped_at = self.world.now
         task.last_status, task.desired_status = "STOPPED", "STOPPED"
         task.stop_code, task.stopped_reason = code, task.stopped_reason if code == "UserInitiated" else why
@@ -563,14 +606,24 @@ class FakeS3:
 
 @dataclass
 class FakeEvents:
+    """PutEvents answers 200 with `FailedEntryCount` and a per-entry `ErrorCode` for entries it did not take
+    (`refuse` names the code for the next entry, or None to take it)."""
+
     entries: list[dict[str, Any]] = field(default_factory=list)
+    refuse: Callable[[], str | None] = lambda: None
+    refused: list[dict[str, Any]] = field(default_factory=list)
 
     def put_events(self, Entries: list[dict[str, Any]], **_: Any) -> dict[str, Any]:
-        self.entries.extend(json.loads(json.dumps(Entries)))
-        return {
-            "FailedEntryCount": 0,
-            "Entries": [{"EventId": f"e-{len(self.entries)}-{i}"} for i in range(len(Entries))],
-        }
+        answers: list[dict[str, Any]] = []
+        for entry in json.loads(json.dumps(Entries)):
+            code = self.refuse()
+            if code is None:
+                self.entries.append(entry)
+                answers.append({"EventId": f"e-{len(self.entries)}"})
+            else:
+                self.refused.append(entry)
+                answers.append({"ErrorCode": code, "ErrorMessage": f"simulated: EventBridge answered {code}"})
+        return {"FailedEntryCount": sum(1 for a in answers if "ErrorCode" in a), "Entries": answers}
 
 
 # ---------------------------------------------------------------------------------------------------- Step Functions

@@ -3,21 +3,24 @@
 1. Each run ends exactly once: its execution ended, the record holds one outcome that agrees with it.
 2. The task judged is one the run started: its attempt's clientToken task, on the run's cluster.
 3. At most one task per attempt.
-4. No task left running after its run ended.
+4. No task left running after its run ended, and a healthy stop path stops it within its own bound (below).
 5. No callback left pending: nothing is left for the run (its record left the overdue index), every task token
    was answered or closed, and a caller's token (`callbackTaskToken`) was answered with the run's end.
 6. Logs copied whenever a task ran: every line the judged task wrote is in S3 (aborted runs too).
-7. No secret (the canary environment override value) in S3, the functions' logs, PutEvents entries, callbacks, or the
-   execution's output and cause; the caller's token (a bearer secret) nowhere but in the SendTask* calls.
+7. No secret (the canary environment override value) in S3 (but the copied logs themselves, which are the task's own
+   output), the functions' logs, PutEvents entries, callbacks, the executions' outputs and causes, or what the record
+   tells (outcome, verdict, attempts); the caller's token (a bearer secret) nowhere but in the SendTask* calls.
 8. A fault never changes the verdict the task earns: when the run's final task stopped on its own before the
    deadline, the run ends with that task's verdict (exit 0 succeeds, non-zero is ECS.ContainerExitedNonZero, ...),
    promptly (within PROMPT_SECONDS of the stop), not by the timeout.
+9-10. One end told the same everywhere; duplicates speak only for themselves: tests/simulation/telling.py.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +40,13 @@ PROMPT_SECONDS = 1200
 # A task may outlive its run by its stop (stopTimeout, at most 120 s on Fargate) plus one reconciler cycle (rate +
 # grace) when the news of the run's end was missed.
 OUTLIVE_SECONDS = 900
+# The stop path's own bound, when nothing disturbs it: from the moment ecsrun decides to stop the task (it enters
+# StopTimedOutTask or StopInterruptedStart, or the execution ends) to the task STOPPED, the stop path makes a handful
+# of calls (an event delivered, an invocation, a read, a write, StopTask) of at most `slow_seconds` each, then ECS
+# takes the task's stop time. STOP_PATH_CALLS slow calls bound them (measured: docs/benchmarks.md).
+STOP_PATH_CALLS = 10
+# What disturbs the stop path: a fault injected at or after the decision (a crash, a failed call, a dropped or
+# delayed event) or a lost status event. Then the reconciler's cycle is the bound (OUTLIVE_SECONDS).
 
 
 @dataclass
@@ -69,20 +79,35 @@ def _short(arn: str | None) -> str:
     return (arn or "none").rsplit("/", 1)[-1][:8]
 
 
+def owner(world: World, record: dict[str, Any] | None) -> Any:
+    """The execution the run belongs to: the one its record names (the first, unless a duplicate won the race)."""
+    if record is not None and record.get("executionArn") in world.executions:
+        return world.executions[record["executionArn"]]
+    return world.first
+
+
 def check(world: World) -> list[Violation]:
+    from tests.simulation import maps, telling
+    from tests.simulation.telling import aborted_after_end
+
     found: list[Violation] = []
     add = lambda invariant, detail: found.append(Violation(invariant, detail))  # noqa: E731
-    [execution] = world.executions.values()
     record = _record(world)
-    ours = [t for t in world.ecs.tasks.values() if not t.foreign]
+    execution = owner(world, record)
+    found += telling.check(world, execution, record)
+    found += maps.check(world)
+    ours = [t for t in world.ecs.tasks.values() if not t.foreign and t.started_by == world.started_by]
     by_token = {(t.cluster_arn, t.client_token): t for t in ours}
     run_cluster = world.ecs.cluster_arn("default")
 
     found += _caller(world, execution, record)
-    if execution.status == "FAILED" and execution.error not in _documented_errors():
-        # A Python exception's name (AttributeError, ClientError, ...) crossing the state machine boundary is a
-        # handler bug, even when no record exists yet; so is Lambda.Unknown (a function that died) reaching it.
-        add("1 ends once", f"the execution failed with {execution.error}, not one of ecsrun's error names")
+    for failure in world.python_errors:
+        add("1 ends once", f"an event's handler failed with a Python error (lost after Lambda's retries): {failure}")
+    for each in world.executions.values():
+        if each.status == "FAILED" and each.error not in _documented_errors():
+            # A Python exception's name (AttributeError, ClientError, ...) crossing the state machine boundary is a
+            # handler bug, even when no record exists yet; so is Lambda.Unknown (a function that died) reaching it.
+            add("1 ends once", f"{each.name} failed with {each.error}, not one of ecsrun's error names")
 
     # 1. ends exactly once
     if execution.status == "RUNNING":
@@ -99,7 +124,7 @@ def check(world: World) -> list[Violation]:
     if status not in TERMINAL:
         add("1 ends once", f"the record is {status}, not ended (execution {execution.status} {execution.error or ''})")
     expected_status = {"SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED", "ABORTED": "ABORTED"}.get(execution.status)
-    if expected_status and status in TERMINAL and status != expected_status:
+    if expected_status and status in TERMINAL and status != expected_status and not aborted_after_end(world, execution):
         add("1 ends once", f"the execution {execution.status} but the record says {status}")
     outcome = record.get("outcome") or {}
     if execution.status == "FAILED" and status == "FAILED" and outcome.get("error") != execution.error:
@@ -111,7 +136,12 @@ def check(world: World) -> list[Violation]:
     }
     if len(outcomes) > 1:
         add("1 ends once", f"the record's outcome changed: {sorted(outcomes, key=str)}")
-    completions = [e for e in world.put_events.entries if json.loads(e["Detail"]).get("runId") == world.run_id]
+    completions = [
+        e
+        for e in world.put_events.entries
+        if json.loads(e["Detail"]).get("runId") == world.run_id
+        and json.loads(e["Detail"]).get("executionArn") == execution.arn
+    ]
     kinds = {(e["DetailType"], json.loads(e["Detail"]).get("error")) for e in completions}
     if len(kinds) > 1:
         add("1 ends once", f"contradictory completion events: {sorted(kinds, key=str)}")
@@ -177,27 +207,14 @@ def check(world: World) -> list[Violation]:
                 f"a task was started for attempt {number}, but the run ended at attempt {attempt}",
             )
 
-    # 4. no task left running after its run ended (a stop takes its stopTimeout; the reconciler's cadence bounds
-    # how late a missed abort is noticed)
-    ended = execution.stopped_at
-    for task in ours:
-        if task.last_status != "STOPPED":
-            add(
-                "4 no task outlives its run",
-                f"attempt {task.attempt}'s task {_short(task.arn)} is still {task.last_status} "
-                f"after the run ended ({execution.status})",
-            )
-        elif ended is not None and task.stopped_at is not None and task.stopped_at - ended > OUTLIVE_SECONDS:
-            add(
-                "4 no task outlives its run",
-                f"attempt {task.attempt}'s task {_short(task.arn)} ran on {task.stopped_at - ended:.0f}s "
-                "after the run ended, until it stopped by itself",
-            )
+    # 4. no task left running after its run ended; a healthy stop path stops it within its own bound
+    found += _outlive(world, execution, ours)
 
     # 5. no callback left pending
     if "openShard" in record:
         add("5 no callback pending", "the record is still open: something is left for the run (lifecycle.chores)")
-    open_tokens = [t for t, state in world.tokens.items() if state.open and t != world.caller_token]
+    callers = (world.caller_token, world.duplicate_caller_token)
+    open_tokens = [t for t, state in world.tokens.items() if state.open and t not in callers]
     if open_tokens:
         add("5 no callback pending", f"tokens still open: {open_tokens}")
     if record.get("callback") == "PENDING":
@@ -206,21 +223,23 @@ def check(world: World) -> list[Violation]:
     # 6. logs copied whenever a task ran
     final = own
     if final is not None and final.started_at is not None:
-        key = f"runs/{world.run_id}/logs/app.log.gz"
-        body = world.s3.objects.get(key)
-        if body is None:
-            add("6 logs copied", f"attempt {attempt}'s task {_short(final.arn)} ran but {key} was never written")
-        else:
+        for name in final.names:
+            key = f"runs/{world.run_id}/logs/{name}.log.gz"
+            written = final.lines_by_container.get(name, 0)
+            body = world.s3.objects.get(key)
+            if body is None:
+                add("6 logs copied", f"attempt {attempt}'s task {_short(final.arn)} ran but {key} was never written")
+                continue
             lines = gzip.decompress(body).decode().count("\n")
             stop_given_up = [state for state, _ in execution.caught if state in STOP_STATES]
-            if lines < final.lines_written and stop_given_up:
+            if lines < written and stop_given_up:
                 # Documented limit (docs/guarantees.md): a stop that fails beyond its retries goes on to CopyLogs,
                 # which copies a task still running; what it writes after the copy (the reconciler stops it) is lost.
                 world.limits.append(f"{stop_given_up[0]} failed beyond its retries: logs copied while the task ran")
-            elif lines != final.lines_written:
+            elif lines != written:
                 add(
                     "6 logs copied",
-                    f"{lines} of the {final.lines_written} lines task {_short(final.arn)} wrote were copied",
+                    f"{lines} of the {written} lines {name} of task {_short(final.arn)} wrote were copied",
                 )
         if f"runs/{world.run_id}/manifest.json" not in world.s3.objects:
             add("6 logs copied", "no manifest")
@@ -232,17 +251,7 @@ def check(world: World) -> list[Violation]:
             )
 
     # 7. no secret outside the execution input and the record
-    canary = world.canary
-    places = {f"s3://{k}": v for k, v in world.s3.texts().items()}
-    places["function logs"] = world.logs_text.getvalue()
-    places["PutEvents"] = json.dumps(world.put_events.entries)
-    places["callbacks"] = json.dumps(world.callbacks)
-    places["execution output/cause"] = json.dumps([execution.output, execution.error, execution.cause])
-    for place, text in places.items():
-        if canary in text:
-            add("7 no secret", f"the environment override value appears in {place}")
-        if world.plan.caller and place != "callbacks" and world.caller_token in text:
-            add("7 no secret", f"the caller's task token appears in {place}")
+    found += _secrets(world, record)
 
     # 8. a fault never changes the verdict the task earns
     found += _verdict(world, execution, final, attempt)
@@ -250,33 +259,106 @@ def check(world: World) -> list[Violation]:
 
 
 def _caller(world: World, execution: Any, record: dict[str, Any] | None) -> list[Violation]:
-    """A caller's token is answered once the run has ended, with the run's end: SendTaskSuccess when it succeeded,
-    else SendTaskFailure with the error name the run ended with (ecsrun's own names only)."""
-    if not world.plan.caller or execution.status == "RUNNING":
-        return []
-    if not world.caller_answers:
-        if execution.status != "SUCCEEDED" and not world.execution_ended_done:
-            # Documented limit (docs/calling-from-state-machines.md): a run whose end only ExecutionEnded can
-            # answer (an abort, a crash) waits for its caller's TimeoutSeconds when Step Functions' best-effort
-            # status event is lost, or until an operator redrives the dead-letter queue it went to.
-            world.limits.append("the caller waits for its own TimeoutSeconds: the execution's end event was lost")
-            return []
-        return [Violation("5 no callback pending", f"the caller's token was never answered ({execution.status})")]
-    [answer] = world.caller_answers  # a second answer finds the token closed (TaskTimedOut)
-    outcome = (record or {}).get("outcome") or {}
-    if outcome.get("status"):
-        expected = None if outcome["status"] == "SUCCEEDED" else outcome.get("error")
-    else:
-        expected = None if execution.status == "SUCCEEDED" else execution_error_name(execution.status, execution.error)
-    got = None if answer["kind"] == "SendTaskSuccess" else answer.get("error")
-    if got != expected:
-        return [
-            Violation(
-                "5 no callback pending",
-                f"the caller was answered {got or 'success'}, but the run ended {expected or 'SUCCEEDED'}",
+    """Each execution's caller token is answered once the execution has ended, with its end: the run's recorded
+    end for the run's own execution, its own end (Run.Duplicate) for a duplicate. SendTaskSuccess when it
+    succeeded, else SendTaskFailure with the error name it ended with (ecsrun's own names only)."""
+    found: list[Violation] = []
+    for each in world.executions.values():
+        token = each.input.get("callbackTaskToken") if isinstance(each.input, dict) else None
+        if not world.plan.caller or not token or each.status == "RUNNING":
+            continue
+        answers = [a for a in world.caller_answers if a.get("token") == token]
+        if not answers:
+            if each.status != "SUCCEEDED" and each.arn not in world.ended_handled:
+                # Documented limit (docs/calling-from-state-machines.md): a run whose end only ExecutionEnded can
+                # answer (an abort, a crash) waits for its caller's TimeoutSeconds when Step Functions' best-effort
+                # status event is lost, or until an operator redrives the dead-letter queue it went to.
+                world.limits.append("the caller waits for its own TimeoutSeconds: the execution's end event was lost")
+                continue
+            found.append(Violation("5 no callback pending", f"{each.name}'s caller was never answered ({each.status})"))
+            continue
+        [answer] = answers  # a second answer finds the token closed (TaskTimedOut)
+        outcome = ((record or {}).get("outcome") or {}) if each is execution else {}
+        if outcome.get("status"):
+            expected = None if outcome["status"] == "SUCCEEDED" else outcome.get("error")
+        else:
+            expected = None if each.status == "SUCCEEDED" else execution_error_name(each.status, each.error)
+        got = None if answer["kind"] == "SendTaskSuccess" else answer.get("error")
+        if got != expected:
+            found.append(
+                Violation(
+                    "5 no callback pending",
+                    f"{each.name}'s caller was answered {got or 'success'}, but it ended {expected or 'SUCCEEDED'}",
+                )
             )
-        ]
-    return []
+    return found
+
+
+def _outlive(world: World, execution: Any, ours: list[FakeTask]) -> list[Violation]:
+    """Invariant 4: every task STOPPED; after the run's end, within the stop path's bound when it was healthy."""
+    found: list[Violation] = []
+    stops = [moment for moment, state in execution.entered if state in STOP_STATES]
+    decided = min([*stops[:1], *([execution.stopped_at] if execution.stopped_at is not None else [])], default=None)
+    disturbed = (
+        decided is None
+        or any(moment >= decided for moment in world.fault_times)
+        or "status event lost after the verdict" in world.widen.exercised
+    )
+    for task in ours:
+        if task.last_status != "STOPPED":
+            found.append(
+                Violation(
+                    "4 no task outlives its run",
+                    f"attempt {task.attempt}'s task {_short(task.arn)} is still {task.last_status} "
+                    f"after the run ended ({execution.status})",
+                )
+            )
+            continue
+        if decided is None or task.stopped_at is None or task.stopped_at <= decided:
+            continue
+        since = max(decided, task.created_at)
+        # A task RunTask started after the decision (an abort that overtook the start) is the reconciler's to find.
+        late = task.created_at > decided
+        healthy = world.plan.stop_delay + STOP_PATH_CALLS * world.plan.slow_seconds
+        bound = OUTLIVE_SECONDS if disturbed or late else healthy
+        if (disturbed or late) and execution.stopped_at is not None:
+            # As before the stop path had a bound of its own: from the run's end, a reconciler cycle and a stop.
+            since = max(execution.stopped_at, task.created_at)
+            # The reconciler is the net: its first pass that returned after the grace, then the stop.
+            passes = [end for start, end in world.reconciled if start >= since + world.plan.grace_seconds]
+            if passes:
+                bound = max(bound, passes[0] - since + healthy)
+        if task.stopped_at - since > bound:
+            found.append(
+                Violation(
+                    "4 no task outlives its run",
+                    f"attempt {task.attempt}'s task {_short(task.arn)} stopped {task.stopped_at - since:.0f}s after "
+                    f"{'the run ended (disturbed' if disturbed or late else 'ecsrun decided to stop it (healthy'} "
+                    f"stop path: bound {bound:.0f}s)",
+                )
+            )
+    return found
+
+
+def _secrets(world: World, record: dict[str, Any] | None) -> list[Violation]:
+    """Invariant 7. The copied logs are the task's own output (it may print its secret; they are copied as
+    written); everything ecsrun itself writes or tells is checked."""
+    found: list[Violation] = []
+    places = {f"s3://{k}": v for k, v in world.s3.texts().items() if not re.match(r"runs/[^/]+/(logs|\.copy)/", k)}
+    places["function logs"] = world.logs_text.getvalue()
+    places["PutEvents"] = json.dumps(world.put_events.entries + world.put_events.refused)
+    places["callbacks"] = json.dumps(world.callbacks)
+    for each in world.executions.values():
+        places[f"{each.name} output/cause"] = json.dumps([each.output, each.error, each.cause])
+    told = {k: (record or {}).get(k) for k in ("outcome", "verdict", "attempts", "stopReason", "executionError")}
+    places["the record's outcome, verdict and attempts"] = json.dumps(told, default=str)
+    for place, text in places.items():
+        if world.canary in text:
+            found.append(Violation("7 no secret", f"the environment override value appears in {place}"))
+        callers = (world.caller_token, world.duplicate_caller_token)
+        if world.plan.caller and place != "callbacks" and any(token in text for token in callers):
+            found.append(Violation("7 no secret", f"a caller's task token appears in {place}"))
+    return found
 
 
 def world_token(world: World, attempt: Any) -> str | None:
@@ -317,7 +399,7 @@ def _verdict(world: World, execution: Any, final: FakeTask | None, attempt: int)
     if heard_at >= deadline:
         return []
     task = EcsTask.model_validate(final.describe())
-    verdict = judge(task, {"app": True}, [0])
+    verdict = judge(task, world.widen.essential(), [0])
     if verdict.retryable and attempt < world.plan.max_attempts:
         return []
     expected = None if verdict.succeeded else verdict.error.value if verdict.error else None
@@ -349,7 +431,7 @@ def observations(world: World) -> list[str]:
     """Not invariants of issue 12, but worth a look: runs that end with an error name ecsrun does not document."""
     from ecsrun.domain.errors import ErrorName
 
-    [execution] = world.executions.values()
+    execution = owner(world, _record(world))
     names = {e.value for e in ErrorName}
     if execution.status == "FAILED" and execution.error not in names:
         return [f"the execution failed with {execution.error}, not one of ecsrun's error names"]

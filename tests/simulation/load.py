@@ -146,7 +146,8 @@ class LoadTask(FakeTask):
     def describe(self) -> dict[str, Any]:
         described = super().describe()
         if described["containers"]:
-            [one] = described["containers"]
+            # the app's: every container of a load's task ends as it does
+            one = next(c for c in described["containers"] if c["name"] == "app")
             described["containers"] = [
                 {**one, "name": name, "containerArn": one["containerArn"].rsplit("/", 1)[0] + "/" + name}
                 for name in self.names

@@ -3,6 +3,7 @@ World per schedule, its invariants checked after it drains.
 
     python -m tests.simulation.runner --schedules 10000            # the soak (make soak)
     python -m tests.simulation.runner --replay 1234                # one schedule, its trace printed
+    python -m tests.simulation.runner --schedules 200 --plant no-manifest   # how many schedules flag a plant
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.simulation.invariants import Violation, check
+from tests.simulation import coverage, plants
+from tests.simulation.invariants import Violation, check, owner
 from tests.simulation.world import EPOCH, ROOT, World, environment, virtual_sleep
 
 
@@ -36,6 +38,7 @@ class Outcome:
     unsupported: str | None = None
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    classes: set[str] = field(default_factory=set)
 
     def report(self) -> str:
         lines = [
@@ -132,18 +135,19 @@ class Simulator:
             world.finish()
             self._world = None
         violations = check(world)
-        [execution] = world.executions.values()
+        execution = owner(world, None)
         outcome = Outcome(
             seed=seed,
             violations=violations,
             trace=world.trace,
-            plan=world.plan.describe(),
+            plan=f"{world.plan.describe()}; {world.widen.describe()}",
             faults=world.faults_injected,
             status=execution.status,
             error=execution.error,
             unsupported=world.unsupported,
             seconds=time.perf_counter() - started,
             extra={"steps": len(world.trace), "virtualSeconds": world.now - EPOCH},
+            classes=coverage.classes(world),
         )
         table.delete()
         return outcome
@@ -162,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replay", type=int, help="run one schedule and print its trace")
     parser.add_argument("--json", help="write the summary (counts, rate, violations by invariant) to this file")
     parser.add_argument("--show", type=int, default=3, help="print the traces of this many failing schedules")
+    parser.add_argument("--plant", choices=sorted(plants.BY_NAME), help="count the schedules that flag this plant")
+    parser.add_argument("--coverage", action="store_true", help="print the fault-class coverage table (markdown)")
     args = parser.parse_args(argv)
+    if args.plant:
+        return _plant(args.plant, args.first_seed, args.schedules)
     with simulator() as sim:
         if args.replay is not None:
             outcome = sim.run(args.replay)
@@ -172,8 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         failing: list[Outcome] = []
         by_invariant: dict[str, int] = {}
         statuses: dict[str, int] = {}
+        exercised: dict[str, int] = {}
         for seed in range(args.first_seed, args.first_seed + args.schedules):
             outcome = sim.run(seed)
+            for name in outcome.classes:
+                exercised[name] = exercised.get(name, 0) + 1
             key = f"{outcome.status} {outcome.error or ''}".strip()
             statuses[key] = statuses.get(key, 0) + 1
             if outcome.violations:
@@ -197,11 +208,40 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(elapsed, 1),
         "schedulesPerSecond": round(args.schedules / elapsed, 2),
         "endings": dict(sorted(statuses.items(), key=lambda kv: -kv[1])),
+        "coverage": dict(sorted(exercised.items(), key=lambda kv: -kv[1])),
     }
+    if args.coverage:
+        print(coverage.table(exercised, args.schedules))
     print(json.dumps(summary, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
     return 1 if failing else 0
+
+
+def _plant(name: str, first: int, schedules: int) -> int:
+    """Each schedule with and without the plant: how many flag it (its invariant broken only with it)."""
+    plant = plants.BY_NAME[name]
+    flagged: list[int] = []
+    started = time.perf_counter()
+    with simulator() as sim:
+        for seed in range(first, first + schedules):
+            baseline = sim.run(seed).violations
+            with plants.planted(plant):
+                planted = sim.run(seed).violations
+            if plants.flags(plant, baseline, planted):
+                flagged.append(seed)
+    summary = {
+        "plant": name,
+        "invariant": plant.invariant,
+        "bug": plant.bug,
+        "schedules": schedules,
+        "firstSeed": first,
+        "flagged": len(flagged),
+        "flaggedSeeds": flagged[:20],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    print(json.dumps(summary, indent=2))
+    return 0 if flagged else 1
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from typing import Any
 from ecsrun.domain.runtask import client_token, started_by
 from ecsrun.local.template import Template
 
-from tests.simulation import asl
+from tests.simulation import asl, maps, widen
 from tests.simulation.fakes import (
     ACCOUNT,
     REGION,
@@ -66,10 +66,30 @@ TRANSIENT = {
     "events": "InternalException",
 }
 FATES = ("exit0", "exit1", "oom", "failstart", "spot", "forever")
+# A Python error in an event's handler is a bug, not a transient failure: Lambda retries it twice, then the event
+# (and whatever it should have done: a stop, an answer) goes to the dead-letter queue.
+PYTHON_ERRORS = frozenset(
+    {
+        "ValueError",
+        "TypeError",
+        "KeyError",
+        "AttributeError",
+        "IndexError",
+        "RecursionError",
+        "JSONDecodeError",
+        "UnicodeDecodeError",
+        "AssertionError",
+        "ValidationError",
+    }
+)
 
 
 class SimulatedCrash(BaseException):
     """The Lambda invocation died here (timeout, out of memory): nothing after this point runs."""
+
+
+class _Unmarshal(Exception):
+    """The runtime could not parse the event: the handler never ran."""
 
 
 class Unsupported(Exception):
@@ -232,6 +252,7 @@ class Execution:
     ends: int = 0
     entered: list[tuple[float, str]] = field(default_factory=list)
     caught: list[tuple[str, str]] = field(default_factory=list)  # (state, error) a Catch took on
+    parent: str | None = None  # an array child: the execution whose Map started it
 
 
 @dataclass
@@ -298,6 +319,7 @@ class World:
         self.seed = seed
         self.choose = choose
         self.plan = Plan.draw(seed, choose)
+        self.widen = widen.Widening.draw(choose)
         self.rng = random.Random(seed)  # secondary parameters (jitter, delays): replayed by the seed
         self.now = EPOCH
         self.trace: list[str] = []
@@ -320,6 +342,10 @@ class World:
         self.reconcile_starts: list[float] = []
         self.reconciled: list[tuple[float, float]] = []  # (start, end) of every reconciler pass that returned
         self.execution_ended_done = False  # an ExecutionEnded invocation returned
+        self.ended_handled: set[str] = set()  # executions whose ExecutionEnded invocation returned
+        self.fault_times: list[float] = []  # when each fault was injected
+        self.outcome_at: float | None = None  # when the run's record first held an outcome
+        self.python_errors: list[str] = []  # event-driven invocations that failed with a Python error (a bug)
         self.limits: list[str] = []  # documented limits this schedule ran into (not violations)
         self.stopped_handled: dict[str, float] = {}  # taskArn -> when a TaskStopped invocation for it first returned
         self.unsupported: str | None = None
@@ -331,6 +357,10 @@ class World:
         # A parent state machine's .waitForTaskToken token (a bearer secret): ecsrun answers it when the run ends.
         self.caller_token = f"caller-token-{seed}-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
         self.caller_answers: list[dict[str, Any]] = []
+        self.duplicate_caller_token = f"caller-token-{seed}-duplicate-BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
+        self.first: Execution | None = None  # the execution the schedule started; duplicates come after it
+        self.maps: dict[str, maps.MapRun] = {}  # an array parent's Map run, by the parent's ARN
+        self.child_tokens: dict[str, int] = {}  # an array child's clientTokens -> the plan's attempt it follows
         self.started_by = started_by(PREFIX, self.run_id)
         self.tokens_by_attempt = {client_token(self.run_id, n): n for n in range(1, 11)}
 
@@ -364,7 +394,7 @@ class World:
         self.ecs = FakeEcs(self)
         self.logs = FakeLogs(lambda: self.now)
         self.s3 = FakeS3()
-        self.put_events = FakeEvents()
+        self.put_events = FakeEvents(refuse=lambda: widen.refuse_put_event(self))
         self.sfn = FakeStepFunctions(self)
         self.table = dynamodb
         self.clients = {
@@ -377,11 +407,22 @@ class World:
         self.table_proxy = Proxy(self, "dynamodb", dynamodb)
         if self.plan.caller:
             self.tokens[self.caller_token] = Token("caller", 0)
+            self.tokens[self.duplicate_caller_token] = Token("caller", 0)
         self.add_timer(self.now + self.reconcile_rate, "reconciler schedule", self._reconcile_tick, background=True)
 
     # ---- the request ----
 
     def request(self) -> dict[str, Any]:
+        request = self._request()
+        if self.widen.array is not None:
+            size, concurrency = self.widen.array
+            request = {**request, "array": {"size": size}, "maxConcurrency": concurrency}
+        if self.widen.request_kind != "ok":
+            self.widen.exercised.add(f"hostile request: {self.widen.request_kind}")
+            return widen.hostile(request, self.widen.request_kind, self.canary)
+        return request
+
+    def _request(self) -> dict[str, Any]:
         return {
             "runId": self.run_id,
             "cluster": "default",
@@ -401,7 +442,7 @@ class World:
     # ---- what the fakes ask of the world ----
 
     def attempt_of_token(self, token: str | None) -> int | None:
-        return self.tokens_by_attempt.get(token or "")
+        return self.tokens_by_attempt.get(token or "") or self.child_tokens.get(token or "")
 
     def runtask_refusal(self, attempt: int | None) -> str:
         return self.plan.attempts[min(attempt or 1, 3) - 1].runtask
@@ -422,6 +463,9 @@ class World:
             detail.get("taskArn", "").rsplit("/", 1)[-1][:8] if event["source"] == "aws.ecs" else detail.get("status")
         )
         label = f"{event['detail-type']} {what} v{detail.get('version', '')}".rstrip(" v")
+        if widen.lose_status_event(self, event):
+            self.note(f"emitted {label}, LOST (Step Functions' status events are best effort)")
+            return
         self.events.append(PendingEvent(event, self.now, label))
         self.note(f"emitted {label}")
 
@@ -479,6 +523,8 @@ class World:
         item = self.table.get_item(Key={"runId": self.run_id}, ConsistentRead=True).get("Item")
         if item and (not self.record_history or self.record_history[-1] != item):
             self.record_history.append(json.loads(json.dumps(item, default=str)))
+            if item.get("outcome") and self.outcome_at is None:
+                self.outcome_at = self.now
 
     # ---- invocations ----
 
@@ -500,6 +546,7 @@ class World:
     def _time_out(self, invocation: Invocation) -> None:
         if not invocation.done and invocation in self.invocations:
             self.note(f"{invocation.label} timed out at {invocation.point}")
+            self.fault_times.append(self.now)  # a Lambda timeout disturbs whatever it was doing
             self._resume(invocation, "crash")
 
     def _invocation_main(self, invocation: Invocation) -> None:
@@ -510,10 +557,17 @@ class World:
             module, _, attr = self.handlers[invocation.function].rpartition(".")
             handler = getattr(importlib.import_module(module), attr)
             context = FakeContext(invocation.function, self, self.function_timeouts[invocation.function])
-            result = handler(json.loads(json.dumps(invocation.event)), context)
+            try:  # the Lambda runtime parses the event with json.loads, and its limits
+                event = json.loads(asl.dumps(invocation.event))
+            except ValueError as exc:
+                invocation.error = ("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}")
+                raise _Unmarshal from exc
+            result = handler(event, context)
             if self._pause(invocation, "return") == "crash":
                 raise SimulatedCrash
             invocation.result = json.loads(json.dumps(result))
+        except _Unmarshal:
+            pass
         except SimulatedCrash:
             invocation.crashed = True
             invocation.error = (
@@ -549,6 +603,11 @@ class World:
                 self.reconciled.append((invocation.started, self.now))
             if invocation.error is None and invocation.function == "ExecutionEndedFunction":
                 self.execution_ended_done = True
+                self.ended_handled.add(invocation.event.get("detail", {}).get("executionArn"))
+            if invocation.error is not None and invocation.error[0] in PYTHON_ERRORS:
+                self.python_errors.append(
+                    f"{invocation.label} failed {invocation.error[0]}: {invocation.error[1][:80]}"
+                )
             if invocation.error is not None:
                 if invocation.async_attempt < ASYNC_RETRIES:
                     delay = ASYNC_RETRY_DELAYS[invocation.async_attempt]
@@ -574,12 +633,13 @@ class World:
 
     # ---- executions: the interpreter ----
 
-    def start_execution(self, request: dict[str, Any]) -> Execution:
-        name = f"{self.run_id}-0001"
+    def start_execution(self, request: dict[str, Any], number: int = 1, name: str | None = None) -> Execution:
+        name = name or f"{self.run_id}-{number:04d}"
         arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:ecsrun-sim:{name}"
         execution = Execution(arn, name, request, self.now, state=self.definition["StartAt"], data=request)
         execution.entered.append((self.now, execution.state))
         self.executions[arn] = execution
+        self.first = self.first or execution
         self.note(f"execution started: {name}")
         return execution
 
@@ -624,6 +684,8 @@ class World:
                     f"{execution.state} ends",
                     lambda: self._wake(execution, seq, state["Next"]),
                 )
+            elif kind == "Map":
+                maps.enter(self, execution, state)
             elif kind == "Pass":
                 result = (
                     asl.fill(state["Parameters"], execution.data, self._context(execution))
@@ -658,7 +720,7 @@ class World:
             raise Unsupported(f"resource {resource}")
         execution.token = None
         if resource.endswith(".waitForTaskToken"):
-            execution.token = f"token-{self.seed}-{execution.seq:03d}-{execution.state}"
+            execution.token = f"token-{execution.name}-{execution.seq:03d}-{execution.state}"
             self.tokens[execution.token] = Token(execution.arn, execution.seq)
             timeout = state.get("TimeoutSeconds")
             if "TimeoutSecondsPath" in state:
@@ -795,7 +857,9 @@ class World:
         for token in self.tokens.values():
             if token.execution == execution.arn:
                 token.open = False
-        self.note(f"execution {status}" + (f" {error}" if error else ""))
+        self.note(f"execution {execution.name} {status}" + (f" {error}" if error else ""))
+        maps.child_ended(self, execution)
+        maps.parent_ended(self, execution)
         detail = {
             "executionArn": execution.arn,
             "stateMachineArn": STATE_MACHINE,
@@ -803,7 +867,7 @@ class World:
             "status": status,
             "startDate": int(execution.started_at * 1000),
             "stopDate": int(self.now * 1000),
-            "input": json.dumps(execution.input),
+            "input": asl.dumps(execution.input),
             "inputDetails": {"included": True},
             "output": json.dumps(output) if output is not None else None,
             "error": error,
@@ -833,10 +897,12 @@ class World:
             raise client_error("TaskTimedOut", "Task Timed Out", kind)
         if kind == "SendTaskHeartbeat":
             return
+        if token.execution == "caller":
+            widen.fail_caller_answer(self, kind)
         self.callbacks.append({"kind": kind, "token": token_value, **answer})
         token.open, token.answered_by = False, kind
         if token.execution == "caller":
-            self.caller_answers.append({"kind": kind, **answer})
+            self.caller_answers.append({"kind": kind, "token": token_value, **answer})
             self.note(f"{kind} to the caller" + (f" {answer.get('error')}" if answer.get("error") else ""))
             return
         execution = self.executions[token.execution]
@@ -859,7 +925,7 @@ class World:
             "name": execution.name,
             "status": execution.status,
             "startDate": datetime.fromtimestamp(execution.started_at, UTC),
-            "input": json.dumps(execution.input),
+            "input": asl.dumps(execution.input),
             "inputDetails": {"included": True},
         }
         if execution.stopped_at is not None:
@@ -929,6 +995,7 @@ class World:
 
     def _abort(self, execution: Execution) -> None:
         self.aborted = True
+        self.widen.exercised.add(f"abort in {execution.state}")
         self.note("operator: StopExecution")
         self.stop_execution(execution.arn, "Operator.Abort", "stopped from the console")
 
@@ -943,7 +1010,11 @@ class World:
     def _fire_next_timer(self, explore: bool = False) -> None:
         at = self._next_time()
         assert at is not None
-        if explore and self.invocations and at > self.now + self.plan.slow_seconds:
+        deliverable = any(e.not_before <= self.now for e in self.events) or any(
+            a.not_before <= self.now for a in self.async_queue
+        )
+        if explore and (self.invocations or deliverable) and at > self.now + self.plan.slow_seconds:
+            # An event or an invocation on its way takes a while, not forever: only a fault makes it late.
             # Someone is mid-invocation: a call is slow, not the world asleep. Time moves on a little.
             self.now += self.plan.slow_seconds
             self._clock(self.now)
@@ -1043,6 +1114,10 @@ class World:
         self.async_queue.append(AsyncInvoke("ReconcileFunction", {}, self.now, 0, "ReconcileFunction (extra pass)"))
 
     def step(self, explore: bool) -> bool:
+        target = widen.abort_target(self)
+        if target is not None and (not explore or self.choose(2) == 0):
+            self._abort(target)
+            return True
         actions = self.actions(explore)
         if not actions:
             return False
@@ -1057,6 +1132,7 @@ class World:
                 name, fault = action.faults[pick - NORMAL_WEIGHT]
                 self.budget -= 1
                 self.faults_injected.append(f"{name} at {action.label}")
+                self.fault_times.append(self.now)
                 self.note(f"FAULT {name}: {action.label}")
                 fault()
                 return True
@@ -1079,17 +1155,24 @@ class World:
     def run(self) -> None:
         """The schedule: explore with choices and faults, then drain (no faults, the ordinary course) until settled."""
         self.start_execution(self.request())
-        for _ in range(self.plan.explore_steps):
+        for number in range(self.plan.explore_steps):
+            if number == self.widen.duplicate_at:
+                widen.start_duplicate(self)
             if not self.step(explore=True):
                 break
             if self.quiescent():
                 break
+        if self.widen.duplicate_at is not None and len(self.executions) == 1:
+            widen.start_duplicate(self)  # the trigger is redelivered after the run ended
         self.note("--- drain: no more faults; everything pending is delivered, reconciler on its schedule ---")
         mark: int | None = None
+        failures = len(self.widen.caller_failures)
         while self.now - EPOCH < HORIZON:
             if self.quiescent():
-                # settled: let the reconciler run three more scheduled passes (it may still find work), then stop
-                mark = self.reconciles if mark is None else mark
+                # settled: let the reconciler run three more scheduled passes (it may still find work), then stop;
+                # a pass whose answer to the caller failed (the drawn failures outlive the exploration) counts anew
+                if mark is None or len(self.widen.caller_failures) != failures:
+                    mark, failures = self.reconciles, len(self.widen.caller_failures)
                 if self.reconciles - mark >= 3 and not self.invocations and not self.async_queue:
                     break
             else:
