@@ -91,8 +91,9 @@ def test_a_task_definition_is_checked_as_local_run_checks_it(
     assert (code, out) == (2, "")
     assert err == (
         f"ecsrun: task definition {path}: 2 problems: containerDefinitions[1].name: 'log router' is not a container "
-        "name: up to 255 letters, numbers, _ and -; containerDefinitions[0].dependsOn[0].containerName: container "
-        "app depends on 'init', which is not in the task\n"
+        "name: up to 255 letters (uppercase and lowercase), numbers, underscores and hyphens are allowed; "
+        "containerDefinitions[0].dependsOn[0].containerName: container app depends on 'init', which is not in the "
+        "task\n"
     )
 
 

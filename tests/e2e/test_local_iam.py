@@ -217,9 +217,16 @@ def _seed(aws: LocalAws) -> None:
 
 @pytest.mark.parametrize("need", list(REFUSALS))
 def test_the_managed_execution_role_cannot_give_a_task_what_it_lacks(aws: LocalAws, need: str) -> None:
-    # Given a task definition with ECS's managed execution role (AmazonECSTaskExecutionRolePolicy only) that needs
-    # a log group created, a secret or an environment file, all present in the local stack
+    # Given a task definition with ECS's managed execution role (AmazonECSTaskExecutionRolePolicy only, held by the
+    # local stack) that needs a log group created, a secret or an environment file, all present in the local stack
     _seed(aws)
+    iam = aws.client("iam")
+    iam.create_role(RoleName="ecsTaskExecutionRole", AssumeRolePolicyDocument=json.dumps({"Statement": []}))
+    managed = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"}],
+    }
+    iam.put_role_policy(RoleName="ecsTaskExecutionRole", PolicyName="managed", PolicyDocument=json.dumps(managed))
     aws.register_task_definition(_needing(need))
     request = {**_json("requests", "hello"), "taskDefinition": f"needs-{need}", "runId": f"needs-{need}"}
     # When it runs

@@ -401,12 +401,12 @@ def test_a_task_that_echoes_its_environment_leaves_no_secret_in_the_cause_or_man
     lines = result["cause"]["lastLogLines"]["lines"]
     assert any("connecting with ***" in line for line in lines), lines
     assert secret not in json.dumps(result)
-    manifest = (tmp_path / "out" / "runs" / "echo-secret" / "manifest.json").read_text()
+    manifest = (tmp_path / "out" / "echo-secret" / "runs" / "echo-secret" / "manifest.json").read_text()
     assert "***" in manifest and secret not in manifest
 
 
-def test_artifacts_are_written_only_inside_the_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from ecsrun.cli.local import _write_artifacts
+def test_artifacts_are_written_only_inside_the_directory(tmp_path: Path) -> None:
+    from ecsrun.local.engine import LocalResult, write_artifacts
 
     # Given a run's objects, some with keys that would climb out of the artifacts directory
     directory = tmp_path / "artifacts" / "here"
@@ -421,13 +421,13 @@ def test_artifacts_are_written_only_inside_the_directory(tmp_path: Path, capsys:
         "/abs-key": b"kept",
         "fine/run/log.gz": b"kept",
     }
-    with LocalAws() as aws:
-        # When they are written as `--artifacts` writes them
-        _write_artifacts(aws, objects, directory)
-    # Then nothing lands outside the directory (nor through the link), and each refusal is said on stderr
+    refused: list[str] = []
+    # When they are written as `--artifacts` writes them
+    write_artifacts(LocalResult(execution_arn="", status="", objects=objects), directory, on_refused=refused.append)
+    # Then nothing lands outside the directory (nor through the link),
+    # and each refusal is reported (the CLI says it on stderr)
     outside = [p for p in tmp_path.rglob("*") if p.is_file() and not p.resolve().is_relative_to(directory.resolve())]
     assert outside == []
     assert (directory / "abs-key").read_bytes() == b"kept"
     assert (directory / "fine" / "run" / "log.gz").read_bytes() == b"kept"
-    refused = capsys.readouterr().err
-    assert "'runs/../../x'" in refused and "'runs/ok/manifest.json'" in refused
+    assert "runs/../../x" in refused and "runs/ok/manifest.json" in refused

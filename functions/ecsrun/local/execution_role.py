@@ -8,10 +8,12 @@ with a `ResourceInitializationError` stoppedReason, in ECS's words (texts as tas
 issues 4504 and 5752, terraform-aws-modules/terraform-aws-ecs#313).
 
 Which policies the role has: a role of that name in the local stack's IAM is read (inline and attached
-policies). Any other role is taken to be ECS's managed task execution role (`ecsTaskExecutionRole` with
-`AmazonECSTaskExecutionRolePolicy`), which allows pulling images and writing log streams, nothing more (FACTS:
-it grants `logs:CreateLogStream` and `logs:PutLogEvents`, not `logs:CreateLogGroup`). A task definition without
-an execution role is not checked (on EC2 the container instance's role acts; the local engine does not model it).
+policies), and every need is checked against them. A role the local stack does not hold is an account's role whose
+policies the local engine cannot know: it is taken to have at least ECS's managed task execution policy
+(`AmazonECSTaskExecutionRolePolicy`: pulling images and writing log streams, not `logs:CreateLogGroup`), so a
+log group to create is refused as ECS would refuse it, while its reads of secrets and environment files, which
+accounts grant their roles on purpose, are not checked. A task definition without an execution role is not
+checked (on EC2 the container instance's role acts; the local engine does not model it).
 """
 
 from __future__ import annotations
@@ -42,14 +44,14 @@ MANAGED_EXECUTION_POLICY: tuple[dict[str, Any], ...] = (
 _PULL = "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed"
 
 
-def statements_for(iam: Any, role_arn: str) -> tuple[dict[str, Any], ...]:
-    """The identity-policy statements of the role named `role_arn` in the local stack's IAM; the managed
-    execution policy's when the local stack has no such role."""
+def statements_for(iam: Any, role_arn: str) -> tuple[dict[str, Any], ...] | None:
+    """The identity-policy statements of the role named `role_arn` in the local stack's IAM; None when the local
+    stack has no such role (its policies are the account's, unknown here)."""
     name = role_arn.rsplit("/", 1)[-1]
     try:
         iam.get_role(RoleName=name)
     except iam.exceptions.NoSuchEntityException:
-        return MANAGED_EXECUTION_POLICY
+        return None
     documents: list[Any] = []
     for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
         documents.append(iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"])
@@ -74,7 +76,7 @@ def start_failure(
     overrides: dict[str, Any],
     *,
     task_id: str,
-    statements: tuple[dict[str, Any], ...],
+    statements: tuple[dict[str, Any], ...] | None,
     region: str,
     account: str,
     group_exists: Callable[[str], bool],
@@ -84,6 +86,8 @@ def start_failure(
     role_arn = task_definition.get("executionRoleArn")
     if not role_arn:
         return None
+    known = statements is not None
+    statements = statements if statements is not None else MANAGED_EXECUTION_POLICY
     session = f"arn:aws:sts::{account}:assumed-role/{str(role_arn).rsplit('/', 1)[-1]}/{task_id}"
 
     def refused(service: str, action: str, resource: str) -> str | None:
@@ -93,7 +97,7 @@ def start_failure(
 
     by_name = {o.get("name"): o for o in overrides.get("containerOverrides") or [] if isinstance(o, dict)}
     containers = [c for c in task_definition.get("containerDefinitions") or [] if isinstance(c, dict)]
-    for container in containers:
+    for container in containers if known else ():
         override = by_name.get(container.get("name")) or {}
         for entry in override.get("environmentFiles") or container.get("environmentFiles") or []:
             where = env_file_object(entry.get("value"))
@@ -109,7 +113,7 @@ def start_failure(
                         "error stream: service call has been retried 5 time(s): AccessDenied: Access Denied "
                         f"status code: 403, request id: {_request_id()}"
                     )
-    for container in containers:
+    for container in containers if known else ():
         for secret in container.get("secrets") or []:
             ref = secret_ref(str(secret.get("valueFrom")))
             if ref.service == "secretsmanager":

@@ -13,6 +13,8 @@ from typing import Any
 
 from ecsrun.domain.request_rules import CONTAINER_NAME, parse_cpu, parse_memory
 
+# ContainerDefinition.name, as ECS documents it.
+NAME_RULE = "up to 255 letters (uppercase and lowercase), numbers, underscores and hyphens are allowed"
 CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
 # ECS gives up on a dependency after the dependency container's startTimeout; without one, after the agent's
 # ECS_CONTAINER_START_TIMEOUT, whose default on Linux is 3 minutes.
@@ -84,7 +86,7 @@ def registration_issues(document: dict[str, Any]) -> list[tuple[str, str]]:
         where = f"containerDefinitions[{index}]"
         name = _name(container)
         if not CONTAINER_NAME.fullmatch(name):
-            problems.append((f"{where}.name", f"{name!r} is not a container name: up to 255 letters, numbers, _ and -"))
+            problems.append((f"{where}.name", f"{name!r} is not a container name: {NAME_RULE}"))
         elif name in seen:
             problems.append((f"{where}.name", f"two containers are named {name}"))
         seen.add(name)
