@@ -261,6 +261,9 @@ def test_stop_stops_the_execution_then_the_task_and_still_copies_its_logs(
     assert code == 0, err
     assert not [line for line in err.splitlines() if line.startswith("ecsrun")]
     assert out.startswith("stopped arn:aws:states:") and "wrong input file" in out
+    # (as on Step Functions, the execution is ABORTED as soon as StopExecution has answered)
+    stopped = aws.client("stepfunctions").describe_execution(executionArn=out.split()[1].rstrip(":"))
+    assert stopped["status"] == "ABORTED"
     _until(lambda: "runs/long-one/manifest.json" in aws.objects("runs/long-one/"))
     manifest = json.loads(aws.objects("runs/long-one/")["runs/long-one/manifest.json"])
     assert manifest["error"] == "Run.Aborted"

@@ -136,3 +136,20 @@ def test_a_request_with_an_invalid_run_id_is_answered_when_its_execution_fails(s
     # Then the caller is answered with that name and that cause, though there is no run to abort
     sfn.assert_no_pending_responses()
     assert result["result"] == "ignored: the execution named no valid runId"
+
+
+@pytest.mark.parametrize(
+    "beyond",
+    ['"timeoutSeconds": ' + "9" * 5000, '"overrides": ' + "[" * 600 + "]" * 600],
+    ids=["integer-of-5000-digits", "nested-600-deep"],
+)
+def test_an_input_out_of_bounds_still_answers_its_callers_token(stack: Stack, sfn: Stubber, beyond: str) -> None:
+    # Given an execution aborted before ValidateRequest ran, whose input no step reads but whose caller waits
+    event = execution_event("ABORTED", None, name="out-of-bounds")
+    head = '{"callbackTaskToken": "' + TOKEN + '", "taskDefinition": "ecsrun-hello", '
+    event["detail"]["input"] = head + beyond + "}"
+    sfn.add_response("send_task_failure", {}, {"taskToken": TOKEN, "error": "Run.Aborted", "cause": ANY})
+    # When its end arrives
+    execution_ended.handler(event, context())
+    # Then the token is read from the input's top level alone and the caller is told Run.Aborted
+    sfn.assert_no_pending_responses()

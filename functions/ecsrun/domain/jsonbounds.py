@@ -145,3 +145,14 @@ def loads(text: str | bytes, *, max_depth: int | None = MAX_DEPTH) -> Any:
     except RecursionError:  # deeper than the parser can go: far deeper than any bound
         raise JsonBoundsError("(document)", _depth_message(max_depth or MAX_DEPTH)) from None
     return check(value, max_depth=max_depth if max_depth is not None else sys.getrecursionlimit())
+
+
+def top_level_field(text: str | bytes, name: str) -> Any:
+    """One top-level field of a JSON object whose other parts may be out of bounds (too deep, a too-long integer),
+    or None: ExecutionEnded must find a caller's token even in an input no step could read. Nothing beneath the
+    top level is checked or converted, so the bounds cost nothing here."""
+    try:
+        value = json.loads(text, parse_int=_parse_int)
+    except (RecursionError, ValueError):
+        return None
+    return value.get(name) if isinstance(value, dict) else None

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ecsrun.adapters.dynamodb import RunsTable
 from ecsrun.domain import jsonbounds
-from ecsrun.domain.callback import callback_token, ended_execution_outcome
+from ecsrun.domain.callback import CALLBACK_FIELD, callback_token, ended_execution_outcome
 from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.record import RunRecord
 from ecsrun.domain.runtask import run_id_for_execution
@@ -49,7 +49,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request = jsonbounds.loads(raw_input or "null", max_depth=jsonbounds.MAX_REQUEST_DEPTH)
     except ValueError as exc:  # not JSON, or out of bounds: no request was ever validated; the name tells the runId
         logger.info("the execution's input is not a request ecsrun reads", extra={"why": str(exc)[:300]})
-        request = None
+        # ... but its caller still waits: the token is read from the top level alone.
+        token = jsonbounds.top_level_field(raw_input or "null", CALLBACK_FIELD)
+        request = {CALLBACK_FIELD: token} if token is not None else None
     run_id = run_id_for_execution(request, execution.name)
     logger.append_keys(runId=run_id, executionArn=execution.executionArn)
     if run_id is None:  # an invalid runId: no record, but the caller still waits for its answer

@@ -648,6 +648,12 @@ class LocalAws:
                 execution.error, execution.cause = error, cause
             for endpoint in list(env.callback_pool_manager._pool.values()):
                 endpoint.interrupt_all()
+            # Step Functions answers StopExecution with the execution already ABORTED; moto's worker thread records
+            # it once the woken state unwinds, so a DescribeExecution right after the call could still say RUNNING.
+            for _ in range(400):
+                if str(getattr(execution.exec_status, "value", execution.exec_status)) != "RUNNING":
+                    break
+                time.sleep(0.025)
             runtime._announce_end(execution.exec_arn)
             return None
 
