@@ -473,3 +473,19 @@ def test_a_validation_that_keeps_failing_ends_the_run_as_an_internal_error_not_a
     assert cause["error"] == "Run.InternalError" and "ValidateRequest" in cause["message"]
     assert "Traceback" not in (result.cause or "") and "KeyError" not in (result.cause or "")
     assert _tasks(aws, "hello-demo") == []
+
+
+def test_an_execution_stopped_right_after_its_start_is_aborted_at_once(aws: LocalAws) -> None:
+    # Given executions stopped as soon as StartExecution answered (before the local interpreter began)
+    aws.register_task_definition(_definition())
+    sfn = aws.client("stepfunctions")
+    statuses = []
+    for i in range(3):
+        started = sfn.start_execution(
+            stateMachineArn=aws.state_machine_arn, name=f"stopped-{i}", input=json.dumps(_request(runId=f"stopped-{i}"))
+        )
+        # When each is stopped at once
+        sfn.stop_execution(executionArn=started["executionArn"], error="Operator.Abort", cause="wrong input")
+        statuses.append(sfn.describe_execution(executionArn=started["executionArn"])["status"])
+    # Then StopExecution answered with each ABORTED, as Step Functions does (not a crash, not still RUNNING)
+    assert statuses == ["ABORTED"] * 3

@@ -635,6 +635,10 @@ class LocalAws:
             worker = execution.exec_worker
             if worker is None:
                 return original(execution, *args, **kwargs)
+            for _ in range(500):  # a stop right after the start: moto's worker thread has not built its env yet
+                if worker.env is not None:
+                    break
+                time.sleep(0.01)
             env = worker.env
             set_error = env.set_error
 
