@@ -488,6 +488,24 @@ def test_a_start_that_died_is_retried_like_an_interrupted_one():
     assert "Lambda.Unknown" in retrier["ErrorEquals"]
 
 
+@pytest.mark.parametrize("name", ["ValidateRequest", "PrepareArray", "SummarizeArray"])
+def test_an_idempotent_step_that_died_is_tried_again(name: str) -> None:
+    # Given an idempotent step's retriers (each finds its own claim or the recorded end on a second try)
+    retried = {error for r in _states()[name]["Retry"] for error in r["ErrorEquals"]}
+    # Then a function that died (Lambda.Unknown) is tried again before the Catch ends the run Run.InternalError
+    # (a duplicate array's PrepareArray that died after answering Run.Duplicate: found by tests/simulation)
+    assert "Lambda.Unknown" in retried
+
+
+@pytest.mark.parametrize("name", ["PrepareArray", "SummarizeArray"])
+def test_an_array_step_whose_aws_call_failed_is_tried_again(name: str) -> None:
+    # Given an array step's retriers, When the last one is read
+    last = _states()[name]["Retry"][-1]
+    # Then any failure of the function (a DynamoDB or S3 call that failed past the SDK's retries) is tried again,
+    # a few times, before the Catch: a claim that failed once must not end an array Run.InternalError
+    assert last["ErrorEquals"] == ["States.TaskFailed"] and 2 <= last["MaxAttempts"] <= 5
+
+
 def test_the_timeout_stop_state_retries_a_failed_stop():
     state = _states()["StopTimedOutTask"]
     assert state["Parameters"]["Payload"]["stopFor"] == "timeout"
