@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from ecsrun.adapters.cloudwatch_logs import LogReadPaused, PacedLogReader, iter_log_pages
 from ecsrun.adapters.pacing import SharedPace
+from ecsrun.domain.pacing import SlotTooFar
 
 from tests.conftest import REGION, Stack
 
@@ -171,11 +172,11 @@ def test_a_long_wait_for_a_slot_pauses_a_copy_short_of_time_but_a_short_one_does
     logs = FlakyLogs()
     slept: list[float] = []
     # When its slot is half a second away, Then it waits for it and reads
-    PacedLogReader(logs, pace=lambda: 0.5, give_up=lambda: True, sleep=slept.append).get_log_events()
+    PacedLogReader(logs, pace=lambda *_: 0.5, give_up=lambda: True, sleep=slept.append).get_log_events()
     assert slept == [0.5] and len(logs.calls) == 1
     # When its slot is a minute away, Then it pauses rather than wait past its time
     with pytest.raises(LogReadPaused):
-        PacedLogReader(logs, pace=lambda: 60.0, give_up=lambda: True, sleep=slept.append).get_log_events()
+        PacedLogReader(logs, pace=lambda *_: 60.0, give_up=lambda: True, sleep=slept.append).get_log_events()
     assert len(logs.calls) == 1
 
 
@@ -205,3 +206,34 @@ def test_a_slot_costs_one_write_whether_the_timeline_is_idle_or_busy(pacing: Any
     crowded = SharedPace(busy, "one-write-busy", 8, clock=clock)
     assert [crowded.take() for _ in range(4)] == [0.0, 0.125, 0.25, 0.375]
     assert busy.writes == 4
+
+
+def test_a_slot_further_than_the_caller_may_wait_is_not_booked(pacing: Any) -> None:
+    # Given a pace of 1 a second whose timeline is booked 3 seconds ahead
+    clock = Clock()
+    pace = SharedPace(pacing, "bounded", 1, clock=clock)
+    assert [pace.take() for _ in range(3)] == [0.0, 1.0, 2.0]
+    # When a caller that may wait 2.5 seconds asks, Then it is told how far the slot is, and nothing is booked
+    with pytest.raises(SlotTooFar) as far:
+        pace.take(max_wait=2.5)
+    assert far.value.seconds == 3.0
+    assert pace.take(max_wait=3.0) == 3.0  # the slot it did not book is the next caller's
+    # And a caller that may wait long enough books as before
+    assert pace.take(max_wait=10) == 4.0
+
+
+def test_a_copy_that_can_pause_books_no_slot_it_will_not_use_and_says_how_long_to_wait() -> None:
+    # Given a shared pace whose next slot is ten minutes away (far more copies than the quota serves)
+    logs = FlakyLogs()
+    asked: list[float | None] = []
+
+    def pace(max_wait: float | None = None) -> float:
+        asked.append(max_wait)
+        raise SlotTooFar(600.0)
+
+    # When a copy that can pause reads
+    with pytest.raises(LogReadPaused) as paused:
+        PacedLogReader(logs, pace=pace, give_up=lambda: False, sleep=lambda s: None).get_log_events()
+    # Then it booked within its bound only, made no call, and pauses for as long as the queue is
+    assert asked == [PacedLogReader.MAX_BOOKING_SECONDS] and logs.calls == []
+    assert paused.value.wait_seconds == 600.0

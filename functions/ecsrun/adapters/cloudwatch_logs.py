@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
-from ecsrun.domain.pacing import backoff_seconds
+from ecsrun.domain.pacing import SlotTooFar, backoff_seconds
 
 THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"})
 
@@ -18,8 +18,14 @@ class LogStreamMissing(Exception):
 
 
 class LogReadPaused(Exception):
-    """GetLogEvents kept answering ThrottlingException (or a server error) until the invocation's time ran short:
-    the copy pauses at a checkpoint and a later invocation reads on from the last page it wrote."""
+    """GetLogEvents kept answering ThrottlingException (or a server error) until the invocation's time ran short,
+    or the shared pace has no slot within MAX_BOOKING_SECONDS: the copy pauses at a checkpoint (for `wait_seconds`
+    in the state machine, where waiting costs nothing) and a later invocation reads on from the last page it
+    wrote."""
+
+    def __init__(self, message: str, wait_seconds: float = 0.0) -> None:
+        super().__init__(message)
+        self.wait_seconds = wait_seconds
 
 
 class PacedLogReader:
@@ -29,12 +35,16 @@ class PacedLogReader:
     only when a request was throttled or a wait is long, ends the wait early with LogReadPaused."""
 
     LONG_WAIT_SECONDS = 1.0
+    # A copy that can pause books a slot at most this far ahead: the timeline then never holds more than this
+    # much work, so no copy books a slot it will not live to use (under overload, wasted slots starve everyone).
+    MAX_BOOKING_SECONDS = 60.0
+    MAX_PAUSE_SECONDS = 900.0
 
     def __init__(
         self,
         logs: Any,
         *,
-        pace: Callable[[], float] | None = None,
+        pace: Callable[..., float] | None = None,
         give_up: Callable[[], bool] | None = None,
         sleep: Callable[[float], None] | None = None,
         backoff: Callable[[int], float] | None = None,
@@ -48,7 +58,7 @@ class PacedLogReader:
         attempt = 0
         while True:
             if self._pace is not None:
-                self._wait(self._pace())
+                self._wait(self._slot())
             try:
                 return self._logs.get_log_events(**kwargs)
             except ClientError as exc:
@@ -61,6 +71,18 @@ class PacedLogReader:
                 if self._give_up is not None and self._give_up():
                     raise LogReadPaused(f"GetLogEvents {code} {attempt} times; continuing later") from exc
                 self._wait(self._backoff(attempt))
+
+    def _slot(self) -> float:
+        """Seconds to this request's slot; a copy that can pause books none too far ahead and pauses instead."""
+        assert self._pace is not None
+        if self._give_up is None:
+            return self._pace()
+        try:
+            return self._pace(self.MAX_BOOKING_SECONDS)
+        except SlotTooFar as far:
+            wait = min(far.seconds, self.MAX_PAUSE_SECONDS)
+            said = f"the next GetLogEvents slot is {far.seconds:.0f} s away; continuing then"
+            raise LogReadPaused(said, wait) from far
 
     def _wait(self, seconds: float) -> None:
         """Sleep `seconds`, a second at a time when it is long, so a copy short of time pauses instead."""

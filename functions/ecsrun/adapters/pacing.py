@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ecsrun.domain.pacing import interval_ms
+from ecsrun.domain.pacing import SlotTooFar, interval_ms
 from ecsrun.plumbing.observability import logger
 
 KEY = "pace"
@@ -34,9 +34,10 @@ class SharedPace:
         self._table, self._name, self._clock = table, name, clock
         self._interval = interval_ms(rate_per_second)
 
-    def take(self) -> float:
+    def take(self, max_wait: float | None = None) -> float:
         """Reserve the next slot; the seconds to wait for it (0: go now). When the item cannot be written, 0:
         the request goes unpaced and, if throttled, is retried with backoff (a pace is a courtesy, not a lock).
+        With `max_wait`, a slot further away than that is not booked: SlotTooFar says how far it is.
 
         Which of the two writes is tried first follows what this process saw last: a timeline it left idle is
         likely idle still (one write, not a failed one and then another), a busy one busy still."""
@@ -45,7 +46,7 @@ class SharedPace:
             busy = _BOOKED_UNTIL.get(self._name, 0) > now
             for attempt in (self._queue, self._start) if busy else (self._start, self._queue):
                 try:
-                    wait_ms = attempt(now)
+                    wait_ms = attempt(now, max_wait)
                 except ClientError as exc:
                     if not _conditional_failed(exc):
                         return self._unpaced(exc)
@@ -57,18 +58,35 @@ class SharedPace:
         logger.warning("pace contended; this request goes unpaced", extra={"pace": self._name})
         return 0.0
 
-    def _queue(self, now: int) -> int:
-        """The timeline is booked to `tat` >= now: take that slot, move it on; milliseconds to wait."""
-        answer = self._table.update_item(
-            Key={KEY: self._name},
-            UpdateExpression="SET tat = tat + :interval",
-            ConditionExpression="tat >= :now",
-            ExpressionAttributeValues={":interval": self._interval, ":now": now},
-            ReturnValues="UPDATED_NEW",
-        )
+    def _queue(self, now: int, max_wait: float | None) -> int:
+        """The timeline is booked to `tat` >= now (and, with `max_wait`, to no later than that from now): take
+        that slot, move it on; milliseconds to wait."""
+        values: dict[str, Any] = {":interval": self._interval, ":now": now}
+        condition = "tat >= :now"
+        if max_wait is not None:
+            values[":limit"] = now + round(max_wait * 1000)
+            condition += " AND tat <= :limit"
+        try:
+            answer = self._table.update_item(
+                Key={KEY: self._name},
+                UpdateExpression="SET tat = tat + :interval",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            old: Any = exc.response.get("Item") or {}
+            tat = old.get("tat")
+            booked = int(tat["N"] if isinstance(tat, dict) else tat) if tat is not None else None
+            too_far = max_wait is not None and booked is not None and booked - now > max_wait * 1000
+            if _conditional_failed(exc) and too_far and booked is not None:
+                _BOOKED_UNTIL[self._name] = booked
+                raise SlotTooFar((booked - now) / 1000) from exc
+            raise
         return max(0, int(answer["Attributes"]["tat"]) - self._interval - now)
 
-    def _start(self, now: int) -> int:
+    def _start(self, now: int, max_wait: float | None = None) -> int:
         """The timeline is idle (or new): this request goes now, the next one an interval later."""
         self._table.update_item(
             Key={KEY: self._name},

@@ -22,6 +22,15 @@ BACKOFF_BASE_SECONDS = 0.25
 BACKOFF_CAP_SECONDS = 20.0
 
 
+class SlotTooFar(Exception):
+    """The next free slot is further away than the caller may wait: nothing was booked (a booked slot nobody uses
+    is a request lost to every caller: under overload, copies that book and then pause would starve them all)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the next slot is {seconds:.1f} s away")
+        self.seconds = seconds
+
+
 def interval_ms(rate_per_second: float) -> int:
     """Milliseconds between two requests on the shared timeline (at least 1)."""
     return max(1, round(1000 / rate_per_second))

@@ -229,10 +229,10 @@ def copy_run_logs(
                 pages = iter_log_pages(logs_client(spec.log.region), spec.log.group, stream, member.state.token)
                 try:
                     ended = member.write(pages, should_pause)  # False: short of time, mid-stream
-                except LogReadPaused:  # throttled until time ran short: continue from the last page written
+                except LogReadPaused as pause:  # throttled until time ran short, or no slot near: continue later
                     if should_pause is None or not member.resumable:
                         continue  # cannot pause: read on, from the token of the last page written
-                    ended = False
+                    ended, wait = False, pause.wait_seconds
                     break
                 wait = settle(member.state) if ended and settle is not None else 0.0
                 if wait <= 0 or (should_pause is not None and member.resumable):
