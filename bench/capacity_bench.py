@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pipeline_bench
+from calls_bench import SERVICES  # botocore's service ids as AWS's quotas pages name them
 
 ROOT = Path(__file__).resolve().parents[1]
 CALLS_FILE = ROOT / "bench" / "calls-per-run.json"
@@ -45,15 +46,6 @@ LINE_BYTES = 100
 TYPICAL = {"containers": 2, "logMB": 5, "taskMinutes": 10}
 POINTS = ((2, 5), (3, 5), (2, 10))  # the typical run, one container more, twice the log
 FLUSH_SECONDS = 5  # the awslogs driver's batch frequency
-SERVICES = {
-    "cloudwatch-logs": "CloudWatchLogs",
-    "ecs": "ECS",
-    "sfn": "StepFunctions",
-    "dynamodb": "DynamoDB",
-    "s3": "S3",
-    "eventbridge": "EventBridge",
-    "lambda": "Lambda",
-}
 DDB_WRITES = ("PutItem", "UpdateItem", "DeleteItem")
 RULE_TARGETS = ("TaskStoppedFunction", "ExecutionEndedFunction")
 FIRELENS_S3 = {"S3.ListObjectsV2": 1.0, "S3.GetObject": 1.0, "S3.UploadPartCopy": 1.0}
