@@ -52,3 +52,18 @@ def test_the_sustained_rate_is_its_refill_rate() -> None:
 def test_a_bucket_that_can_never_admit_a_call_is_refused(rate: float, burst: float) -> None:
     with pytest.raises(ValueError, match="bucket"):
         TokenBucket(rate=rate, burst=burst)
+
+
+def test_a_caller_that_sleeps_each_wait_on_an_epoch_clock_gets_its_token() -> None:
+    # Given a bucket on a clock of epoch seconds, half a millionth of a token short (as the load simulation left
+    # one: its wait, 9.5e-8 s, is less than the clock can add to 1.8e9)
+    now = 1_767_604_326.6
+    bucket = TokenBucket(rate=5.0, burst=5.0, tokens=0.9999995231628418, updated=now)
+    # When a caller sleeps each wait() and asks again (as the simulation's timers do)
+    asks = 0
+    while not bucket.take(now):
+        asks += 1
+        assert asks < 5, "the wait never moves the clock"
+        now += bucket.wait(now)
+    # Then it gets its token at once: a shortfall the clock cannot express counts as none
+    assert asks == 0

@@ -11,6 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# A shortfall this small counts as none, in `take` and `wait` alike. On a clock of epoch seconds (about 1.8e9),
+# a double resolves about 2.4e-7 s: a wait for a shortfall of a few billionths of a token would not move the clock
+# at all, and a caller that sleeps `wait()` and asks again would ask for ever (seen in the load simulation).
+EPSILON = 1e-6
+
 
 @dataclass
 class TokenBucket:
@@ -42,7 +47,7 @@ class TokenBucket:
         """Take `count` tokens if the bucket holds them at `now` (True), else take nothing (False: throttled).
         Time never runs backwards for a bucket: an earlier `now` than the last one refills nothing."""
         self._refill(now)
-        if self.tokens + 1e-9 >= count:
+        if self.tokens + EPSILON >= count:
             self.tokens = max(0.0, self.tokens - count)
             return True
         return False
@@ -51,7 +56,7 @@ class TokenBucket:
         """Seconds from `now` until `count` tokens are there (0 when they are now). Takes nothing."""
         self._refill(now)
         missing = count - self.tokens
-        return 0.0 if missing <= 1e-9 else missing / self.rate
+        return 0.0 if missing <= EPSILON else missing / self.rate
 
 
 __all__ = ["TokenBucket"]
