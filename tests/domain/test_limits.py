@@ -184,7 +184,7 @@ class _Store:
     def get(self, run_id: str) -> Any:
         return self.record
 
-    def begin_attempt(self, record: Any, attempt: int, token: str) -> None:
+    def begin_attempt(self, record: Any, attempt: int, token: str, **escalated: Any) -> None:
         self.record = record.model_copy(update={"attempt": attempt})
 
 

@@ -46,6 +46,7 @@ def test_starts_one_task_that_leads_back_to_the_run(stack: Stack, sfn: Stubber) 
             "log": {"group": "/ecs/ecsrun-demo", "region": "us-east-1", "stream_prefix": "ecs"},
             "log_driver": "awslogs",
             "firelens": None,
+            "memory": 512,  # its hard limit: retry.escalate raises it after an out-of-memory kill
         }
     ]
     assert int(record["expiresAt"]) > 0

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from ecsrun.domain.errors import TASK_VERDICT_ERRORS, ErrorName
+from ecsrun.domain.retry_fields import RETRIABLE_ERRORS
 from ecsrun.local.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,16 +27,10 @@ LAMBDA_SERVICE_ERRORS = {
 TERMINAL_TYPES = {"Succeed", "Fail"}
 
 # Failures that may mean "not now": StartTaskAndWait sends them to PlanRetry, which retries or gives up.
-RETRYABLE_NAMES = {
-    ErrorName.CAPACITY_UNAVAILABLE.value,
-    ErrorName.THROTTLED.value,
-    ErrorName.TASK_FAILED_TO_START.value,
-    ErrorName.TASK_STOPPED.value,
-}
+# Failures PlanRetry judges (retry.on's rules, else the "not now" default): the names retry_fields lets rules match.
+RETRYABLE_NAMES = {name.value for name in RETRIABLE_ERRORS}
 # Failures that never get another attempt: StartTaskAndWait sends them straight to CopyLogs.
 FINAL_NAMES = {
-    ErrorName.RUN_TASK_FAILED.value,
-    ErrorName.CONTAINER_EXITED_NON_ZERO.value,
     ErrorName.TASK_LOST.value,
     ErrorName.DUPLICATE.value,
 }

@@ -254,14 +254,23 @@ class RunsTable(RunQueries):
 
     # ---- retries ----
 
-    def begin_attempt(self, read: RunRecord, attempt: int, token: str) -> None:
-        """The failed attempt joins the history; the record starts over for the next one."""
+    def begin_attempt(
+        self,
+        read: RunRecord,
+        attempt: int,
+        token: str,
+        fields: dict[str, Any] | None = None,
+        note: dict[str, Any] | None = None,
+    ) -> None:
+        """The failed attempt joins the history; the record starts over for the next one, which runs with
+        `fields` (the RunTask fields its escalation replaced) and says `note` (what changed and why)."""
         verdict = read.verdict
         earlier = {
             "attempt": read.attempt,
             "taskArn": read.taskArn,
             "error": verdict.error.value if verdict and verdict.error else None,
             "reason": verdict.reason if verdict else None,
+            **(read.attemptNote or {}),
         }
         self._update(
             read.runId,
@@ -272,6 +281,8 @@ class RunsTable(RunQueries):
                 "attempts": [*read.attempts, earlier],
                 "earlyEvents": {},
                 "tokenState": TokenState.START.value,
+                "attemptFields": fields if fields is not None else (read.attemptFields or {}),
+                "attemptNote": note or {},
             },
             "#status = :read_status AND #attempt = :read_attempt",
             {":read_status": read.status.value, ":read_attempt": read.attempt},

@@ -12,7 +12,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from ecsrun.domain.models.record import RunRecord
 
 # Attributes kept as JSON text: nested, float-free and read whole.
-JSON_ATTRS = ("run", "containers", "task", "verdict", "outcome", "attempts", "array")
+JSON_ATTRS = ("run", "containers", "task", "verdict", "outcome", "attempts", "array", "attemptFields", "attemptNote")
 _INTS = ("attempt", "expiresAt", "taskVersion", "runTaskAttempt")
 
 

@@ -96,7 +96,7 @@ def _ended_summary(record: RunRecord, status: str, error: str | None, cause: str
             f"the execution ended {status}" + (f": {caught_reason(cause)[:500]}" if cause else ""), values
         ),
         "task": task_summary(record),
-        "attempts": [*record.attempts, {"attempt": record.attempt}],
+        "attempts": [*record.attempts, {"attempt": record.attempt, **(record.attemptNote or {})}],
     }
     if error and error != name:  # the execution's own error (an operator's, a States.* one) is kept as detail
         summary["executionError"] = scrub(error[:256], values)
@@ -118,7 +118,7 @@ def recorded_summary(record: RunRecord, manifest: dict[str, Any] | None = None) 
         base = {
             "runId": record.runId,
             "task": task_summary(record),
-            "attempts": [*record.attempts, {"attempt": record.attempt}],
+            "attempts": [*record.attempts, {"attempt": record.attempt, **(record.attemptNote or {})}],
             "logs": {"bucket": None, "manifestKey": outcome.get("manifestKey"), "containers": []},
         }
     ended = {k: outcome.get(k) for k in ("status", "error", "message")}

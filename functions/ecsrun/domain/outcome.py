@@ -177,7 +177,12 @@ def compose(
         "logs": logs_summary(bucket, manifest, entries),
         "attempts": [
             *record.attempts,
-            {"attempt": record.attempt, "taskArn": record.taskArn, "error": failure[0].value if failure else None},
+            {
+                "attempt": record.attempt,
+                "taskArn": record.taskArn,
+                "error": failure[0].value if failure else None,
+                **(record.attemptNote or {}),
+            },
         ],
     }
     if failure is None:  # the execution's output: within what a state may carry beside the run

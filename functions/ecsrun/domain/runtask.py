@@ -55,12 +55,15 @@ def client_token(run_id: str, attempt: int) -> str:
     return hashlib.sha256(f"{run_id}#{attempt}".encode()).hexdigest()[:MAX_CLIENT_TOKEN]
 
 
-def run_task_args(run: Run, prefix: str, attempt: int = 1) -> dict[str, Any]:
+def run_task_args(run: Run, prefix: str, attempt: int = 1, fields: dict[str, Any] | None = None) -> dict[str, Any]:
     """RunTask's arguments: the request as given, but for the task definition, which is the revision validated
-    when the run carries it (a family name alone would run whichever revision is the latest at RunTask)."""
+    when the run carries it (a family name alone would run whichever revision is the latest at RunTask), and
+    `fields`: what the attempt's escalation replaced (RunRecord.attemptFields). The same attempt always gets the
+    same arguments, as its clientToken requires."""
     pinned = {"taskDefinition": run.definition.arn} if run.definition is not None else {}
     return {
         **run.request,
+        **(fields or {}),
         **pinned,
         "count": 1,
         "startedBy": started_by(prefix, run.runId),
@@ -93,6 +96,7 @@ def container_specs(task_definition: dict[str, Any], default_region: str) -> lis
                 log=target,
                 log_driver=driver,
                 firelens=routed,
+                memory=container.get("memory") if isinstance(container.get("memory"), int) else None,
             )
         )
     return specs
@@ -101,8 +105,12 @@ def container_specs(task_definition: dict[str, Any], default_region: str) -> lis
 def resolve_definition(task_definition: dict[str, Any], default_region: str) -> ResolvedDefinition:
     """The little of a described task definition that travels with the run: its ARN with revision, and its
     containers (essential flags and log configurations)."""
+    cpu, memory = task_definition.get("cpu"), task_definition.get("memory")
     return ResolvedDefinition(
-        arn=task_definition["taskDefinitionArn"], containers=container_specs(task_definition, default_region)
+        arn=task_definition["taskDefinitionArn"],
+        containers=container_specs(task_definition, default_region),
+        cpu=str(cpu) if cpu else None,
+        memory=str(memory) if memory else None,
     )
 
 

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
-from ecsrun.local import awslogs
+from ecsrun.local import awslogs, memory
 from ecsrun.local.firelens import FirelensRouters
 from ecsrun.local.output import DRAIN_SECONDS, read_lines
 from ecsrun.local.taskdef import (
@@ -35,6 +35,7 @@ from ecsrun.local.taskdef import (
 )
 
 DEFAULT_STOP_TIMEOUT = 30  # seconds between SIGTERM and SIGKILL, as ECS's default stopTimeout
+MEMORY_CHECK_SECONDS = 0.1  # how often running containers' memory is read against their limits
 LOG_BATCH = 1000
 HOST_ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
@@ -72,6 +73,7 @@ class ContainerRun:
     last_timestamp: int = 0  # the last log event's, in ms
     # Set once the container's main process has exited and its process group was killed.
     ended: threading.Event = field(default_factory=threading.Event)
+    memory_limit: int | None = None  # MiB (ecsrun.local.memory): above it, killed as out of memory
 
     @property
     def name(self) -> str:
@@ -245,6 +247,7 @@ class LocalEcsAgent:
             "taskDefinition"
         ]
         overrides = {o["name"]: o for o in (task.overrides.get("containerOverrides") or [])}
+        task_memory = memory.task_memory(task.task_definition, task.overrides)
         for definition in task.task_definition.get("containerDefinitions", []):
             override = overrides.get(definition["name"])
             task.containers.append(
@@ -253,6 +256,7 @@ class LocalEcsAgent:
                     container_argv(definition, override),
                     container_env(definition, override),
                     started_by=task.started_by,
+                    memory_limit=memory.limit_mib(definition, override, task_memory),
                 )
             )
 
@@ -451,7 +455,11 @@ class LocalEcsAgent:
         once: the kernel does that to a PID namespace whose PID 1 exits (pid_namespaces(7))."""
         task_started = time.monotonic()
         stopping = False
+        memory_checked = 0.0
         while True:
+            if time.monotonic() - memory_checked >= MEMORY_CHECK_SECONDS:
+                memory_checked = time.monotonic()
+                self._kill_out_of_memory(task)
             for container in task.containers:
                 if (
                     container.process is not None
@@ -483,6 +491,15 @@ class LocalEcsAgent:
             if all(c.settled for c in task.containers):
                 return
             time.sleep(0.02)
+
+    @staticmethod
+    def _kill_out_of_memory(task: TaskRun) -> None:
+        """A running container over its memory limit is SIGKILLed, as the OOM killer does (exit code 137)."""
+        for container in task.containers:
+            process = container.process
+            if container.running and process is not None and memory.over_limit(process.pid, container.memory_limit):
+                container.reason = memory.OUT_OF_MEMORY_REASON
+                _kill_group(process.pid)
 
     @staticmethod
     def _stop_in_order(task: TaskRun) -> None:
@@ -605,7 +622,8 @@ class LocalEcsAgent:
             detail["launchType"] = task.launch_type
         if task.capacity_provider:
             detail["capacityProviderName"] = task.capacity_provider
-        for key, value in (("cpu", task.task_definition.get("cpu")), ("memory", task.task_definition.get("memory"))):
+        for key in ("cpu", "memory"):  # the task's size: the overrides', else its definition's
+            value = task.overrides.get(key) or task.task_definition.get(key)
             if value:
                 detail[key] = str(value)
         if task.started_at:

@@ -106,7 +106,8 @@ def _start_attempt(
         logger.info("the run stopped being started before RunTask; nothing started")
         return {"runId": run.runId, "started": False}
     try:
-        task = ecs.run_task(run_task_args(run, settings.started_by_prefix, attempt=attempt))
+        args = run_task_args(run, settings.started_by_prefix, attempt=attempt, fields=record.attemptFields)
+        task = ecs.run_task(args)
     except RunTaskRefused as refused:
         if refused.error == ErrorName.THROTTLED:
             # A throttled RunTask started nothing, but an earlier call with this clientToken may have: the attempt

@@ -47,7 +47,9 @@ def resolve_attempt_task(record: RunRecord, *, ecs: Ecs, settings: Settings) -> 
             "its task cannot be named safely (find it by startedBy and stop it by hand)"
         )
     try:
-        return ecs.run_task(run_task_args(record.run, settings.started_by_prefix, attempt=record.attempt))
+        return ecs.run_task(
+            run_task_args(record.run, settings.started_by_prefix, attempt=record.attempt, fields=record.attemptFields)
+        )
     except RunTaskRefused as refused:
         if refused.error == ErrorName.THROTTLED:
             raise

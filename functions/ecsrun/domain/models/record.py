@@ -94,6 +94,10 @@ class RunRecord(Model):
     outcome: dict[str, Any] | None = None  # the run's end: written once, conditionally on the status read
     announced: bool = False  # EventBridge took the run's completion event (until then, someone publishes it)
     logsCopied: bool = False  # the manifest describes the task as it ended (its logs are in S3)
+    # The RunTask fields this attempt uses instead of the run's (retry.escalate: overrides,
+    # capacityProviderStrategy), and what its retry changed and why (changed, because, retriedBy).
+    attemptFields: dict[str, Any] | None = None
+    attemptNote: dict[str, Any] | None = None
     array: dict[str, Any] | None = None  # an array run's parent: size, maxConcurrency, where its children are
     createdAt: str
     updatedAt: str

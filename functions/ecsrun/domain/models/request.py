@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ecsrun.domain import array as arrays
-from ecsrun.domain import jsonbounds, limits
+from ecsrun.domain import jsonbounds, limits, retry_fields
 from ecsrun.domain import request_rules as rules
 from ecsrun.domain.apishape import check, operation_input
 
@@ -26,14 +26,17 @@ _RUN_ID_RULE = "(1-64 letters, digits, '.', '_', '-'; starting with a letter or 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often a retryable failure (no capacity, throttling, a transient failed start) is tried again."""
+    """How often a failed attempt is tried again: by default a "not now" failure (no capacity, throttling, a
+    transient failed start); `on` and `escalate` as ecsrun.domain.retry_rules and ecsrun.domain.escalation say."""
 
     maxAttempts: int = 3  # 1-10
     intervalSeconds: int = 10  # 1-3600
     backoffRate: float = 2.0  # 1-10
+    on: list[dict[str, Any]] | None = None  # ordered rules; the first match decides
+    escalate: dict[str, Any] | None = None  # memoryFactor + maxMemoryMiB, spotFallback
 
     def model_dump(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in ("on", "escalate")}
 
 
 @dataclass(frozen=True)
@@ -320,7 +323,11 @@ class _Runner:
                 self._integer(f"successExitCodes[{index}]", code, 0, 255)
         retry = given.get("retry")
         if retry is not None:
-            self._object("retry", retry, "RetryPolicy", tuple(_RETRY_LIMITS))
+            self._object("retry", retry, "RetryPolicy", (*_RETRY_LIMITS, "on", "escalate"))
+            if isinstance(retry, dict) and "on" in retry:
+                self.problems += [Problem(f, m) for f, m in retry_fields.on_problems(retry["on"])]
+            if isinstance(retry, dict) and "escalate" in retry:
+                self.problems += [Problem(f, m) for f, m in retry_fields.escalate_problems(retry["escalate"])]
             for name, (low, high) in _RETRY_LIMITS.items() if isinstance(retry, dict) else ():
                 if name == "backoffRate" and name in retry:
                     self._number(f"retry.{name}", retry[name], low, high)
@@ -389,4 +396,6 @@ def _retry(given: dict[str, Any]) -> RetryPolicy:
         maxAttempts=given.get("maxAttempts", default.maxAttempts),
         intervalSeconds=given.get("intervalSeconds", default.intervalSeconds),
         backoffRate=float(given.get("backoffRate", default.backoffRate)),  # a number: 2 is 2.0
+        on=given.get("on"),
+        escalate=given.get("escalate"),
     )

@@ -37,6 +37,7 @@ class ContainerSpec(Model):
     log: LogTarget | None = None
     log_driver: str | None = None
     firelens: FirelensTarget | None = None  # set when its logs go to S3 through a FireLens router
+    memory: int | None = None  # its hard memory limit (MiB), which retry.escalate raises after an OOM kill
 
 
 class ResolvedDefinition(Model):
@@ -47,6 +48,8 @@ class ResolvedDefinition(Model):
 
     arn: str
     containers: list[ContainerSpec] = field(default_factory=list)
+    cpu: str | None = None  # task-level, as registered: retry.escalate starts from it
+    memory: str | None = None
 
 
 class Run(Model):
