@@ -150,3 +150,18 @@ def test_max_cost_usd_is_kept():
     request, problems = validate_request({"taskDefinition": "hello", "maxCostUsd": 0.5})
     # Then it is a runner field, not a RunTask field
     assert not problems and request is not None and request.maxCostUsd == 0.5 and "maxCostUsd" not in request.fields
+
+
+def test_the_completion_detail_and_the_list_line_carry_the_cost():
+    from ecsrun.cli.stack import list_line
+    from ecsrun.domain.completion import run_summary
+
+    # Given a run's output with a cost receipt
+    receipt = cost.receipt(cost.size(DEFINITION, {}, "us-east-1"), *times(60), TABLE)
+    output = {"runId": "r1", "status": "SUCCEEDED", "task": {}, "logs": {}, "cost": receipt}
+    # When its completion detail and its list line are shaped
+    detail = run_summary(output, "arn:aws:states:us-east-1:123456789012:execution:m:r1")
+    line = list_line({"status": "SUCCEEDED", "name": "r1", "startDate": None, "durationSeconds": 61, "cost": receipt})
+    # Then both carry it
+    assert detail["cost"] == receipt
+    assert f"${receipt['usd']:.4f}" in line
