@@ -388,13 +388,13 @@ def test_start_task_and_wait_passes_the_task_token_to_the_function():
     assert "$$.Task.Token" in values
 
 
-def test_start_task_and_wait_times_out_after_the_runs_timeout():
+def test_start_task_and_wait_times_out_after_the_runs_timeout():  # or its cost cap
     # Given StartTaskAndWait
     state = _states()["StartTaskAndWait"]
 
     # When its timeout is read
-    # Then it is the run's own timeoutSeconds, not a fixed number
-    assert state.get("TimeoutSecondsPath") == "$.run.timeoutSeconds"
+    # Then it is the run's own wait (timeoutSeconds, or earlier when maxCostUsd binds), not a fixed number
+    assert state.get("TimeoutSecondsPath") == "$.run.waitSeconds"
     assert "TimeoutSeconds" not in state
 
 

@@ -431,6 +431,7 @@ def list_runs(args: argparse.Namespace, stack: Stack) -> int:
             durationSeconds=duration_seconds(execution.get("startDate"), execution.get("stopDate")),
         )
         doc["array"] = _array_progress(doc, request, run_id, stack)
+        doc["cost"] = _cost(doc)
         runs.append(doc)
     if args.output == "json":
         print(json.dumps({"runs": runs}, indent=2))
@@ -454,6 +455,14 @@ def _array_progress(doc: dict[str, Any], request: Any, run_id: str | None, stack
     return children_progress(stack.table, record.runId, record.array.get("size"))
 
 
+def _cost(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's cost receipt (domain/cost.py), from its output or cause once it ended."""
+    for source in (doc.get("output"), doc.get("cause")):
+        if isinstance(source, dict) and isinstance(source.get("cost"), dict):
+            return dict(source["cost"])
+    return None
+
+
 def list_line(run: dict[str, Any]) -> str:
     """One run in `ecsrun list`: start time, status, duration, runId (or execution name), error or children."""
     started = (run.get("startDate") or "")[:19].replace("T", " ")
@@ -473,6 +482,9 @@ def list_line(run: dict[str, Any]) -> str:
         line += f"  children {array['succeeded']}/{array['size']} succeeded, {array['failed']} failed"
     elif array:
         line += f"  children {array.get('size')} (running)"
+    cost = run.get("cost") or {}
+    if cost.get("usd") is not None:
+        line += f"  ~${cost['usd']:.4f}" if cost.get("estimate") else f"  ${cost['usd']:.4f}"
     if run.get("error"):
         line += f"  {run['error']}"
     return line

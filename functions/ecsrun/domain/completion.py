@@ -41,6 +41,8 @@ def run_summary(summary: dict[str, Any], execution_arn: str | None) -> dict[str,
             "keys": {c["name"]: c.get("key") for c in logs.get("containers", [])},
         },
     }
+    if "cost" in summary:  # the task's cost receipt (domain/cost.py)
+        detail["cost"] = summary["cost"]
     if "array" in summary:  # an array run's parent: its children's counts and the first failed ones
         detail["array"] = summary["array"]
     return detail

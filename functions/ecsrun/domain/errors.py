@@ -20,6 +20,8 @@ class ErrorName(StrEnum):
     TASK_STOPPED = "ECS.TaskStopped"
     TASK_LOST = "ECS.TaskLost"
     TIMED_OUT = "Run.TimedOut"
+    # The task's estimated cost reached the request's maxCostUsd: ecsrun stopped it (domain/cost.py).
+    COST_LIMIT_REACHED = "Run.CostLimitReached"
     DUPLICATE = "Run.Duplicate"
     # Recorded in the table and manifest, and the error a caller's token gets: the execution ended (aborted,
     # failed, timed out) before the run did. Never the execution's own error.

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ecsrun.domain import limits
+from ecsrun.domain import cost, limits
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.logs import ContainerLog
 from ecsrun.domain.models.record import RunRecord, RunStatus
@@ -83,6 +83,13 @@ def logs_summary(bucket: str, manifest: str, entries: list[ContainerLog]) -> dic
     }
 
 
+def run_cost(record: RunRecord) -> dict[str, Any]:
+    """The cost receipt of the run's task (domain/cost.py), from its startedAt/stoppedAt."""
+    task = record.task
+    started, stopped = (task.startedAt, task.stoppedAt) if task is not None else (None, None)
+    return cost.receipt(record.run.costSize, started, stopped, cost.prices())
+
+
 def _stopped_by_ecsrun(record: RunRecord) -> bool:
     """The run's task ended because ecsrun stopped it (or it was never seen to end on its own)."""
     task = record.task
@@ -111,6 +118,13 @@ def _failure(record: RunRecord, caught: dict[str, Any] | None) -> tuple[ErrorNam
         known = {e.value: e for e in ErrorName}
         ended = f"the execution ended {record.executionStatus} ({record.executionError or 'no error name'})"
         return known.get(record.executionError or "", ErrorName.INTERNAL), ended, None
+    if record.timedOut and record.run.costLimitSeconds is not None:
+        # The wait was cut to the second the task's estimated cost reached the cap, before timeoutSeconds.
+        why = (
+            f"the task's estimated cost reached maxCostUsd={record.run.maxCostUsd} after "
+            f"{record.run.costLimitSeconds} s; ecsrun stopped it"
+        )
+        return ErrorName.COST_LIMIT_REACHED, why, verdict.failingContainer if verdict else None
     if record.timedOut:
         why = record.stopReason or f"the run exceeded timeoutSeconds={record.run.timeoutSeconds}"
         return ErrorName.TIMED_OUT, why, verdict.failingContainer if verdict else None
@@ -185,6 +199,8 @@ def compose(
             },
         ],
     }
+    if record.run.costSize is not None:
+        body["cost"] = run_cost(record)
     if failure is None:  # the execution's output: within what a state may carry beside the run
         output = scrub_document(body, secrets)
         return {"status": "SUCCEEDED", "output": limits.fit(output, limits.MAX_OUTCOME_BYTES, limits.utf8_bytes)}
@@ -198,7 +214,8 @@ def compose(
         "error": error.value,
         "message": message,
         "failingContainer": failing,
-        "retryable": bool(record.verdict and record.verdict.retryable) and error != ErrorName.TIMED_OUT,
+        "retryable": bool(record.verdict and record.verdict.retryable)
+        and error not in (ErrorName.TIMED_OUT, ErrorName.COST_LIMIT_REACHED),
         "lastLogLines": {"container": tail_from, "lines": lines},
     }
     # The Fail state's cause: within Step Functions' 32,768 characters, the newest log lines kept.

@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Any
 
-from ecsrun.domain import firelens
+from ecsrun.domain import cost, firelens
 from ecsrun.domain.models.request import RUN_ID_PATTERN, RUNNER_FIELDS, RetryPolicy, RunRequest, default_run_id
 from ecsrun.domain.models.run import ContainerSpec, LogTarget, ResolvedDefinition, Run
 
@@ -17,13 +17,33 @@ MAX_CLIENT_TOKEN = 64
 
 def resolve_run(request: RunRequest, execution_name: str, default_timeout_seconds: int) -> Run:
     fields = request.model_dump(exclude_none=True, mode="json")
+    timeout = request.timeoutSeconds or default_timeout_seconds
     return Run(
         runId=request.runId or default_run_id(execution_name),
-        timeoutSeconds=request.timeoutSeconds or default_timeout_seconds,
+        timeoutSeconds=timeout,
+        waitSeconds=timeout,
+        maxCostUsd=request.maxCostUsd,
         successExitCodes=request.successExitCodes or [0],
         retry=(request.retry or RetryPolicy()).model_dump(),
         request={k: v for k, v in fields.items() if k not in RUNNER_FIELDS and k != "count"},
         callbackTaskToken=request.callbackTaskToken,
+    )
+
+
+def price_run(run: Run, described: dict[str, Any] | None, region: str) -> Run:
+    """The run with what prices its task (from the described task definition and the request) and, under a
+    maxCostUsd, the wait cut to the second the cap is reached when that comes before timeoutSeconds."""
+    if described is None:
+        return run
+    task_size = cost.size(described, run.request, region)
+    limit = cost.cost_limit_seconds(run.maxCostUsd, task_size, cost.prices()) if run.maxCostUsd else None
+    binds = limit is not None and limit < run.timeoutSeconds
+    return run.model_copy(
+        update={
+            "costSize": task_size,
+            "costLimitSeconds": limit if binds else None,
+            "waitSeconds": limit if binds else run.timeoutSeconds,
+        }
     )
 
 

@@ -15,7 +15,7 @@ from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.request import Problem, problems_report, validate_request
 from ecsrun.domain.models.run import ResolvedDefinition
-from ecsrun.domain.runtask import resolve_definition, resolve_run, run_id_for_execution
+from ecsrun.domain.runtask import price_run, resolve_definition, resolve_run, run_id_for_execution
 from ecsrun.domain.secrets import override_values, scrub_document
 from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented_answering_bounds, logger, metrics
@@ -116,7 +116,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run = resolve_run(request, payload.executionName, settings.default_timeout_seconds)
     # What DescribeTaskDefinition said travels with the run: StartTask and PrepareArray do not ask again.
     definition = inherited or (resolve_definition(described, region) if described is not None else None)
-    run = run.model_copy(update={"definition": definition})
+    run = price_run(run.model_copy(update={"definition": definition}), described, region)
     answer = {"valid": True, "run": run.model_dump(mode="json"), "executionArn": payload.executionArn}
     if request.array is not None:  # the state machine fans out; the items stay in the execution's input
         answer["array"] = {

@@ -111,6 +111,8 @@ def finish_run(
                 store.release_if_done(record.runId)
             return adopted(outcome, summary, recorded), copied
         summary_only = {k: v for k, v in outcome.items() if k != "cause"} | {"manifestKey": manifest}
+        if "cost" in summary:  # the cost receipt, for `ecsrun list`
+            summary_only["cost"] = summary["cost"]
         if summary.get("message"):  # the failure in one line, for whoever reads the record (an array's verdict)
             summary_only["message"] = summary["message"]
         ended = store.end(

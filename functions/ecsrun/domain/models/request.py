@@ -14,6 +14,7 @@ from ecsrun.domain import array as arrays
 from ecsrun.domain import jsonbounds, limits, retry_fields
 from ecsrun.domain import request_rules as rules
 from ecsrun.domain.apishape import check, operation_input
+from ecsrun.domain.cost import MAX_COST_USD, MIN_COST_USD
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 MAX_TASK_TOKEN = 2048  # botocore `TaskToken`: a Step Functions task token is 1-2,048 characters
@@ -58,6 +59,7 @@ class RunRequest:
 
     runId: str | None = None
     timeoutSeconds: int | None = None
+    maxCostUsd: float | None = None  # stop the task when its estimated cost reaches this (domain/cost.py)
     successExitCodes: list[int] | None = None
     retry: RetryPolicy | None = None
     array: ArraySpec | None = None
@@ -91,6 +93,7 @@ class RunRequest:
 _RUNNER_ORDER = (
     "runId",
     "timeoutSeconds",
+    "maxCostUsd",
     "successExitCodes",
     "retry",
     "array",
@@ -105,6 +108,7 @@ RUNNER_FIELDS = frozenset(
     {
         "runId",
         "timeoutSeconds",
+        "maxCostUsd",
         "successExitCodes",
         "retry",
         "callbackTaskToken",
@@ -317,6 +321,8 @@ class _Runner:
                 self._add("runId", f"must match {RUN_ID_PATTERN} {_RUN_ID_RULE}")
         if given.get("timeoutSeconds") is not None:
             self._integer("timeoutSeconds", given["timeoutSeconds"], 1, MAX_TIMEOUT_SECONDS)
+        if given.get("maxCostUsd") is not None:
+            self._number("maxCostUsd", given["maxCostUsd"], MIN_COST_USD, MAX_COST_USD)
         codes = given.get("successExitCodes")
         if codes is not None and self._list("successExitCodes", codes, 1, None):
             for index, code in enumerate(codes):
@@ -376,6 +382,7 @@ class _Runner:
         return RunRequest(
             runId=given.get("runId"),
             timeoutSeconds=given.get("timeoutSeconds"),
+            maxCostUsd=float(given["maxCostUsd"]) if given.get("maxCostUsd") is not None else None,
             successExitCodes=given.get("successExitCodes"),
             retry=_retry(retry) if retry is not None else None,
             array=ArraySpec(**array) if array is not None else None,

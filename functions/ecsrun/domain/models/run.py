@@ -62,3 +62,10 @@ class Run(Model):
     request: dict[str, Any]  # the RunTask fields, exactly as the user gave them
     callbackTaskToken: str | None = None  # the caller's token, answered when the run ends (domain/callback.py)
     definition: ResolvedDefinition | None = None  # None: a run validated before definitions travelled
+    maxCostUsd: float | None = None  # the request's cost cap (domain/cost.py)
+    # What prices the task (domain/cost.size): known at validation, so the cap becomes a deadline.
+    costSize: dict[str, Any] | None = None
+    # The second at which the cap is reached, when it comes before timeoutSeconds; None: no cap binds.
+    costLimitSeconds: int | None = None
+    # How long StartTaskAndWait waits: min(timeoutSeconds, costLimitSeconds); the state machine reads it.
+    waitSeconds: int | None = None
