@@ -355,6 +355,7 @@ def status(args: argparse.Namespace, stack: Stack) -> int:
         "error": (record.outcome or {}).get("error") if record else (execution or {}).get("error"),
         "manifestKey": (record.outcome or {}).get("manifestKey") if record else None,
         "array": _array_counts(record, stack.table),
+        **_handed_back(record),
     }
     if args.output == "json":
         described = execution or {"status": None}
@@ -367,6 +368,14 @@ def status(args: argparse.Namespace, stack: Stack) -> int:
             if value is not None:
                 print(f"{key:16} {_plain(value)}")
     return EXIT_OK
+
+
+def _handed_back(record: Any) -> dict[str, Any]:
+    """The run's `result` or `resultError`, from its recorded end (a success's output; a failure's own fields)."""
+    outcome = (record.outcome if record else None) or {}
+    output = outcome.get("output")
+    found = output if isinstance(output, dict) else outcome
+    return {k: found[k] for k in ("result", "resultError") if k in found}
 
 
 def _array_counts(record: Any, table: Any) -> dict[str, Any] | None:

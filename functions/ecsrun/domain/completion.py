@@ -41,6 +41,7 @@ def run_summary(summary: dict[str, Any], execution_arn: str | None) -> dict[str,
             "keys": {c["name"]: c.get("key") for c in logs.get("containers", [])},
         },
     }
+    detail |= {k: summary[k] for k in ("result", "resultError") if k in summary}
     if "array" in summary:  # an array run's parent: its children's counts and the first failed ones
         detail["array"] = summary["array"]
     return detail
