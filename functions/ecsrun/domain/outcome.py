@@ -213,11 +213,12 @@ def handed_back(record: RunRecord, entries: list[ContainerLog]) -> dict[str, Any
     """The run's `result` or `resultError` (ecsrun.domain.result) from its essential containers' result lines,
     scrubbed like every output; {} when none printed one."""
     essential = {c.name: c.essential for c in record.containers}
-    handed = result.fields(e.resultLine for e in entries if essential.get(e.name, True))
-    return dict(scrub_document(handed, override_values(record.run.request)))
+    lines = (e.resultLine for e in entries if essential.get(e.name, True))
+    return result.fields(lines, override_values(record.run.request))
 
 
 _ROOM_NOTE = 200  # the "truncated" note that says a result was left out
+_ROOM_REST = 16_384  # what the rest of a document keeps beside a result (its task, logs, attempts; cut to fit)
 
 
 def _with_result(
@@ -233,7 +234,7 @@ def _with_result(
     if not handed:
         return fit(document, limit)
     size = measure(json.dumps(handed))  # merged into the document's object, it adds exactly this much
-    if size <= limit // 2:
+    if size <= limit - _ROOM_REST:
         return {**fit(document, limit - size), **handed}
     fitted = fit(document, limit - _ROOM_NOTE)
     notes = dict(fitted.get(limits.TRUNCATED) or {})

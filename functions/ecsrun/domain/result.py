@@ -16,6 +16,7 @@ from typing import Any
 
 from ecsrun.domain import jsonbounds
 from ecsrun.domain.models.logs import ResultLine
+from ecsrun.domain.secrets import scrub
 
 MARKER = "::ecsrun-result::"
 MAX_RESULT_BYTES = 32 * 1024
@@ -85,10 +86,26 @@ def _non_finite(value: Any) -> bool:
     return False
 
 
-def fields(lines: Iterable[ResultLine | None]) -> dict[str, Any]:
-    """The outcome's `result` or `resultError` (at most one of them; neither when no line was printed)."""
+def fields(lines: Iterable[ResultLine | None], secrets: list[str]) -> dict[str, Any]:
+    """The outcome's `result` or `resultError` (at most one of them; neither when no line was printed), every
+    string in them, keys included, scrubbed of `secrets` (the request's override values)."""
     chosen = choose(lines)
     if chosen is None:
         return {}
     value, error = parse(chosen)
-    return {"result": value} if error is None else {"resultError": error}
+    return {"result": _scrubbed(value, secrets)} if error is None else {"resultError": scrub(error, secrets)}
+
+
+def _scrubbed(value: Any, secrets: list[str]) -> Any:
+    """Every string in `value` scrubbed, its keys too: a result's keys are the task's, none of them is an
+    identifier that secrets.scrub_document would spare. Recursion is bounded: `parse` read it within
+    MAX_REQUEST_DEPTH levels."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, dict):
+        return {scrub(k, secrets): _scrubbed(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(item, secrets) for item in value]
+    return value
