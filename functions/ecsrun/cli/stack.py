@@ -365,8 +365,8 @@ def status(args: argparse.Namespace, stack: Stack) -> int:
         print(json.dumps(doc, indent=2))
     else:
         for key, value in report.items():
-            if value is not None:
-                print(f"{key:16} {_plain(value)}")
+            if value is not None:  # a result is the task's own JSON: shown as JSON
+                print(f"{key:16} {json.dumps(value, ensure_ascii=False) if key == 'result' else _plain(value)}")
     return EXIT_OK
 
 
