@@ -435,3 +435,22 @@ def test_validate_with_the_stack_warns_about_roles_it_may_not_pass(
         "warning: taskDefinition: other-role:1's taskRoleArn arn:aws:iam::123456789012:role/admin"
     )
     assert "PassRoleArns" in warning and "will refuse this run" in warning
+
+
+def test_status_shows_the_result_the_task_handed_back(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given a run whose command prints a result line
+    request = json.loads(Path(_request("hello")).read_text())
+    command = ["sh", "-c", "echo '::ecsrun-result::{\"rows\": 42}'"]
+    request |= {"runId": "status-result", "overrides": {"containerOverrides": [{"name": "app", "command": command}]}}
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request))
+    _cli(capsys, "start", str(path), "--wait", "--poll-seconds", "0.2")
+    # When its status is asked for
+    code, out, _ = _cli(capsys, "status", "status-result", "--output", "json")
+    # Then the document has the result at its top level, read from the run's recorded end
+    assert code == 0
+    assert json.loads(out)["result"] == {"rows": 42}
+    code, out, _ = _cli(capsys, "status", "status-result")
+    assert 'result           {"rows": 42}' in out

@@ -263,3 +263,18 @@ def test_the_example_parent_is_the_one_its_template_deploys() -> None:
 
 
 __all__ = ["Path"]
+
+
+def test_a_parent_gets_the_result_its_task_handed_back(aws: LocalAws, answers: list[tuple[str, Answer]]) -> None:
+    # Given the example parent, and a task that prints a result line and succeeds
+    parent = _parent(aws)
+    definition = json.loads((EVENTS / "task-definitions" / "hello.json").read_text())
+    definition["family"] = "ecsrun-result"
+    definition["containerDefinitions"][0]["command"] = ["sh", "-c", "echo '::ecsrun-result::{\"rows\": 42}'"]
+    aws.register_task_definition(definition)
+    # When the parent runs it through ecsrun with a callback
+    ended = _run_parent(aws, parent, _input("ecsrun-result", "report-result"))
+    # Then the callback's output (the parent's output) carries the result
+    assert ended["status"] == "SUCCEEDED", ended
+    assert json.loads(ended["output"])["result"] == {"rows": 42}
+    assert json.loads(_one_answer(answers).output or "{}")["result"] == {"rows": 42}

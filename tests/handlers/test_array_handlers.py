@@ -241,3 +241,42 @@ def test_summarize_judges_each_child_by_its_record_and_ends_the_parent(
     assert summary["executionArn"] == PARENT_EXECUTION and len(summary["failedChildren"]) == 2
     [event] = read()
     assert event["detail"]["runId"] == "nightly" and event["detail"]["array"]["failed"] == 2
+
+
+def test_the_parents_summary_lists_each_childs_result(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an array whose first child handed back a result, whose second's result line was not JSON, and whose
+    # third printed none
+    read = _listen(monkeypatch)
+    request, answer = _validated(stack)
+    _prepare(request, answer)
+    store = RunsTable(boto3.resource("dynamodb", region_name=REGION).Table(TABLE))
+    manifest = "runs/nightly-{}/manifest.json"
+    output = {"runId": "nightly-0", "result": {"rows": 7}}
+    _child_record(
+        store,
+        "nightly-0",
+        "nightly-1a2b-0",
+        {"status": "SUCCEEDED", "output": output, "manifestKey": manifest.format(0)},
+    )
+    failed = {"status": "FAILED", "error": "ECS.ContainerExitedNonZero", "message": "exited 3"}
+    failed |= {"resultError": "the result is not JSON", "manifestKey": manifest.format(1)}
+    _child_record(store, "nightly-1", "nightly-1a2b-1", failed)
+    _child_record(store, "nightly-2", "nightly-1a2b-2", {"status": "SUCCEEDED", "output": {"runId": "nightly-2"}})
+    payload = {
+        "runId": "nightly",
+        "array": answer["array"],
+        "executionName": "nightly-1a2b",
+        "executionArn": PARENT_EXECUTION,
+    }
+    # When the parent is summarized
+    result = summarize_array.handler(payload, context())
+    # Then its cause, its summary object and its completion event list each child's result with its manifest
+    expected = [
+        {"index": 0, "runId": "nightly-0", "manifestKey": manifest.format(0), "result": {"rows": 7}},
+        {"index": 1, "runId": "nightly-1", "manifestKey": manifest.format(1), "resultError": "the result is not JSON"},
+    ]
+    assert json.loads(result["cause"])["array"]["results"] == expected
+    summary = json.loads(stack.s3.get_object(Bucket=BUCKET, Key="runs/nightly/array/summary.json")["Body"].read())
+    assert summary["array"]["results"] == expected
+    [event] = read()
+    assert event["detail"]["array"]["results"] == expected

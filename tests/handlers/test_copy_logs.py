@@ -655,3 +655,36 @@ def _parse(stamp: str) -> Any:
     from datetime import datetime
 
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def test_a_result_found_before_a_pause_survives_it_with_no_extra_read(
+    stack: Stack, sfn: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a 25,000-event log (three GetLogEvents pages) whose only result line is on the first page
+    started = _run_to_stop(stack, sfn, "hello.json", "hello.json", "stopped-success.json", "send_task_success")
+    messages = [f"event {i}" for i in range(25_000)]
+    messages[3] = '::ecsrun-result::{"rows": 42}'
+    _write_logs(stack, "app", started["taskArn"], messages)
+    # When it is copied with every invocation pausing after its first page
+    stepped, invocations = _copy_in_steps(_payload(stack.request()), monkeypatch)
+    # Then the result crossed the checkpoints, and reading it cost no invocation (nor read) more than the copy
+    assert invocations == 4
+    assert stepped["output"]["result"] == {"rows": 42}
+    # And the manifest and the run record carry it
+    assert json.loads(_object(stack, "runs/hello-demo/manifest.json"))["result"] == {"rows": 42}
+    outcome = json.loads(stack.table.get_item(Key={"runId": "hello-demo"})["Item"]["outcome"])
+    assert outcome["output"]["result"] == {"rows": 42}
+
+
+def test_a_failed_runs_result_error_is_recorded_beside_its_error(stack: Stack, sfn: Stubber) -> None:
+    # Given a run whose app exited non-zero after printing a result line that is not JSON
+    started = _run_to_stop(stack, sfn, "failing.json", "failing.json", "stopped-nonzero.json", "send_task_failure")
+    _write_logs(stack, "app", started["taskArn"], ["work", "::ecsrun-result::{oops", "error: could not open input"])
+    # When logs are copied
+    result = _copy(stack.request("failing.json"), {"Error": "ECS.ContainerExitedNonZero", "Cause": "{}"})
+    # Then the verdict is the exit code's, and the cause and the record say why the result was not taken
+    assert result["error"] == "ECS.ContainerExitedNonZero"
+    why = json.loads(result["cause"])["resultError"]
+    assert why.startswith("the result is not JSON")
+    outcome = json.loads(stack.table.get_item(Key={"runId": "failing-demo"})["Item"]["outcome"])
+    assert outcome["resultError"] == why

@@ -260,3 +260,21 @@ def test_gzip_files_and_epoch_dates_are_read(readable: Stack, sfn: Stubber) -> N
     assert _text(stack, entry["key"]) == [
         f"{iso_utc(round((now.timestamp() + i) * 1000))} zipped {i}" for i in range(3)
     ]
+
+
+def test_a_result_line_in_the_router_files_is_the_runs_result(readable: Stack, sfn: Stubber) -> None:
+    # Given a FireLens run whose app printed two result lines, in two of the router's files
+    stack = readable
+    _register(stack)
+    run = _stopped(stack, sfn)
+    now = datetime.now(UTC)
+    first = [(now, "start"), (now + timedelta(milliseconds=1), '::ecsrun-result::{"rows": 1}')]
+    second = [(now + timedelta(seconds=2), '::ecsrun-result::{"rows": 42}'), (now + timedelta(seconds=3), "bye")]
+    _write_files(stack, run["taskArn"], [first, second])
+    # When logs are copied
+    result = _copy(run["request"])
+    # Then the last line is the run's result, in its output and its manifest (never as a raw line in an entry)
+    assert result["output"]["result"] == {"rows": 42}
+    manifest = _manifest(stack, "firelens-demo")
+    assert manifest["result"] == {"rows": 42}
+    assert all("resultLine" not in entry for entry in manifest["logs"]["containers"])

@@ -66,7 +66,9 @@ def document(
         "output": output,
         "cause": parsed,
     }
-    return {**core, **{k: v for k, v in extra.items() if k not in core}}
+    # What the task handed back (ecsrun.domain.result), where a script looks first; also inside output or cause.
+    handed = {k: v[k] for v in (parsed, output) if isinstance(v, dict) for k in ("result", "resultError") if k in v}
+    return {**core, **handed, **{k: v for k, v in extra.items() if k not in core}}
 
 
 def execution_document(described: dict[str, Any], run_id: str | None, **extra: Any) -> dict[str, Any]:

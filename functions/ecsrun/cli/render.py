@@ -106,6 +106,10 @@ def render_text(result: Any) -> str:
             if read_back:
                 lines.append(f"         first: {read_back[0]}")
                 lines.append(f"         last:  {read_back[-1]}")
+    if "result" in summary:
+        lines.append(f"result {json.dumps(summary['result'], ensure_ascii=False)}")
+    if summary.get("resultError"):
+        lines.append(f"result not read: {summary['resultError']}")
     lines += _array_lines(summary.get("array"))
     tail = (summary.get("lastLogLines") or {}).get("lines") or []
     if tail and result.status != "SUCCEEDED":

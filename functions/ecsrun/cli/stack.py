@@ -355,6 +355,7 @@ def status(args: argparse.Namespace, stack: Stack) -> int:
         "error": (record.outcome or {}).get("error") if record else (execution or {}).get("error"),
         "manifestKey": (record.outcome or {}).get("manifestKey") if record else None,
         "array": _array_counts(record, stack.table),
+        **_handed_back(record),
     }
     if args.output == "json":
         described = execution or {"status": None}
@@ -364,9 +365,17 @@ def status(args: argparse.Namespace, stack: Stack) -> int:
         print(json.dumps(doc, indent=2))
     else:
         for key, value in report.items():
-            if value is not None:
-                print(f"{key:16} {_plain(value)}")
+            if value is not None:  # a result is the task's own JSON: shown as JSON
+                print(f"{key:16} {json.dumps(value, ensure_ascii=False) if key == 'result' else _plain(value)}")
     return EXIT_OK
+
+
+def _handed_back(record: Any) -> dict[str, Any]:
+    """The run's `result` or `resultError`, from its recorded end (a success's output; a failure's own fields)."""
+    outcome = (record.outcome if record else None) or {}
+    output = outcome.get("output")
+    found = output if isinstance(output, dict) else outcome
+    return {k: found[k] for k in ("result", "resultError") if k in found}
 
 
 def _array_counts(record: Any, table: Any) -> dict[str, Any] | None:

@@ -113,6 +113,7 @@ def recorded_answer(record: RunRecord) -> dict[str, Any]:
         "manifestKey": recorded.get("manifestKey"),
     }
     document |= {k: recorded[k] for k in ("executionError", "executionCause", "array") if recorded.get(k)}
+    document |= {k: recorded[k] for k in ("result", "resultError") if k in recorded}  # what the task handed back
     return {"status": "FAILED", "error": recorded.get("error"), "cause": json.dumps(document)}
 
 

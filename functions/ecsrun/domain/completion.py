@@ -43,6 +43,7 @@ def run_summary(summary: dict[str, Any], execution_arn: str | None) -> dict[str,
     }
     if "cost" in summary:  # the task's cost receipt (domain/cost.py)
         detail["cost"] = summary["cost"]
+    detail |= {k: summary[k] for k in ("result", "resultError") if k in summary}
     if "array" in summary:  # an array run's parent: its children's counts and the first failed ones
         detail["array"] = summary["array"]
     return detail

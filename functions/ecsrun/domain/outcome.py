@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ecsrun.domain import cost, limits
+from ecsrun.domain import cost, limits, result
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.logs import ContainerLog
 from ecsrun.domain.models.record import RunRecord, RunStatus
@@ -201,9 +202,12 @@ def compose(
     }
     if record.run.costSize is not None:
         body["cost"] = run_cost(record)
+    handed = handed_back(record, entries)
     if failure is None:  # the execution's output: within what a state may carry beside the run
-        output = scrub_document(body, secrets)
-        return {"status": "SUCCEEDED", "output": limits.fit(output, limits.MAX_OUTCOME_BYTES, limits.utf8_bytes)}
+        output = _with_result(
+            scrub_document(body, secrets), handed, _fit_output, limits.MAX_OUTCOME_BYTES, limits.utf8_bytes
+        )
+        return {"status": "SUCCEEDED", "output": output}
 
     error, message, failing = failure
     tail_from = _tail_container(record, failing, tails)
@@ -219,5 +223,42 @@ def compose(
         "lastLogLines": {"container": tail_from, "lines": lines},
     }
     # The Fail state's cause: within Step Functions' 32,768 characters, the newest log lines kept.
-    fitted = limits.fit_cause(scrub_document(cause, secrets))
+    fitted = _with_result(scrub_document(cause, secrets), handed, limits.fit_cause, limits.MAX_CAUSE_CHARS, len)
     return {"status": "FAILED", "error": error.value, "cause": json.dumps(fitted)}
+
+
+def _fit_output(document: dict[str, Any], limit: int) -> dict[str, Any]:
+    return limits.fit(document, limit, limits.utf8_bytes)
+
+
+def handed_back(record: RunRecord, entries: list[ContainerLog]) -> dict[str, Any]:
+    """The run's `result` or `resultError` (ecsrun.domain.result) from its essential containers' result lines,
+    scrubbed like every output; {} when none printed one."""
+    essential = {c.name: c.essential for c in record.containers}
+    lines = (e.resultLine for e in entries if essential.get(e.name, True))
+    return result.fields(lines, override_values(record.run.request))
+
+
+_ROOM_NOTE = 200  # the "truncated" note that says a result was left out
+_ROOM_REST = 16_384  # what the rest of a document keeps beside a result (its task, logs, attempts; cut to fit)
+
+
+def _with_result(
+    document: dict[str, Any],
+    handed: dict[str, Any],
+    fit: Callable[[dict[str, Any], int], dict[str, Any]],
+    limit: int,
+    measure: Callable[[str], int],
+) -> dict[str, Any]:
+    """`document` fitted within `limit` with the result whole beside it: the rest is cut first, never the result.
+    One that cannot fit with the rest (a failure's cause holds 32,768 characters, a result up to 32 KiB) is left
+    out, and "truncated" says so: the manifest and the completion event hold it."""
+    if not handed:
+        return fit(document, limit)
+    size = measure(json.dumps(handed))  # merged into the document's object, it adds exactly this much
+    if size <= limit - _ROOM_REST:
+        return {**fit(document, limit - size), **handed}
+    fitted = fit(document, limit - _ROOM_NOTE)
+    notes = dict(fitted.get(limits.TRUNCATED) or {})
+    notes["result"] = {"omitted": "too large for this document; the manifest and the completion event hold it"}
+    return {**fitted, limits.TRUNCATED: notes}

@@ -11,7 +11,7 @@ from typing import Any
 
 from ecsrun.adapters.dynamodb import RunExists, RunsTable, new_record
 from ecsrun.domain import array as arrays
-from ecsrun.domain import limits
+from ecsrun.domain import array_results, limits
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.keys import children_key, summary_key
 from ecsrun.domain.models.record import RunStatus
@@ -87,10 +87,19 @@ def summarize(
     records = store.get_many([arrays.child_run_id(run_id, i) for i in range(size)])
     outcomes = [arrays.child_outcome(records.get(arrays.child_run_id(run_id, i)), names[i]) for i in range(size)]
     summary, failed = arrays.summarize(run_id, outcomes, array["toleratedFailurePercentage"])
+    handed = [
+        (arrays.child_run_id(run_id, i), array_results.child_result(records.get(arrays.child_run_id(run_id, i))))
+        for i in range(size)
+    ]
     key = summary_key(run_id)
     summary["array"]["summaryKey"] = key
     summary["array"]["bucket"] = bucket
+    results = array_results.listed(handed)
+    if results:  # each child's result, or its manifest's key past the output's share
+        summary["array"]["results"] = results
     document = {**summary, "executionArn": execution_arn, "failedChildren": failed}
+    if results:  # every child's result, whole
+        document["array"] = {**summary["array"], "results": array_results.listed(handed, budget=None)}
     put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode(), ContentType="application/json")
     summary = limits.fit(summary, limits.MAX_OUTCOME_BYTES, limits.utf8_bytes)  # the record's outcome, the event
     parent = store.get(run_id)

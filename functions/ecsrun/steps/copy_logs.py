@@ -14,6 +14,7 @@ from typing import IO, Any
 from ecsrun.adapters.cloudwatch_logs import LogPage, LogReadPaused, LogStreamMissing, iter_log_pages
 from ecsrun.adapters.s3.checkpoints import CopyCheckpoints
 from ecsrun.adapters.s3.writer import S3StreamWriter, Suspended
+from ecsrun.domain import result
 from ecsrun.domain.keys import log_key
 from ecsrun.domain.logformat import format_event, format_events, iso_utc
 from ecsrun.domain.models.base import Model
@@ -64,6 +65,7 @@ class _Member:
                 ingested = [e["ingestionTime"] for e in page.events if "ingestionTime" in e]
                 if ingested:
                     state.ingested = max(ingested) if state.ingested is None else max(state.ingested, *ingested)
+                state.result = result.latest(state.result, page.events)
                 if self.tail_lines:
                     self.tail.extend(line.rstrip("\n") for line in _format(page.events[-self.tail_lines :]))
             state.token = page.next_token or state.token
@@ -111,6 +113,7 @@ def _entry(base: ContainerLog, key: str, progress: LogProgress) -> ContainerLog:
             "sha256": progress.sha256,
             "firstTimestamp": iso_utc(progress.first) if progress.first is not None else None,
             "lastTimestamp": iso_utc(progress.last) if progress.last is not None else None,
+            "resultLine": progress.result,
         }
     )
 

@@ -16,7 +16,7 @@ from ecsrun.domain.keys import manifest_key
 from ecsrun.domain.logsettle import epoch_ms, settle_wait
 from ecsrun.domain.models.logs import LogProgress
 from ecsrun.domain.models.record import Callback, RunRecord
-from ecsrun.domain.outcome import compose
+from ecsrun.domain.outcome import compose, handed_back
 from ecsrun.domain.secrets import override_values, scrub_document
 from ecsrun.plumbing.observability import logger
 from ecsrun.steps.announce import announce, best_effort
@@ -96,6 +96,7 @@ def finish_run(
     for _ in range(SETTLE_ATTEMPTS):
         outcome = compose(record, copied.entries, copied.tails, bucket=bucket, manifest=manifest, caught=caught)
         summary = outcome["output"] if outcome["status"] == "SUCCEEDED" else json.loads(outcome["cause"])
+        summary = {**summary, **handed_back(record, copied.entries)}  # whole here, even if the cause left it out
         recorded = record.outcome
         if recorded is not None:  # the run's end is recorded (it ended before its task stopped, or this writer
             # lost the race to it): that end stands, and the manifest now describes the task as it ended
@@ -115,6 +116,8 @@ def finish_run(
             summary_only["cost"] = summary["cost"]
         if summary.get("message"):  # the failure in one line, for whoever reads the record (an array's verdict)
             summary_only["message"] = summary["message"]
+        if outcome["status"] != "SUCCEEDED":  # a failed run's result, for status and an array's summary
+            summary_only |= {k: summary[k] for k in ("result", "resultError") if k in summary}
         ended = store.end(
             record,
             summary_only,
@@ -145,7 +148,10 @@ def finish_run(
 def _manifest(summary: dict[str, Any], copied: CopyProgress, record: RunRecord) -> bytes:
     document = {
         **summary,
-        "logs": {**summary["logs"], "containers": [e.model_dump(mode="json") for e in copied.entries]},
+        "logs": {
+            **summary["logs"],
+            "containers": [e.model_dump(mode="json", exclude={"resultLine"}) for e in copied.entries],
+        },
         "executionArn": record.executionArn,
         "createdAt": record.createdAt,
         "finishedAt": now_iso(),

@@ -133,6 +133,7 @@ def copy_firelens_log(
             "lastTimestamp": iso_utc(progress.last) if progress.last is not None else None,
             "sourcePrefix": where.prefix,
             "sourceObjects": len(listed),
+            "resultLine": progress.result,
         }
     )
     return entry, progress.tail

@@ -16,6 +16,15 @@ class LogSource(StrEnum):
     FIRELENS_S3 = "firelens-s3"  # the files its FireLens router's Fluent Bit `s3` output wrote
 
 
+class ResultLine(Model):
+    """The last `::ecsrun-result::` line a container printed (ecsrun.domain.result): its text after the marker
+    (cut just past the size bound, so an oversized one is known as such), its full size and its time."""
+
+    text: str
+    bytes: int
+    timestamp: int = 0
+
+
 class ContainerLog(Model):
     """One container's entry in the manifest; `copied` False means it had no logs to copy, and `note` says why.
     `complete` means the copy holds everything the container's log source received (a CloudWatch stream read to
@@ -39,6 +48,7 @@ class ContainerLog(Model):
     sourceBucket: str | None = None  # firelens-s3: the router's bucket, the task's prefix, the files read
     sourcePrefix: str | None = None
     sourceObjects: int | None = None
+    resultLine: ResultLine | None = None  # read by the outcome; never written to the manifest's entry
 
 
 class LogProgress(Model):
@@ -55,6 +65,7 @@ class LogProgress(Model):
     last: int | None = None
     ingested: int | None = None  # the latest ingestionTime among the events written (evidence the stream settled)
     tail: list[str] = field(default_factory=list)
+    result: ResultLine | None = None  # the last result line written so far
 
     @property
     def finished(self) -> bool:
