@@ -30,7 +30,16 @@ import boto3
 from botocore.exceptions import ClientError, ParamValidationError
 
 from ecsrun.adapters import clients
-from ecsrun.local import cfn, ecs_idempotency, execution_role, lambda_errors, quotas, throttling
+from ecsrun.local import (
+    cfn,
+    ecs_idempotency,
+    execution_role,
+    images,
+    lambda_errors,
+    quotas,
+    role_simulation,
+    throttling,
+)
 from ecsrun.local.agent import LocalEcsAgent, TaskRun
 from ecsrun.local.iam import Enforcer, Principal
 from ecsrun.local.taskdef import registration_input, registration_problems, resource_requirements
@@ -82,6 +91,7 @@ PARAMETER_ENVIRONMENT = {
     "AllowedClusters": "ALLOWED_CLUSTERS",
     "AllowedTaskDefinitionFamilies": "ALLOWED_TASK_DEFINITION_FAMILIES",
     "RedactSecrets": "REDACT_SECRETS",
+    "Preflight": "PREFLIGHT",
     "MaxArraySize": "MAX_ARRAY_SIZE",
     "FirelensLogBuckets": "FIRELENS_LOG_BUCKETS",
     "LogReadsPerSecond": "LOG_READS_PER_SECOND",
@@ -306,6 +316,7 @@ class LocalAws:
         self._keep_callback_causes()
         self._name_unnamed_executions()
         quotas.enforce(self._patch)  # the payload and API limits AWS enforces and moto skips
+        role_simulation.install(self._patch, REGION)  # IAM's SimulatePrincipalPolicy, which moto lacks
         if self.rate_quotas is not None:
             throttling.enforce(self._patch, self.rate_quotas)
         if self.enforce_iam:
@@ -834,9 +845,12 @@ class LocalAws:
 
     # ---- helpers for runs ----
 
-    def register_task_definition(self, document: dict[str, Any]) -> str:
-        """Register a RegisterTaskDefinition input (DescribeTaskDefinition output is accepted too)."""
+    def register_task_definition(self, document: dict[str, Any], *, push_images: bool = True) -> str:
+        """Register a RegisterTaskDefinition input (DescribeTaskDefinition output is accepted too); its private ECR
+        images are pushed to the local stack's ECR first (local/images.py), unless `push_images` is False."""
         document = registration_input(document)
+        if push_images:
+            images.push(lambda region: boto3.client("ecr", region_name=region), document)
         try:
             arn = str(self.client("ecs").register_task_definition(**document)["taskDefinition"]["taskDefinitionArn"])
         except (ClientError, ParamValidationError) as exc:
