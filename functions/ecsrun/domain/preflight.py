@@ -214,14 +214,15 @@ def log_group_problems(
                     "(create the log group, or set awslogs-create-group to true)",
                 )
             )
-        elif role is None or may_create.get(key, ALLOWED) != ALLOWED:
-            who = f"the execution role {role}" if role else "the task definition has no execution role that"
+        elif role is not None and may_create.get(key, ALLOWED) != ALLOWED:
+            # Without an execution role (EC2), the container instance's role creates it: not known here.
             found.append(
                 problem(
                     group.field,
                     RESOURCE_INITIALIZATION,
-                    f"container {group.container}'s log group {group.group} does not exist and {who} may not create "
-                    "it (logs:CreateLogGroup): ECS would stop the task with ResourceInitializationError",
+                    f"container {group.container}'s log group {group.group} does not exist and the execution role "
+                    f"{role} may not create it (logs:CreateLogGroup): ECS would stop the task with "
+                    "ResourceInitializationError",
                 )
             )
     return found

@@ -46,6 +46,7 @@ from ecsrun.local.taskdef import registration_input, registration_problems, reso
 from ecsrun.local.template import Template, Trigger
 
 REGION = "us-east-1"
+_ABSENT = object()  # what a patched attribute was when the owner had none
 ACCOUNT = "123456789012"  # moto's default account
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 TABLE = "ecsrun-local-runs"
@@ -229,7 +230,10 @@ class LocalAws:
         if hasattr(self, "agent"):
             self.agent.shutdown()
         for owner, name, original in reversed(self._patches):
-            setattr(owner, name, original)
+            if original is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
         self._patches.clear()
         clients.reset()
         self._mock.stop()
@@ -244,7 +248,9 @@ class LocalAws:
 
     def _patch(self, owner: Any, name: str, replacement: Any) -> None:
         # The raw attribute (a staticmethod stays a staticmethod when it is put back).
-        self._patches.append((owner, name, owner.__dict__[name] if name in vars(owner) else getattr(owner, name)))
+        # An attribute the owner lacks (an operation moto does not implement) is removed again on exit.
+        original = owner.__dict__[name] if name in vars(owner) else getattr(owner, name, _ABSENT)
+        self._patches.append((owner, name, original))
         setattr(owner, name, replacement)
 
     # ---- the stack, as template.yaml declares it ----
