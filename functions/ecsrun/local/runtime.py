@@ -36,6 +36,7 @@ from ecsrun.local import (
     execution_role,
     images,
     lambda_errors,
+    network,
     quotas,
     role_simulation,
     throttling,
@@ -323,6 +324,7 @@ class LocalAws:
         self._name_unnamed_executions()
         quotas.enforce(self._patch)  # the payload and API limits AWS enforces and moto skips
         role_simulation.install(self._patch, REGION)  # IAM's SimulatePrincipalPolicy, which moto lacks
+        network.install(self._patch)  # the account's subnets and security groups a request names
         if self.rate_quotas is not None:
             throttling.enforce(self._patch, self.rate_quotas)
         if self.enforce_iam:
