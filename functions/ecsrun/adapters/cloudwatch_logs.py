@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ecsrun.domain.pacing import SlotTooFar, backoff_seconds
 
@@ -136,5 +136,5 @@ def log_group_exists(logs: Any, group: str) -> bool | None:
             token = page.get("nextToken")
             if not token or any(isinstance(n, str) and n > group for n in names):
                 return False
-    except ClientError:
+    except (ClientError, BotoCoreError):
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 
 def subnet_vpcs(ec2: Any, subnets: list[str]) -> dict[str, str] | None:
@@ -14,7 +14,7 @@ def subnet_vpcs(ec2: Any, subnets: list[str]) -> dict[str, str] | None:
         return {}
     try:
         found = ec2.describe_subnets(Filters=[{"Name": "subnet-id", "Values": sorted(set(subnets))}])
-    except ClientError:
+    except (ClientError, BotoCoreError):
         return None
     return {s["SubnetId"]: s["VpcId"] for s in found.get("Subnets", [])}
 
@@ -25,6 +25,6 @@ def security_group_vpcs(ec2: Any, groups: list[str]) -> dict[str, str] | None:
         return {}
     try:
         found = ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": sorted(set(groups))}])
-    except ClientError:
+    except (ClientError, BotoCoreError):
         return None
     return {g["GroupId"]: g.get("VpcId", "") for g in found.get("SecurityGroups", [])}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 # DescribeImages' answers that mean the image is not there.
 NOT_FOUND = frozenset({"RepositoryNotFoundException", "ImageNotFoundException"})
@@ -19,5 +19,7 @@ def image_exists(ecr: Any, registry: str, repository: str, tag: str | None, dige
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in NOT_FOUND:
             return False
+        return None
+    except BotoCoreError:
         return None
     return bool(found.get("imageDetails"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 
 class RoleMissing(Exception):
@@ -41,5 +41,7 @@ def simulate(iam: Any, role_arn: str, pairs: list[tuple[str, str]]) -> dict[tupl
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "NoSuchEntity":
             raise RoleMissing(role_arn) from exc
+        return None
+    except BotoCoreError:
         return None
     return decisions
