@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from ecsrun.adapters import clients
-from ecsrun.local import ecs_idempotency
+from ecsrun.local import ecs_idempotency, role_simulation
 from ecsrun.local.runtime import LocalContext
 from ecsrun.local.template import Template
 from moto import mock_aws
@@ -49,6 +49,9 @@ TEST_ENV = {
     "DEFAULT_TIMEOUT_SECONDS": "900",
     # The role every sample task definition names (PassRoleArns of a stack that runs them).
     "PASS_ROLE_ARNS": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+    # Handler tests of other behaviour name placeholder images and networks; the preflight's own tests turn it on
+    # (tests/handlers/test_preflight.py), and the local engine runs it as deployed (Preflight: enabled).
+    "PREFLIGHT": "disabled",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_SERVICE_NAME": "ecsrun",
@@ -119,11 +122,14 @@ def moto_stack() -> Iterator[Stack]:
     with mock_aws(), contextlib.ExitStack() as undo:
         # RunTask keeps its clientToken as ECS does (moto ignores it); ecsrun relies on it to name a task.
         def patch(owner: Any, name: str, replacement: Any) -> None:
-            original = getattr(owner, name)
-            undo.callback(setattr, owner, name, original)
+            original = getattr(owner, name, None)
+            undo.callback(setattr, owner, name, original) if original is not None else undo.callback(
+                delattr, owner, name
+            )
             setattr(owner, name, replacement)
 
         ecs_idempotency.install(patch)
+        role_simulation.install(patch, REGION)  # IAM's SimulatePrincipalPolicy, which moto lacks
         clients.reset()
         table = Template(ROOT / "template.yaml").table_definition("RunsTable")
         boto3.client("dynamodb", region_name=REGION).create_table(TableName=TABLE, **table)

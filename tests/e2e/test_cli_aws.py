@@ -454,3 +454,30 @@ def test_status_shows_the_result_the_task_handed_back(
     assert json.loads(out)["result"] == {"rows": 42}
     code, out, _ = _cli(capsys, "status", "status-result")
     assert 'result           {"rows": 42}' in out
+
+
+def test_validate_with_the_stack_runs_the_preflight(
+    aws: LocalAws, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given a task definition in the account whose ECR image was never pushed
+    definition = json.loads((EVENTS / "task-definitions" / "hello.json").read_text())
+    definition["family"] = "never-pushed"
+    missing = "123456789012.dkr.ecr.us-east-1.amazonaws.com/never-pushed:1.0"
+    definition["containerDefinitions"][0]["image"] = missing
+    aws.register_task_definition(definition, push_images=False)
+    request = _write(
+        tmp_path, "r.json", json.loads(Path(_request("hello")).read_text()) | {"taskDefinition": "never-pushed"}
+    )
+    # When validated against the stack, in text and in JSON
+    code, out, _ = _cli(capsys, "validate", request, "--stack-name", STACK)
+    json_code, json_out, _ = _cli(capsys, "validate", request, "--stack-name", STACK, "--output", "json")
+    # Then it fails as the run would, RunRequest.WillNotStart, naming the image and the ECS error, exit 2
+    assert code == 2 and json_code == 2
+    assert out.startswith("RunRequest.WillNotStart: ")
+    assert "taskDefinition.containerDefinitions[0].image: CannotPullContainerError: " in out and missing in out
+    report = json.loads(json_out)
+    assert (report["error"], report["valid"]) == ("RunRequest.WillNotStart", False)
+    assert [p["predicts"] for p in report["problems"]] == ["CannotPullContainerError"]
+    # And the same request, its image pushed, is valid
+    aws.register_task_definition(definition)
+    assert _cli(capsys, "validate", request, "--stack-name", STACK)[0] == 0

@@ -160,14 +160,36 @@ def test_a_command_that_cannot_start_is_a_failed_start(capsys: pytest.CaptureFix
 
 
 def test_a_missing_log_group_fails_the_start_as_on_ecs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Given a container logging to a group that does not exist, on a stack without the preflight
+    definition = _definition("e2e-no-group", [_container("app", ["sh", "-c", "echo hi"], create_group=False)])
+    request = {"taskDefinition": "e2e-no-group", "launchType": "EC2", "runId": "no-group"}
+    code, result = _ecsrun(
+        capsys,
+        _write(tmp_path, "r.json", request),
+        "--task-definition",
+        _write(tmp_path, "td.json", definition),
+        "--parameter",
+        "Preflight=disabled",
+    )
+    # Then the task fails to start, as ECS stops it
+    assert code == 1
+    assert result["error"] == "ECS.TaskFailedToStart"
+    assert "ResourceInitializationError" in result["cause"]["message"]
+
+
+def test_the_preflight_predicts_a_missing_log_group(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Given the same request on a stack with the preflight (the default)
     definition = _definition("e2e-no-group", [_container("app", ["sh", "-c", "echo hi"], create_group=False)])
     request = {"taskDefinition": "e2e-no-group", "launchType": "EC2", "runId": "no-group"}
     code, result = _ecsrun(
         capsys, _write(tmp_path, "r.json", request), "--task-definition", _write(tmp_path, "td.json", definition)
     )
+    # Then it ends RunRequest.WillNotStart, predicting ResourceInitializationError, and exits 1 (a failed run)
     assert code == 1
-    assert result["error"] == "ECS.TaskFailedToStart"
-    assert "ResourceInitializationError" in result["cause"]["message"]
+    assert result["error"] == "RunRequest.WillNotStart"
+    [problem] = result["cause"]["problems"]
+    assert problem["predicts"] == "ResourceInitializationError"
+    assert "/ecs/e2e" in problem["message"]
 
 
 def test_an_invalid_request_starts_nothing(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1202,6 +1202,9 @@ def environment(world: World) -> dict[str, str]:
         "LOG_TAIL_LINES": "5",
         "RECONCILE_GRACE_SECONDS": str(world.plan.grace_seconds),
         "REDACT_SECRETS": "true",
+        # The world models ECS, Step Functions, DynamoDB, S3 and Logs; the preflight's reads (ECR, IAM, EC2) are
+        # tested on moto and the local engine (tests/handlers/test_preflight_handler.py, tests/e2e).
+        "PREFLIGHT": "disabled",
         "DEFAULT_TIMEOUT_SECONDS": "3600",
         "POWERTOOLS_SERVICE_NAME": "ecsrun",
         "POWERTOOLS_METRICS_NAMESPACE": "ecsrun",

@@ -38,7 +38,13 @@ TASK_VERDICT_NAMES = RETRYABLE_NAMES | FINAL_NAMES
 # Every other name is decided by CopyLogs and raised by a Fail state after the "RunSucceeded?" Choice.
 # Run.Aborted is recorded in the table and manifest only: the execution had already ended.
 # Run.ArrayFailed is decided by SummarizeArray, for an array run's parent.
-NOT_OUTCOMES = (ErrorName.REQUEST_INVALID, ErrorName.LOG_COPY_FAILED, ErrorName.ABORTED, ErrorName.ARRAY_FAILED)
+NOT_OUTCOMES = (
+    ErrorName.REQUEST_INVALID,
+    ErrorName.REQUEST_WILL_NOT_START,
+    ErrorName.LOG_COPY_FAILED,
+    ErrorName.ABORTED,
+    ErrorName.ARRAY_FAILED,
+)
 # The array parent's own Fail states (its runId taken, its children failed beyond tolerance).
 ARRAY_FAIL_STATES = {"ArrayRunDuplicate", "RunArrayFailed"}
 OUTCOME_NAMES = sorted(e.value for e in ErrorName if e not in NOT_OUTCOMES)

@@ -49,6 +49,8 @@ WILDCARD_RESOURCE_ALLOWLIST = frozenset(
         "logs:PutResourcePolicy",
         "logs:DescribeResourcePolicies",
         "logs:DescribeLogGroups",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
         "xray:GetSamplingRules",

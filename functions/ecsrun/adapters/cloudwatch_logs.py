@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ecsrun.domain.pacing import SlotTooFar, backoff_seconds
 
@@ -119,3 +119,22 @@ def iter_log_pages(logs: Any, group: str, stream: str, token: str | None = None)
             return  # the end: nothing to resume from here, so a copy never pauses on it
         yield LogPage(events, next_token)
         token = next_token
+
+
+def log_group_exists(logs: Any, group: str) -> bool | None:
+    """Whether a log group of exactly that name exists (DescribeLogGroups by prefix, its pages read until the
+    name is passed); None when CloudWatch Logs does not answer (access denied, throttled): not known."""
+    token: str | None = None
+    try:
+        while True:
+            page = logs.describe_log_groups(
+                logGroupNamePrefix=group, limit=50, **({"nextToken": token} if token else {})
+            )
+            names = [g.get("logGroupName") for g in page.get("logGroups", [])]
+            if group in names:
+                return True
+            token = page.get("nextToken")
+            if not token or any(isinstance(n, str) and n > group for n in names):
+                return False
+    except (ClientError, BotoCoreError):
+        return None

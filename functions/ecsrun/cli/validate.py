@@ -17,6 +17,7 @@ from ecsrun.cli.common import (
     stack_name,
 )
 from ecsrun.cli.document import document
+from ecsrun.cli.preflight import print_will_not_start, stack_preflight
 from ecsrun.domain.errors import ErrorName
 
 
@@ -52,8 +53,12 @@ def validate(args: argparse.Namespace) -> int:
         problems = sorted([*problems, *(Problem(field=f, message=m) for f, m in found)], key=lambda p: p.field)
         if found:
             request = None
-    warnings = _warnings(args, raw) if request is not None else []
+    warnings, described = _warnings(args, raw) if request is not None else ([], None)
     run_id = raw.get("runId") if isinstance(raw, dict) and isinstance(raw.get("runId"), str) else None
+    # With the stack: the preflight ValidateRequest runs before RunTask (cli/preflight.py), the same checks.
+    predicted = stack_preflight(args, raw, described) if described is not None else []
+    if predicted:
+        return print_will_not_start(args, run_id, predicted, warnings)
     if args.output == "json":
         if request is None:
             report = problems_report(problems)
@@ -98,17 +103,20 @@ def _run_task_problems(request: dict[str, Any], document: Any) -> list[tuple[str
     return list(task_definition_problems(request, registered_as(request, document)))
 
 
-def _warnings(args: argparse.Namespace, request: dict[str, Any]) -> list[dict[str, str]]:
+def _warnings(args: argparse.Namespace, request: dict[str, Any]) -> tuple[list[dict[str, str]], Any]:
     """What will not fail the validation here but will disappoint: needs the task definition (a file, or the
-    account's); with the stack, also the roles it may pass (its PassRoleArns parameter)."""
+    account's); with the stack, also the roles it may pass (its PassRoleArns parameter). With the task definition
+    the account described (None otherwise)."""
     definition: Any = None
     pass_roles: list[str] | None = None
+    described = None
     if args.task_definition:
         definition = checked_definition(args.task_definition)
     elif args.stack_name or args.profile or args.region:
         definition, pass_roles = _from_account(args, request)
+        described = definition
     if definition is None:
-        return []
+        return [], None
     if isinstance(definition, dict) and isinstance(definition.get("taskDefinition"), dict):
         definition = definition["taskDefinition"]
     containers = definition.get("containerDefinitions") if isinstance(definition, dict) else None
@@ -117,7 +125,7 @@ def _warnings(args: argparse.Namespace, request: dict[str, Any]) -> list[dict[st
     warnings = log_warnings(containers)
     if pass_roles is not None:
         warnings += role_warnings(request, definition, pass_roles)
-    return warnings
+    return warnings, described
 
 
 def role_warnings(request: dict[str, Any], definition: dict[str, Any], pass_roles: list[str]) -> list[dict[str, str]]:

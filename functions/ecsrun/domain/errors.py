@@ -12,6 +12,9 @@ from typing import Any
 
 class ErrorName(StrEnum):
     REQUEST_INVALID = "RunRequest.Invalid"
+    # The preflight found what ECS would fail on (a missing image, a secret the execution role may not read, ...):
+    # no task was started.
+    REQUEST_WILL_NOT_START = "RunRequest.WillNotStart"
     RUN_TASK_FAILED = "ECS.RunTaskFailed"
     CAPACITY_UNAVAILABLE = "ECS.CapacityUnavailable"
     THROTTLED = "ECS.Throttled"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ecsrun.adapters import clients
 from ecsrun.domain import array as arrays
 from ecsrun.domain import jsonbounds, limits
 from ecsrun.domain.callback import callback_token
@@ -15,6 +16,7 @@ from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.request import Problem, problems_report, validate_request
 from ecsrun.domain.models.run import ResolvedDefinition
+from ecsrun.domain.preflight import report as preflight_report
 from ecsrun.domain.runtask import price_run, resolve_definition, resolve_run, run_id_for_execution
 from ecsrun.domain.secrets import override_values, scrub_document
 from ecsrun.handlers import wiring
@@ -23,6 +25,7 @@ from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.account_checks import account_check
 from ecsrun.steps.announce import publish_quietly
 from ecsrun.steps.callback import answer_caller
+from ecsrun.steps.preflight import run_preflight
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -96,23 +99,25 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         found = checked.problems
         problems = sorted([*problems, *(Problem(field=f, message=m) for f, m in found)], key=lambda p: p.field)
     if request is None or problems:
-        # Scrubbed of the override values, malformed ones' too (a rule may quote a value it refuses).
         secrets = override_values(payload.request) if settings.redact_secrets else []
         logged = scrub_document([p.model_dump() for p in problems[:100]], secrets)
         logger.info("run request rejected", extra={"problems": logged})
         metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
-        # The cause of the execution's Fail state: within Step Functions' 32,768 characters, cut structurally.
-        report = limits.fit(scrub_document(problems_report(problems), secrets), limits.MAX_CAUSE_CHARS)
-        failed = {"runId": run_id, "status": "FAILED", "error": ErrorName.REQUEST_INVALID.value, **report}
-        publish_quietly(run_summary(failed, payload.executionArn), wiring.completion_publisher(settings))
-        answer = {"valid": False, "error": ErrorName.REQUEST_INVALID.value, "cause": json.dumps(report)}
-        try:  # the token is read from the raw input: an invalid request still gets its answer
-            answer_caller(callback_token(payload.request), {"status": "FAILED", **answer}, callbacks=wiring.callbacks())
-        except (ClientError, BotoCoreError) as exc:
-            # The execution still ends RunRequest.Invalid, and ExecutionEnded answers from that end.
-            logger.warning("could not answer the caller; the execution's end will", extra={"error": str(exc)})
-        return answer
+        return _refuse(payload, run_id, ErrorName.REQUEST_INVALID, problems_report(problems), secrets, settings)
     assert request is not None
+    # The preflight: what ECS would fail on after a provisioning cycle, found now (an array's child: its parent's
+    # run was checked, so no child asks again).
+    checked_definition = described if inherited is None else None
+    if settings.preflight == "enabled" and checked_definition is not None and isinstance(payload.request, dict):
+        preflight = run_preflight(payload.request, checked_definition, clients.client, region=region, account=account)
+        if preflight.unchecked:
+            logger.info("preflight: not everything could be checked", extra={"unchecked": preflight.unchecked[:50]})
+        if preflight.problems:
+            secrets = override_values(payload.request) if settings.redact_secrets else []
+            logger.info("run would not start", extra={"problems": scrub_document(preflight.problems[:100], secrets)})
+            metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
+            report = preflight_report(preflight.problems)
+            return _refuse(payload, run_id, ErrorName.REQUEST_WILL_NOT_START, report, secrets, settings)
     run = resolve_run(request, payload.executionName, settings.default_timeout_seconds)
     # What DescribeTaskDefinition said travels with the run: StartTask and PrepareArray do not ask again.
     definition = inherited or (resolve_definition(described, region) if described is not None else None)
@@ -124,4 +129,28 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "maxConcurrency": request.maxConcurrency or arrays.DEFAULT_MAX_CONCURRENCY,
             "toleratedFailurePercentage": request.toleratedFailurePercentage or 0,
         }
+    return answer
+
+
+def _refuse(
+    payload: ValidateInput,
+    run_id: str | None,
+    error: ErrorName,
+    report: dict[str, Any],
+    secrets: list[str],
+    settings: Settings,
+) -> dict[str, Any]:
+    """No task is started: the execution fails with `error` (the cause lists each problem), the completion event
+    says so and the caller's token is answered. Scrubbed of the override values, malformed ones' too (a rule may
+    quote a value it refuses)."""
+    # The cause of the execution's Fail state: within Step Functions' 32,768 characters, cut structurally.
+    report = limits.fit(scrub_document(report, secrets), limits.MAX_CAUSE_CHARS)
+    failed = {"runId": run_id, "status": "FAILED", "error": error.value, **report}
+    publish_quietly(run_summary(failed, payload.executionArn), wiring.completion_publisher(settings))
+    answer = {"valid": False, "error": error.value, "cause": json.dumps(report)}
+    try:  # the token is read from the raw input: an invalid request still gets its answer
+        answer_caller(callback_token(payload.request), {"status": "FAILED", **answer}, callbacks=wiring.callbacks())
+    except (ClientError, BotoCoreError) as exc:
+        # The execution still ends with `error`, and ExecutionEnded answers from that end.
+        logger.warning("could not answer the caller; the execution's end will", extra={"error": str(exc)})
     return answer

@@ -180,6 +180,11 @@ def requests_for(
             }
             found += one(resource, **context)
         return found
+    if service == "ecr" and "repositoryName" in params:
+        registry = str(params.get("registryId") or account)
+        return one(f"{arn}:ecr:{region}:{registry}:repository/{params['repositoryName']}")
+    if service == "iam" and operation == "SimulatePrincipalPolicy":
+        return one(str(params.get("PolicySourceArn", "*")))
     if service == "lambda" and "FunctionName" in params:
         return one(_function_arn(arn, region, account, str(params["FunctionName"]), params.get("Qualifier")))
     if service == "sqs" and "QueueUrl" in params:

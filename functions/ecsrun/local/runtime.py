@@ -30,13 +30,24 @@ import boto3
 from botocore.exceptions import ClientError, ParamValidationError
 
 from ecsrun.adapters import clients
-from ecsrun.local import cfn, ecs_idempotency, execution_role, lambda_errors, quotas, throttling
+from ecsrun.local import (
+    cfn,
+    ecs_idempotency,
+    execution_role,
+    images,
+    lambda_errors,
+    network,
+    quotas,
+    role_simulation,
+    throttling,
+)
 from ecsrun.local.agent import LocalEcsAgent, TaskRun
 from ecsrun.local.iam import Enforcer, Principal
 from ecsrun.local.taskdef import registration_input, registration_problems, resource_requirements
 from ecsrun.local.template import Template, Trigger
 
 REGION = "us-east-1"
+_ABSENT = object()  # what a patched attribute was when the owner had none
 ACCOUNT = "123456789012"  # moto's default account
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 TABLE = "ecsrun-local-runs"
@@ -82,6 +93,7 @@ PARAMETER_ENVIRONMENT = {
     "AllowedClusters": "ALLOWED_CLUSTERS",
     "AllowedTaskDefinitionFamilies": "ALLOWED_TASK_DEFINITION_FAMILIES",
     "RedactSecrets": "REDACT_SECRETS",
+    "Preflight": "PREFLIGHT",
     "MaxArraySize": "MAX_ARRAY_SIZE",
     "FirelensLogBuckets": "FIRELENS_LOG_BUCKETS",
     "LogReadsPerSecond": "LOG_READS_PER_SECOND",
@@ -219,7 +231,10 @@ class LocalAws:
         if hasattr(self, "agent"):
             self.agent.shutdown()
         for owner, name, original in reversed(self._patches):
-            setattr(owner, name, original)
+            if original is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
         self._patches.clear()
         clients.reset()
         self._mock.stop()
@@ -234,7 +249,9 @@ class LocalAws:
 
     def _patch(self, owner: Any, name: str, replacement: Any) -> None:
         # The raw attribute (a staticmethod stays a staticmethod when it is put back).
-        self._patches.append((owner, name, owner.__dict__[name] if name in vars(owner) else getattr(owner, name)))
+        # An attribute the owner lacks (an operation moto does not implement) is removed again on exit.
+        original = owner.__dict__[name] if name in vars(owner) else getattr(owner, name, _ABSENT)
+        self._patches.append((owner, name, original))
         setattr(owner, name, replacement)
 
     # ---- the stack, as template.yaml declares it ----
@@ -306,6 +323,8 @@ class LocalAws:
         self._keep_callback_causes()
         self._name_unnamed_executions()
         quotas.enforce(self._patch)  # the payload and API limits AWS enforces and moto skips
+        role_simulation.install(self._patch, REGION)  # IAM's SimulatePrincipalPolicy, which moto lacks
+        network.install(self._patch)  # the account's subnets and security groups a request names
         if self.rate_quotas is not None:
             throttling.enforce(self._patch, self.rate_quotas)
         if self.enforce_iam:
@@ -834,9 +853,12 @@ class LocalAws:
 
     # ---- helpers for runs ----
 
-    def register_task_definition(self, document: dict[str, Any]) -> str:
-        """Register a RegisterTaskDefinition input (DescribeTaskDefinition output is accepted too)."""
+    def register_task_definition(self, document: dict[str, Any], *, push_images: bool = True) -> str:
+        """Register a RegisterTaskDefinition input (DescribeTaskDefinition output is accepted too); its private ECR
+        images are pushed to the local stack's ECR first (local/images.py), unless `push_images` is False."""
         document = registration_input(document)
+        if push_images:
+            images.push(lambda region: boto3.client("ecr", region_name=region), document)
         try:
             arn = str(self.client("ecs").register_task_definition(**document)["taskDefinition"]["taskDefinitionArn"])
         except (ClientError, ParamValidationError) as exc:

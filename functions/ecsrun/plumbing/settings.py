@@ -73,6 +73,8 @@ class Settings:
     event_bus_name: str | None = _env("EVENT_BUS_NAME", None)
     # Values of sensitive fields (container environment) are masked in problems, logs and causes.
     redact_secrets: bool = _env("REDACT_SECRETS", True)
+    # The preflight before RunTask (template parameter Preflight): "enabled" or "disabled".
+    preflight: str = _env("PREFLIGHT", "enabled", pattern=r"^(enabled|disabled)$")
 
     @property
     def cluster_patterns(self) -> list[str]:

@@ -13,6 +13,8 @@ from typing import Any
 
 # ecsrun's error names this module treats specially (docs/outcomes.md).
 REQUEST_INVALID = "RunRequest.Invalid"
+# The preflight predicted the task would fail to start: the same request fails the same way until it is fixed.
+REQUEST_WILL_NOT_START = "RunRequest.WillNotStart"
 MAX_MESSAGE = 2000  # a cause that is not JSON, cut for the exception's first line
 
 
@@ -41,7 +43,7 @@ class RunEnd:
     def retryable(self) -> bool:
         """Whether running the same request again may well succeed: ecsrun's `retryable` in the cause. A request
         ecsrun refused never is; an end without ecsrun's cause (stopped from outside) is not known not to be."""
-        if self.error == REQUEST_INVALID:
+        if self.error in (REQUEST_INVALID, REQUEST_WILL_NOT_START):
             return False
         if self.cause is not None and isinstance(self.cause.get("retryable"), bool):
             return bool(self.cause["retryable"])
