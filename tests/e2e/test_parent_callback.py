@@ -142,11 +142,12 @@ def test_an_invalid_request_still_answers_the_token(aws: LocalAws, answers: list
     _register(aws, "hello")
     # When the parent runs it
     ended = _run_parent(aws, parent, _input("ecsrun-hello", "bad id!"))
-    # Then the parent fails with RunRequest.Invalid and ecsrun's list of problems, without waiting for a timeout
+    # Then the parent fails with RunRequest.Invalid and ecsrun's list of problems, without waiting for a timeout:
+    # ExecutionEnded answered it from the end ecsrun's execution had, and only once
     assert (ended["status"], ended["error"]) == ("FAILED", "RunRequest.Invalid"), ended
     assert [p["field"] for p in json.loads(ended["cause"])["problems"]] == ["runId"]
-    # And when ecsrun's execution end is delivered too (ExecutionEnded, the safety net), it answers nothing else
-    follow(aws, _ecsrun_execution(aws)["executionArn"])
+    ecsrun_end = aws.client("stepfunctions").describe_execution(executionArn=_ecsrun_execution(aws)["executionArn"])
+    assert ecsrun_end["error"] == "RunRequest.Invalid"
     assert _one_answer(answers).error == "RunRequest.Invalid"
     # And no task was started
     assert aws.agent._tasks == {}

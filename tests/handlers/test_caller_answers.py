@@ -21,39 +21,75 @@ def _validate(request: Any) -> dict[str, Any]:
     return dict(validate_request.handler(payload, context()))
 
 
+def _calls(sfn: Stubber) -> list[str]:
+    """Every Step Functions operation the code under test asks for, even one the stub refuses (and the code
+    swallows)."""
+    asked: list[str] = []
+    sfn.client.meta.events.register("provide-client-params.sfn", lambda model, **_: asked.append(model.name))
+    return asked
+
+
 def _record(stack: Stack, run_id: str = "hello-demo") -> dict[str, Any]:
     return dict(stack.table.get_item(Key={"runId": run_id})["Item"])
 
 
-def test_an_invalid_request_answers_its_callers_token(stack: Stack, sfn: Stubber) -> None:
+def test_an_invalid_request_is_answered_from_its_executions_end_not_by_validate_request(
+    stack: Stack, sfn: Stubber
+) -> None:
     # Given a request with a caller's token and a problem
     stack.register("hello.json")
     request = stack.request(callbackTaskToken=TOKEN, count=2)
-    sfn.add_response("send_task_failure", {}, {"taskToken": TOKEN, "error": "RunRequest.Invalid", "cause": ANY})
-    # When it is validated
+    asked = _calls(sfn)
+    # When it is validated, Then ValidateRequest answers nobody
     result = _validate(request)
-    # Then the caller is told RunRequest.Invalid with the same cause the execution ends with
-    sfn.assert_no_pending_responses()
     assert result["valid"] is False
+    assert asked == []
+    # Then its execution's end (the Fail state, RunRequest.Invalid with the report as cause) answers the caller
+    sfn.add_response(
+        "send_task_failure", {}, {"taskToken": TOKEN, "error": "RunRequest.Invalid", "cause": result["cause"]}
+    )
+    event = execution_event("FAILED", request, error="RunRequest.Invalid", cause=result["cause"])
+    execution_ended.handler(event, context())
+    sfn.assert_no_pending_responses()
+
+
+def test_an_invalid_request_aborted_before_its_fail_state_is_answered_run_aborted(stack: Stack, sfn: Stubber) -> None:
+    # Given an invalid request whose execution an operator aborted while ValidateRequest was still deciding
+    stack.register("hello.json")
+    request = stack.request(callbackTaskToken=TOKEN, count=2)
+    asked = _calls(sfn)
+    assert _validate(request)["error"] == "RunRequest.Invalid"
+    sfn.add_response("send_task_failure", {}, {"taskToken": TOKEN, "error": "Run.Aborted", "cause": ANY})
+    # When the execution's end (ABORTED) arrives
+    execution_ended.handler(execution_event("ABORTED", request), context())
+    # Then the caller is told the end the execution had, the only answer it gets
+    sfn.assert_no_pending_responses()
+    assert asked == ["SendTaskFailure"]
 
 
 def test_a_request_without_a_token_answers_nobody(stack: Stack, sfn: Stubber) -> None:
     # Given an invalid request with no token: any Step Functions call would fail the stub
     stack.register("hello.json")
-    assert _validate(stack.request(count=2))["valid"] is False
+    request = stack.request(count=2)
+    result = _validate(request)
+    # When its execution fails, Then nobody is answered
+    execution_ended.handler(execution_event("FAILED", request, error=result["error"], cause=result["cause"]), context())
+    assert result["valid"] is False
+    sfn.assert_no_pending_responses()
 
 
-def test_a_closed_token_or_a_failed_answer_still_ends_the_run_invalid(stack: Stack, sfn: Stubber) -> None:
-    # Given Step Functions says the token is closed, then that it is throttled
+def test_a_closed_token_or_a_failed_answer_leaves_the_end_invalid(stack: Stack, sfn: Stubber) -> None:
+    # Given an invalid request, and Step Functions saying its caller's token is closed
     stack.register("hello.json")
     request = stack.request(callbackTaskToken=TOKEN, count=2)
+    result = _validate(request)
     sfn.add_client_error("send_task_failure", "TaskTimedOut", "Task Timed Out")
-    sfn.add_client_error("send_task_failure", "ThrottlingException", "Rate exceeded")
-    # When it is validated twice
-    first, second = _validate(request), _validate(request)
-    # Then both end RunRequest.Invalid (ExecutionEnded answers from that end if the answer was lost)
-    assert first["error"] == second["error"] == "RunRequest.Invalid"
+    # When the execution's end answers it
+    event = execution_event("FAILED", request, error="RunRequest.Invalid", cause=result["cause"])
+    execution_ended.handler(event, context())
+    # Then the closed token is not an error, and validating again still says RunRequest.Invalid
     sfn.assert_no_pending_responses()
+    assert _validate(request)["error"] == "RunRequest.Invalid"
 
 
 def _stopped_run(stack: Stack, sfn: Stubber, **request: Any) -> dict[str, Any]:

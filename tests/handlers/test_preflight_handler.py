@@ -1,5 +1,5 @@
 """ValidateRequest's preflight on moto: a run ECS would fail to start ends RunRequest.WillNotStart, its caller
-answered, without RunTask; the stack parameter turns it off."""
+answered from that end, without RunTask; the stack parameter turns it off."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
+from ecsrun.handlers import execution_ended
 
-from tests.conftest import REGION, Stack
-from tests.handlers.helpers import validate
+from tests.conftest import REGION, Stack, context
+from tests.handlers.helpers import execution_event, validate
 
 ACCOUNT = "123456789012"
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/orders:1.0"
@@ -67,21 +69,22 @@ def test_a_run_that_would_start_is_valid(stack: Stack, preflight: None) -> None:
     assert validate(_request(stack))["valid"] is True
 
 
-def test_the_caller_is_answered_with_will_not_start(
-    stack: Stack, preflight: None, monkeypatch: pytest.MonkeyPatch
+def test_the_caller_is_answered_with_will_not_start_when_the_execution_fails(
+    stack: Stack, preflight: None, sfn: Stubber
 ) -> None:
-    # Given a caller's token and a run whose image does not exist
+    # Given a caller's token and a run whose image does not exist, validated (ValidateRequest answers nobody:
+    # any Step Functions call would fail the stub)
     _register(stack)
-    answered: list[tuple[str, dict[str, Any]]] = []
-    from ecsrun.handlers import validate_request
-
-    monkeypatch.setattr(validate_request, "answer_caller", lambda token, body, **_: answered.append((token, body)))
-    # When validated
-    result = validate(_request(stack, callbackTaskToken="token-1"))
+    request = _request(stack, callbackTaskToken="token-1")
+    result = validate(request)
+    sfn.add_response(
+        "send_task_failure", {}, {"taskToken": "token-1", "error": "RunRequest.WillNotStart", "cause": result["cause"]}
+    )
+    # When the execution fails RunRequest.WillNotStart with that cause
+    event = execution_event("FAILED", request, error="RunRequest.WillNotStart", cause=result["cause"])
+    execution_ended.handler(event, context())
     # Then the caller is answered FAILED with the same error name and cause
-    assert answered == [
-        ("token-1", {"status": "FAILED", "valid": False, "error": "RunRequest.WillNotStart", "cause": result["cause"]})
-    ]
+    sfn.assert_no_pending_responses()
 
 
 def test_preflight_disabled_asks_nothing(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:

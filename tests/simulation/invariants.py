@@ -45,6 +45,10 @@ OUTLIVE_SECONDS = 900
 # of calls (an event delivered, an invocation, a read, a write, StopTask) of at most `slow_seconds` each, then ECS
 # takes the task's stop time. STOP_PATH_CALLS slow calls bound them (measured: docs/benchmarks.md).
 STOP_PATH_CALLS = 10
+# The functions of the stop path. The simulation moves one clock for every invocation in flight: a slow tick taken
+# while another function was in flight too (a reconciler pass) is that function's call as much as the stop path's,
+# and AWS would have run the two side by side, so such ticks are added to the healthy bound.
+STOP_PATH_FUNCTIONS = frozenset({"StopTaskFunction", "ExecutionEndedFunction", "TaskStoppedFunction"})
 # What disturbs the stop path: a fault injected at or after the decision (a crash, a failed call, a dropped or
 # delayed event) or a lost status event. Then the reconciler's cycle is the bound (OUTLIVE_SECONDS).
 
@@ -319,7 +323,12 @@ def _outlive(world: World, execution: Any, ours: list[FakeTask]) -> list[Violati
         since = max(decided, task.created_at)
         # A task RunTask started after the decision (an abort that overtook the start) is the reconciler's to find.
         late = task.created_at > decided
-        healthy = world.plan.stop_delay + STOP_PATH_CALLS * world.plan.slow_seconds
+        shared = sum(
+            1
+            for moment, flying in world.slow_ticks
+            if since <= moment < task.stopped_at and flying - STOP_PATH_FUNCTIONS
+        )
+        healthy = world.plan.stop_delay + (STOP_PATH_CALLS + shared) * world.plan.slow_seconds
         bound = OUTLIVE_SECONDS if disturbed or late else healthy
         if (disturbed or late) and execution.stopped_at is not None:
             # As before the stop path had a bound of its own: from the run's end, a reconciler cycle and a stop.

@@ -341,6 +341,9 @@ class World:
         self.reconciles = 0
         self.reconcile_starts: list[float] = []
         self.reconciled: list[tuple[float, float]] = []  # (start, end) of every reconciler pass that returned
+        # Each slow tick of the virtual clock (a call in flight takes a while) and the functions then in flight:
+        # the exploration moves one clock for every invocation, where AWS would run them side by side.
+        self.slow_ticks: list[tuple[float, frozenset[str]]] = []
         self.execution_ended_done = False  # an ExecutionEnded invocation returned
         self.ended_handled: set[str] = set()  # executions whose ExecutionEnded invocation returned
         self.fault_times: list[float] = []  # when each fault was injected
@@ -1016,6 +1019,7 @@ class World:
         if explore and (self.invocations or deliverable) and at > self.now + self.plan.slow_seconds:
             # An event or an invocation on its way takes a while, not forever: only a fault makes it late.
             # Someone is mid-invocation: a call is slow, not the world asleep. Time moves on a little.
+            self.slow_ticks.append((self.now, frozenset(i.function for i in self.invocations)))
             self.now += self.plan.slow_seconds
             self._clock(self.now)
             return

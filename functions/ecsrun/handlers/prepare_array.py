@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ecsrun.adapters import clients
 from ecsrun.domain.models.base import Model
 from ecsrun.domain.models.run import ContainerSpec, ResolvedDefinition, Run
@@ -13,7 +11,6 @@ from ecsrun.handlers import wiring
 from ecsrun.plumbing.observability import instrumented_step, logger, metrics
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps import arrays as array_runs
-from ecsrun.steps.callback import answer_caller
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -53,13 +50,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         ttl_days=settings.run_record_ttl_days,
     )
     if not result["prepared"]:  # Run.Duplicate: the runId is another execution's, and so are its record and its
-        # completion event (nothing is put on the bus under the owner's runId)
-        refused = {"status": "FAILED", "error": result["error"], "cause": result["cause"]}
-        try:
-            answer_caller(payload.run.callbackTaskToken, refused, callbacks=wiring.callbacks())
-        except (ClientError, BotoCoreError) as exc:
-            # The execution still ends Run.Duplicate, and ExecutionEnded answers from that end.
-            logger.warning("could not answer the caller; the execution's end will", extra={"error": str(exc)})
+        # completion event (nothing is put on the bus under the owner's runId). The caller is answered by
+        # ExecutionEnded from this execution's own end, which an abort may still change.
         return result
     logger.info("array laid out", extra={"size": result["size"], "key": result["key"]})
     metrics.add_metric(name="ArrayChildren", unit="Count", value=result["size"])

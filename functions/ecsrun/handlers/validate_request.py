@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ecsrun.adapters import clients
 from ecsrun.domain import array as arrays
 from ecsrun.domain import jsonbounds, limits
-from ecsrun.domain.callback import callback_token
 from ecsrun.domain.completion import run_summary
 from ecsrun.domain.errors import ErrorName
 from ecsrun.domain.models.base import Model
@@ -24,7 +21,6 @@ from ecsrun.plumbing.observability import instrumented_answering_bounds, logger,
 from ecsrun.plumbing.settings import Settings
 from ecsrun.steps.account_checks import account_check
 from ecsrun.steps.announce import publish_quietly
-from ecsrun.steps.callback import answer_caller
 from ecsrun.steps.preflight import run_preflight
 
 if TYPE_CHECKING:
@@ -140,17 +136,14 @@ def _refuse(
     secrets: list[str],
     settings: Settings,
 ) -> dict[str, Any]:
-    """No task is started: the execution fails with `error` (the cause lists each problem), the completion event
-    says so and the caller's token is answered. Scrubbed of the override values, malformed ones' too (a rule may
-    quote a value it refuses)."""
+    """No task is started: the execution fails with `error` (the cause lists each problem) and the completion event
+    says so. Scrubbed of the override values, malformed ones' too (a rule may quote a value it refuses).
+
+    The caller's token is not answered here: an abort can still land before the execution reaches its Fail state,
+    and a request with no record has nothing on which two ends could be decided once. ExecutionEnded answers it
+    from the end the execution actually had (RunRequest.Invalid, or Run.Aborted)."""
     # The cause of the execution's Fail state: within Step Functions' 32,768 characters, cut structurally.
     report = limits.fit(scrub_document(report, secrets), limits.MAX_CAUSE_CHARS)
     failed = {"runId": run_id, "status": "FAILED", "error": error.value, **report}
     publish_quietly(run_summary(failed, payload.executionArn), wiring.completion_publisher(settings))
-    answer = {"valid": False, "error": error.value, "cause": json.dumps(report)}
-    try:  # the token is read from the raw input: an invalid request still gets its answer
-        answer_caller(callback_token(payload.request), {"status": "FAILED", **answer}, callbacks=wiring.callbacks())
-    except (ClientError, BotoCoreError) as exc:
-        # The execution still ends with `error`, and ExecutionEnded answers from that end.
-        logger.warning("could not answer the caller; the execution's end will", extra={"error": str(exc)})
-    return answer
+    return {"valid": False, "error": error.value, "cause": json.dumps(report)}

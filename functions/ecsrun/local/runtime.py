@@ -186,6 +186,7 @@ class LocalAws:
         # Fault injection for tests: what EventBridge delivers for each event (default: the event, once).
         self.event_faults: Callable[[dict[str, Any]], list[dict[str, Any]]] = lambda event: [event]
         self._ended: set[str] = set()  # executions whose end was announced
+        self._announcers: list[threading.Thread] = []
         self._lock = threading.Lock()
         self.agent: LocalEcsAgent
         # IAM as deployed (ecsrun.local.iam): each function's calls are checked against its own role.
@@ -226,6 +227,8 @@ class LocalAws:
 
     def __exit__(self, *exc: Any) -> None:
         self._closing.set()
+        for announcer in list(self._announcers):
+            announcer.join(timeout=10)
         if self._reconciler is not None:
             self._reconciler.join(timeout=60)
         if hasattr(self, "agent"):
@@ -320,6 +323,7 @@ class LocalAws:
         self._route_nested_executions()
         self._parse_definitions_once()
         self._abort_promptly()
+        self._announce_every_end()
         self._keep_callback_causes()
         self._name_unnamed_executions()
         quotas.enforce(self._patch)  # the payload and API limits AWS enforces and moto skips
@@ -683,6 +687,21 @@ class LocalAws:
         self._patch(Execution, "stop", stop)
         self._patch(StepFunctionResponse, "stop_execution", stop_execution)
 
+    def _announce_every_end(self) -> None:
+        """Step Functions puts an `Execution Status Change` on EventBridge for every end, whoever watches the
+        execution; moto puts none. Each execution that ends (succeeds, fails, times out) is announced from another
+        thread, so ExecutionEnded hears of an end nobody follows (`local serve`, a parent's child)."""
+        from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+        runtime = self
+        original = BaseExecutionWorkerCommunication.terminated
+
+        def terminated(communication: Any) -> None:
+            original(communication)
+            runtime._announce_end(communication.execution.exec_arn)
+
+        self._patch(BaseExecutionWorkerCommunication, "terminated", terminated)
+
     def _keep_callback_causes(self) -> None:
         """SendTaskFailure's `cause` reaches the waiting state on Step Functions; moto 5.2.5's response handler
         drops it (it passes only `error` on). A parent that catches ecsrun's error reads the cause: pass it."""
@@ -820,18 +839,25 @@ class LocalAws:
         return result
 
     def _announce_end(self, execution_arn: str) -> None:
-        """StopExecution (`ecsrun stop`, the console): Step Functions puts the ABORTED status change on
-        EventBridge once the call has returned; so does the runtime, from another thread."""
+        """An execution ended (StopExecution's ABORTED included): Step Functions puts the status change on
+        EventBridge once it is recorded; so does the runtime, from another thread."""
 
         def announce() -> None:
             for _ in range(100):  # moto marks the execution ABORTED as the call returns
-                described = self.client("stepfunctions").describe_execution(executionArn=execution_arn)
+                if self._closing.is_set():  # the stack is going away: its functions must not run any more
+                    return
+                try:
+                    described = self.client("stepfunctions").describe_execution(executionArn=execution_arn)
+                except ClientError:  # not an execution of this stack (a Map's inner run): nothing to announce
+                    return
                 if described["status"] != "RUNNING":
                     self.execution_ended(described)
                     return
                 time.sleep(0.05)
 
-        threading.Thread(target=announce, name="local-execution-ended", daemon=True).start()
+        thread = threading.Thread(target=announce, name="local-execution-ended", daemon=True)
+        thread.start()
+        self._announcers.append(thread)
 
     def execution_ended(self, execution: dict[str, Any]) -> None:
         """Step Functions tells EventBridge an execution ended; moto does not, so the runtime does (once)."""
