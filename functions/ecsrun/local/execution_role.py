@@ -63,6 +63,11 @@ def statements_for(iam: Any, role_arn: str) -> tuple[dict[str, Any], ...] | None
         documents.append(
             iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)["PolicyVersion"]["Document"]
         )
+    return policy_statements(documents)
+
+
+def policy_statements(documents: list[Any]) -> tuple[dict[str, Any], ...]:
+    """The statements of IAM policy documents (JSON text or parsed), a lone statement object included."""
     statements: list[dict[str, Any]] = []
     for document in documents:
         parsed = json.loads(document) if isinstance(document, str) else document

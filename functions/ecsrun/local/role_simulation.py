@@ -9,11 +9,10 @@ and environment files an account grants its roles on purpose allowed. So the pre
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
-from ecsrun.local.execution_role import MANAGED_EXECUTION_POLICY
+from ecsrun.local.execution_role import MANAGED_EXECUTION_POLICY, policy_statements
 from ecsrun.local.iam import ALLOW, EXPLICIT_DENY, Request, evaluate
 
 Patch = Callable[[Any, str, Any], None]
@@ -37,12 +36,7 @@ def role_statements(backend: Any, role_arn: str) -> tuple[dict[str, Any], ...] |
             continue
         version = next((v for v in policy.versions if v.version_id == policy.default_version_id), None)
         documents.append(version.document if version is not None else {})
-    statements: list[dict[str, Any]] = []
-    for document in documents:
-        parsed = json.loads(document) if isinstance(document, str) else document
-        found = parsed.get("Statement", [])
-        statements += found if isinstance(found, list) else [found]
-    return tuple(statements)
+    return policy_statements(documents)
 
 
 def decision(statements: tuple[dict[str, Any], ...] | None, action: str, resource: str, region: str) -> str:
