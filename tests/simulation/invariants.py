@@ -45,10 +45,18 @@ OUTLIVE_SECONDS = 900
 # of calls (an event delivered, an invocation, a read, a write, StopTask) of at most `slow_seconds` each, then ECS
 # takes the task's stop time. STOP_PATH_CALLS slow calls bound them (measured: docs/benchmarks.md).
 STOP_PATH_CALLS = 10
-# The functions of the stop path. The simulation moves one clock for every invocation in flight: a slow tick taken
-# while another function was in flight too (a reconciler pass) is that function's call as much as the stop path's,
-# and AWS would have run the two side by side, so such ticks are added to the healthy bound.
+# What the stop path is made of. A slow tick of the simulation's clock is one of the stop path's calls only when it
+# is the first tick taken at some step of it (an invocation at a new call, an event or invoke newly due) and nothing
+# off the stop path is in flight. Any other tick is another function's call (AWS runs it side by side: a reconciler
+# pass) or the exploration holding a call longer than slow_seconds; those are added to the healthy bound.
 STOP_PATH_FUNCTIONS = frozenset({"StopTaskFunction", "ExecutionEndedFunction", "TaskStoppedFunction"})
+STOP_PATH_STEPS = STOP_PATH_FUNCTIONS | {"event"} | {f"async:{name}" for name in STOP_PATH_FUNCTIONS}
+
+
+def _stop_path_call(flying: frozenset[tuple[str, bool]]) -> bool:
+    return all(name in STOP_PATH_STEPS for name, _ in flying) and any(fresh for _, fresh in flying)
+
+
 # What disturbs the stop path: a fault injected at or after the decision (a crash, a failed call, a dropped or
 # delayed event) or a lost status event. Then the reconciler's cycle is the bound (OUTLIVE_SECONDS).
 
@@ -92,7 +100,7 @@ def owner(world: World, record: dict[str, Any] | None) -> Any:
 
 def check(world: World) -> list[Violation]:
     from tests.simulation import maps, telling
-    from tests.simulation.telling import aborted_after_end
+    from tests.simulation.telling import ended_as_recorded
 
     found: list[Violation] = []
     add = lambda invariant, detail: found.append(Violation(invariant, detail))  # noqa: E731
@@ -128,7 +136,7 @@ def check(world: World) -> list[Violation]:
     if status not in TERMINAL:
         add("1 ends once", f"the record is {status}, not ended (execution {execution.status} {execution.error or ''})")
     expected_status = {"SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED", "ABORTED": "ABORTED"}.get(execution.status)
-    if expected_status and status in TERMINAL and status != expected_status and not aborted_after_end(world, execution):
+    if expected_status and status in TERMINAL and status != expected_status and not ended_as_recorded(world, execution):
         add("1 ends once", f"the execution {execution.status} but the record says {status}")
     outcome = record.get("outcome") or {}
     if execution.status == "FAILED" and status == "FAILED" and outcome.get("error") != execution.error:
@@ -323,12 +331,12 @@ def _outlive(world: World, execution: Any, ours: list[FakeTask]) -> list[Violati
         since = max(decided, task.created_at)
         # A task RunTask started after the decision (an abort that overtook the start) is the reconciler's to find.
         late = task.created_at > decided
-        shared = sum(
+        others = sum(
             1
             for moment, flying in world.slow_ticks
-            if since <= moment < task.stopped_at and flying - STOP_PATH_FUNCTIONS
+            if since <= moment < task.stopped_at and not _stop_path_call(flying)
         )
-        healthy = world.plan.stop_delay + (STOP_PATH_CALLS + shared) * world.plan.slow_seconds
+        healthy = world.plan.stop_delay + (STOP_PATH_CALLS + others) * world.plan.slow_seconds
         bound = OUTLIVE_SECONDS if disturbed or late else healthy
         if (disturbed or late) and execution.stopped_at is not None:
             # As before the stop path had a bound of its own: from the run's end, a reconciler cycle and a stop.

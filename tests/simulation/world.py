@@ -203,6 +203,7 @@ class Invocation:
     async_attempt: int = 0
     started: float = 0.0
     asleep_until: float | None = None  # in time.sleep until then (virtual time)
+    ticked_at: tuple[int, str] | None = None  # (calls, point) when the clock last took a slow tick for it
 
 
 @dataclass
@@ -341,15 +342,19 @@ class World:
         self.reconciles = 0
         self.reconcile_starts: list[float] = []
         self.reconciled: list[tuple[float, float]] = []  # (start, end) of every reconciler pass that returned
-        # Each slow tick of the virtual clock (a call in flight takes a while) and the functions then in flight:
-        # the exploration moves one clock for every invocation, where AWS would run them side by side.
-        self.slow_ticks: list[tuple[float, frozenset[str]]] = []
+        # Each slow tick of the virtual clock (a call in flight takes a while) and what was then in flight: each
+        # invocation's function, an event or async invoke due ("event", or "async:<function>"), and whether this
+        # is the first tick it took at that step. The exploration moves one clock for every invocation (AWS would
+        # run them side by side) and may take several ticks at one step (a call slower than slow_seconds).
+        self.slow_ticks: list[tuple[float, frozenset[tuple[str, bool]]]] = []
+        self._ticked: set[int] = set()  # the pending events and async invokes that took a tick already
         self.execution_ended_done = False  # an ExecutionEnded invocation returned
         self.ended_handled: set[str] = set()  # executions whose ExecutionEnded invocation returned
         self.fault_times: list[float] = []  # when each fault was injected
         self.outcome_at: float | None = None  # when the run's record first held an outcome
         self.python_errors: list[str] = []  # event-driven invocations that failed with a Python error (a bug)
         self.limits: list[str] = []  # documented limits this schedule ran into (not violations)
+        self.status_events_lost: set[str] = set()  # executions whose status change EventBridge never delivered
         self.stopped_handled: dict[str, float] = {}  # taskArn -> when a TaskStopped invocation for it first returned
         self.unsupported: str | None = None
         self.logs_text = io.StringIO()
@@ -467,6 +472,7 @@ class World:
         )
         label = f"{event['detail-type']} {what} v{detail.get('version', '')}".rstrip(" v")
         if widen.lose_status_event(self, event):
+            self.status_events_lost.add(detail["executionArn"])
             self.note(f"emitted {label}, LOST (Step Functions' status events are best effort)")
             return
         self.events.append(PendingEvent(event, self.now, label))
@@ -1019,7 +1025,7 @@ class World:
         if explore and (self.invocations or deliverable) and at > self.now + self.plan.slow_seconds:
             # An event or an invocation on its way takes a while, not forever: only a fault makes it late.
             # Someone is mid-invocation: a call is slow, not the world asleep. Time moves on a little.
-            self.slow_ticks.append((self.now, frozenset(i.function for i in self.invocations)))
+            self.slow_ticks.append((self.now, self._in_flight()))
             self.now += self.plan.slow_seconds
             self._clock(self.now)
             return
@@ -1032,6 +1038,19 @@ class World:
             if not first[2].startswith("~"):
                 self.note(f"timer: {first[2]}")
             first[3]()
+
+    def _in_flight(self) -> frozenset[tuple[str, bool]]:
+        flying: set[tuple[str, bool]] = set()
+        for invocation in self.invocations:
+            position = (invocation.calls, invocation.point)
+            flying.add((invocation.function, invocation.ticked_at != position))
+            invocation.ticked_at = position
+        due: list[tuple[str, Any]] = [("event", e) for e in self.events if e.not_before <= self.now]
+        due += [(f"async:{a.function}", a) for a in self.async_queue if a.not_before <= self.now]
+        for name, pending in due:
+            flying.add((name, id(pending) not in self._ticked))
+            self._ticked.add(id(pending))
+        return frozenset(flying)
 
     def _next_time(self) -> float | None:
         moments = [t[0] for t in self.timers]
