@@ -238,26 +238,20 @@ def network_problems(
     DescribeSecurityGroups). Missing ones, then more than one VPC among them."""
     base = "networkConfiguration.awsvpcConfiguration"
     found: list[dict[str, str]] = []
-    for index, subnet in enumerate(subnets):
-        if subnet not in subnet_vpcs:
-            found.append(
-                problem(
-                    f"{base}.subnets[{index}]",
-                    INVALID_PARAMETER,
-                    f"subnet {subnet} does not exist in this account and Region: RunTask would fail with "
-                    "InvalidParameterException",
-                )
+    for key, kind, names, known in (
+        ("subnets", "subnet", subnets, subnet_vpcs),
+        ("securityGroups", "security group", security_groups, group_vpcs),
+    ):
+        found += [
+            problem(
+                f"{base}.{key}[{index}]",
+                INVALID_PARAMETER,
+                f"{kind} {name} does not exist in this account and Region: RunTask would fail with "
+                "InvalidParameterException",
             )
-    for index, group in enumerate(security_groups):
-        if group not in group_vpcs:
-            found.append(
-                problem(
-                    f"{base}.securityGroups[{index}]",
-                    INVALID_PARAMETER,
-                    f"security group {group} does not exist in this account and Region: RunTask would fail with "
-                    "InvalidParameterException",
-                )
-            )
+            for index, name in enumerate(names)
+            if name not in known
+        ]
     vpcs: dict[str, list[str]] = {}
     for name in [*subnets, *security_groups]:
         vpc = subnet_vpcs.get(name) or group_vpcs.get(name)
