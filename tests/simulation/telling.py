@@ -5,9 +5,9 @@
    was put on the bus (at least once: an entry EventBridge refused is sent again) and every one put says that end,
    and the caller's answer says it too. An execution an operator aborted after the end was recorded keeps the
    recorded end.
-10. Duplicates speak only for themselves. Another execution with the run's runId ends `Run.Duplicate` in its own
-   execution (unless it was aborted), leaves the run's record to its owner and puts nothing on the bus under the
-   owner's runId.
+10. Duplicates speak only for themselves. Another execution with the run's runId that asked for it ends
+   `Run.Duplicate` in its own execution (unless it was aborted; one that failed before it asked ends its own way),
+   leaves the run's record to its owner and puts nothing on the bus under the owner's runId.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 ABORTED = "Run.Aborted"
 DUPLICATE = "Run.Duplicate"
+CLAIMING_STATES = ("StartTaskAndWait", "PrepareArray")  # where an execution asks for its runId
 
 
 def _told(outcome: dict[str, Any]) -> tuple[str, str | None]:
@@ -40,18 +41,20 @@ def aborted_after_end(world: World, execution: Execution) -> bool:
 
 
 def aborted_unheard(world: World, execution: Execution) -> bool:
-    """Documented limit: an operator aborted the execution while its verdict was being decided (CopyLogs running)
-    and Step Functions' status event of the abort was lost. Nothing tells the run's writer of the abort (ecsrun
-    makes no DescribeExecution per run), so the record keeps the verdict it reached and everything ecsrun tells
-    follows it; the execution's ABORTED is the operator's."""
+    """Documented limit: an operator aborted the execution while its verdict was being decided (CopyLogs running),
+    and the verdict was recorded before ecsrun had handled Step Functions' status event of the abort (it came late,
+    or never). Nothing else tells the run's writer of the abort (ecsrun makes no DescribeExecution per run), so the
+    record keeps the verdict it reached and everything ecsrun tells follows it; the execution's ABORTED is the
+    operator's. Once ExecutionEnded has handled the abort, an end recorded later must be `Run.Aborted`."""
+    handled = world.abort_handled_at.get(execution.arn)
     unheard = (
         execution.status == "ABORTED"
-        and execution.arn in world.status_events_lost
         and world.outcome_at is not None
         and execution.stopped_at is not None
         and world.outcome_at > execution.stopped_at
+        and (handled is None or handled >= world.outcome_at)
     )
-    limit = "an abort whose status event was lost, while the verdict was decided: the verdict stands"
+    limit = "an abort ecsrun had not yet heard of when the verdict was recorded: the verdict stands"
     if unheard and limit not in world.limits:
         world.limits.append(limit)
     return unheard
@@ -75,7 +78,8 @@ def check(world: World, owner: Execution | None, record: dict[str, Any] | None) 
     for each in world.executions.values():
         if each is owner or record is None or each.parent is not None:  # an array's child is a run of its own
             continue
-        if each.status == "FAILED" and each.error != DUPLICATE:
+        claimed = any(state in CLAIMING_STATES for _, state in each.entered)
+        if each.status == "FAILED" and each.error != DUPLICATE and claimed:  # else it failed on its own, unclaimed
             found.append(
                 Violation("10 duplicates silent", f"duplicate {each.name} ended {each.error}, not {DUPLICATE}")
             )

@@ -354,7 +354,7 @@ class World:
         self.outcome_at: float | None = None  # when the run's record first held an outcome
         self.python_errors: list[str] = []  # event-driven invocations that failed with a Python error (a bug)
         self.limits: list[str] = []  # documented limits this schedule ran into (not violations)
-        self.status_events_lost: set[str] = set()  # executions whose status change EventBridge never delivered
+        self.abort_handled_at: dict[str, float] = {}  # when ExecutionEnded first finished handling an abort
         self.stopped_handled: dict[str, float] = {}  # taskArn -> when a TaskStopped invocation for it first returned
         self.unsupported: str | None = None
         self.logs_text = io.StringIO()
@@ -472,7 +472,6 @@ class World:
         )
         label = f"{event['detail-type']} {what} v{detail.get('version', '')}".rstrip(" v")
         if widen.lose_status_event(self, event):
-            self.status_events_lost.add(detail["executionArn"])
             self.note(f"emitted {label}, LOST (Step Functions' status events are best effort)")
             return
         self.events.append(PendingEvent(event, self.now, label))
@@ -612,7 +611,10 @@ class World:
                 self.reconciled.append((invocation.started, self.now))
             if invocation.error is None and invocation.function == "ExecutionEndedFunction":
                 self.execution_ended_done = True
-                self.ended_handled.add(invocation.event.get("detail", {}).get("executionArn"))
+                detail = invocation.event.get("detail", {})
+                self.ended_handled.add(detail.get("executionArn"))
+                if detail.get("status") == "ABORTED":
+                    self.abort_handled_at.setdefault(detail.get("executionArn"), self.now)
             if invocation.error is not None and invocation.error[0] in PYTHON_ERRORS:
                 self.python_errors.append(
                     f"{invocation.label} failed {invocation.error[0]}: {invocation.error[1][:80]}"

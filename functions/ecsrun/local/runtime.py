@@ -188,6 +188,8 @@ class LocalAws:
         self._ended: set[str] = set()  # executions whose end was announced
         self._announcers: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._handlers_running = 0  # invocations in flight, which the stack's close waits for
+        self._handlers_idle = threading.Condition()
         self.agent: LocalEcsAgent
         # IAM as deployed (ecsrun.local.iam): each function's calls are checked against its own role.
         self.enforce_iam = enforce_iam
@@ -226,7 +228,13 @@ class LocalAws:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._closing.set()
+        # From here no function runs (invoke_handler refuses), and the ones in flight finish first: a late thread
+        # (an announcer, a task's last event, a worker of moto's) must not act in the next stack's moto.
+        with self._handlers_idle:
+            self._closing.set()
+        self._stop_running_executions()
+        with self._handlers_idle:
+            self._handlers_idle.wait_for(lambda: self._handlers_running == 0, timeout=120)
         for announcer in list(self._announcers):
             announcer.join(timeout=10)
         if self._reconciler is not None:
@@ -246,6 +254,23 @@ class LocalAws:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+    def _stop_running_executions(self) -> None:
+        """An execution still running when the stack closes (a child of an aborted parent, a run given up on) is
+        stopped, so moto's worker unwinds here rather than invoking a function in the next stack."""
+        if not self.state_machine_arn:
+            return
+        sfn = self.client("stepfunctions")
+        try:
+            pages = sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=self.state_machine_arn, statusFilter="RUNNING"
+            )
+            running = [e["executionArn"] for page in pages for e in page["executions"]]
+        except ClientError:
+            return
+        for arn in running:
+            with contextlib.suppress(ClientError):
+                sfn.stop_execution(executionArn=arn, cause="the local stack closed")
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
@@ -445,6 +470,11 @@ class LocalAws:
         """(result, failed): a raised exception becomes Lambda's error payload, as the Python runtime makes it."""
         module_name, _, attr = self.handlers[logical_id].rpartition(".")
         handler = getattr(importlib.import_module(module_name), attr)
+        with self._handlers_idle:
+            if self._closing.is_set():
+                closed = f"{logical_id} was not run: the local stack is closing"
+                return {"errorMessage": closed, "errorType": "LocalStackClosed", "requestId": str(uuid.uuid4())}, True
+            self._handlers_running += 1
         try:
             with self.acting_as(self.function_roles.get(logical_id)):
                 return handler(event, LocalContext(function_name=logical_id, invoked_function_arn=arn)), False
@@ -455,6 +485,10 @@ class LocalAws:
                 "requestId": str(uuid.uuid4()),
                 "stackTrace": [lambda_paths(line) for line in traceback.format_exception(exc)],
             }, True
+        finally:
+            with self._handlers_idle:
+                self._handlers_running -= 1
+                self._handlers_idle.notify_all()
 
     def _reconcile_on_schedule(self) -> None:
         """The template's scheduled rule, every `reconcile_every` seconds instead of minutes."""
@@ -827,7 +861,7 @@ class LocalAws:
         lam = self.client("lambda")
         for attempt in range(EVENT_DELIVERY_ATTEMPTS):
             response = lam.invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(event))
-            if "FunctionError" not in response:
+            if "FunctionError" not in response or self._closing.is_set():
                 return
             time.sleep(0.1 * 2**attempt)
 
