@@ -13,7 +13,7 @@ AIRFLOW_DIR := integrations/airflow
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-stamp
 
-.PHONY: setup demo test lint typecheck browser pytest pytest-ahead sam checkov airflow-test bench smoke soak load clean
+.PHONY: setup deps demo test lint typecheck browser pytest pytest-ahead sam checkov airflow-test bench smoke soak load clean
 
 setup: $(STAMP)
 
@@ -31,7 +31,11 @@ demo: setup
 ## test: lint (ruff, and the layering with import-linter), type-check, Chromium for the timeline's browser test,
 ## every test, the unit and handler tests again with the clock a year ahead, the template checks (cfn-lint through
 ## sam, and checkov), and the Airflow operator in real Airflow
-test: setup lint typecheck browser pytest pytest-ahead sam checkov airflow-test
+test: deps lint typecheck pytest pytest-ahead sam checkov airflow-test
+
+## deps: the three virtualenvs and Chromium, installed side by side (their downloads overlap; nothing runs yet)
+deps:
+	$(MAKE) --no-print-directory -j4 $(STAMP) $(CHECKOV_STAMP) $(AIRFLOW_STAMP) browser
 
 ## browser: Debian's Chromium, for the timeline's headless-browser test; installed when missing (apt-get: as root,
 ## as on CI, else through sudo)

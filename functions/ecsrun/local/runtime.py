@@ -364,7 +364,9 @@ class LocalAws:
         EC2, EXTERNAL and capacity-provider requests can all be placed."""
         ecs, ec2 = self.client("ecs"), self.client("ec2")
         ecs.create_cluster(clusterName=name, capacityProviders=["FARGATE", "FARGATE_SPOT"])
-        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        # An ECS-optimised AMI, by name: all of moto's 1,300 Amazon images take seconds to describe.
+        ecs_optimised = [{"Name": "name", "Values": ["amzn2-ami-ecs-hvm-*-x86_64-ebs"]}]
+        image = ec2.describe_images(Owners=["amazon"], Filters=ecs_optimised)["Images"][0]["ImageId"]
         instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="m5.large")["Instances"][0]
         document = {"instanceId": instance["InstanceId"], "region": REGION, "accountId": ACCOUNT}
         ecs.register_container_instance(cluster=name, instanceIdentityDocument=json.dumps(document))
