@@ -67,8 +67,9 @@ def test_a_call_is_a_subsegment_of_the_invocation(stack: Stack, daemon: socket.s
 
 
 def test_a_refused_call_is_an_error_and_the_call_still_fails_as_it_would(stack: Stack, daemon: socket.socket) -> None:
-    # Given a traced ECS client, When it describes a task definition that does not exist
-    ecs = clients.client("ecs")
+    # Given a traced ECS client (made here: the process-wide cache can be refilled by another test's late thread
+    # with a client made before tracing was on), When it describes a task definition that does not exist
+    ecs = tracing.trace_calls(boto3.client("ecs", region_name="us-east-1"))
     with pytest.raises(ecs.exceptions.ClientError):
         ecs.describe_task_definition(taskDefinition="no-such-family")
     # Then the subsegment says the call failed on the client's side, and the service's error code
