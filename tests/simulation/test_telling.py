@@ -10,6 +10,8 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from tests.simulation import telling
 
 RUN_ID = "nightly-1"
@@ -87,29 +89,27 @@ def test_a_verdict_recorded_when_the_aborts_status_event_was_never_handled_stand
     assert len(world.limits) == 1
 
 
-def test_a_second_execution_that_asked_for_the_run_id_must_end_run_duplicate() -> None:
-    # Given a second execution of the runId that reached StartTaskAndWait and ended Run.InternalError
+@pytest.mark.parametrize(
+    ("entered", "expected"),
+    [
+        # it reached StartTaskAndWait, so it asked for the runId: a duplicate speaks only as a duplicate
+        (("IsRequestValid", "StartTaskAndWait"), ["10 duplicates silent"]),
+        # its ValidateRequest crashed past its retries before it asked: its end is its own
+        (("FunctionFailed", "RunInternalError"), []),
+    ],
+    ids=["asked-for-the-run-id", "failed-before-asking"],
+)
+def test_a_second_execution_ends_run_duplicate_only_if_it_asked_for_the_run_id(
+    entered: tuple[str, ...], expected: list[str]
+) -> None:
+    # Given a second execution of the runId that ended Run.InternalError after entering these states
     owner = _execution(OWNER, "SUCCEEDED", stopped_at=200.0)
-    other = _execution(OTHER, "FAILED", stopped_at=50.0, entered=("IsRequestValid", "StartTaskAndWait"))
+    other = _execution(OTHER, "FAILED", stopped_at=5.0, entered=entered)
     other.error = "Run.InternalError"
     world = _world([owner, other], outcome_at=190.0, abort_handled_at={})
 
     # When invariant 10 is checked
     found = telling.check(world, owner, SUCCEEDED)
 
-    # Then it is a violation: a duplicate speaks only as a duplicate
-    assert [v.invariant for v in found] == ["10 duplicates silent"]
-
-
-def test_a_second_execution_that_failed_before_asking_for_the_run_id_ends_its_own_way() -> None:
-    # Given a second execution of the runId whose ValidateRequest crashed past its retries (Run.InternalError)
-    owner = _execution(OWNER, "SUCCEEDED", stopped_at=200.0)
-    other = _execution(OTHER, "FAILED", stopped_at=5.0, entered=("FunctionFailed", "RunInternalError"))
-    other.error = "Run.InternalError"
-    world = _world([owner, other], outcome_at=190.0, abort_handled_at={})
-
-    # When invariant 10 is checked
-    found = telling.check(world, owner, SUCCEEDED)
-
-    # Then its end is its own, not a duplicate's
-    assert found == []
+    # Then only the one that asked for the runId breaks it
+    assert [v.invariant for v in found] == expected
