@@ -489,3 +489,31 @@ def test_an_execution_stopped_right_after_its_start_is_aborted_at_once(aws: Loca
         statuses.append(sfn.describe_execution(executionArn=started["executionArn"])["status"])
     # Then StopExecution answered with each ABORTED, as Step Functions does (not a crash, not still RUNNING)
     assert statuses == ["ABORTED"] * 3
+
+
+def test_an_execution_stopped_before_its_first_state_is_aborted(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an interpreter slow to enter the first state: moto ignores a stop until it has (a loaded machine)
+    from moto.stepfunctions.parser.api import HistoryEventType
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+    add_event = EventManager.add_event
+
+    def slow_start(manager: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("event_type") == HistoryEventType.ExecutionStarted:
+            time.sleep(0.5)
+        return add_event(manager, *args, **kwargs)
+
+    monkeypatch.setattr(EventManager, "add_event", slow_start)
+    aws.register_task_definition(_definition())
+    sfn = aws.client("stepfunctions")
+    started = sfn.start_execution(
+        stateMachineArn=aws.state_machine_arn, name="slow-start", input=json.dumps(_request(runId="slow-start"))
+    )
+    time.sleep(0.1)  # the interpreter has built its environment and not yet begun
+    # When it is stopped in that gap
+    sfn.stop_execution(executionArn=started["executionArn"], error="Operator.Abort", cause="wrong input")
+    # Then it is ABORTED at once and stays so: no task ran for it
+    assert sfn.describe_execution(executionArn=started["executionArn"])["status"] == "ABORTED"
+    time.sleep(1.5)
+    assert sfn.describe_execution(executionArn=started["executionArn"])["status"] == "ABORTED"
+    assert _tasks(aws, "slow-start") == []

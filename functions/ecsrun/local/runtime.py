@@ -694,8 +694,11 @@ class LocalAws:
             worker = execution.exec_worker
             if worker is None:
                 return original(execution, *args, **kwargs)
-            for _ in range(500):  # a stop right after the start: moto's worker thread has not built its env yet
-                if worker.env is not None:
+            # A stop right after the start: moto's worker thread may not have built its env, or built it and not
+            # yet entered the first state. moto ignores a stop until then (the program state is None), and the
+            # execution would run on to its end.
+            for _ in range(3000):
+                if worker.env is not None and worker.env._program_state is not None:
                     break
                 time.sleep(0.01)
             env = worker.env
