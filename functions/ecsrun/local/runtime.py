@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from ecsrun.adapters import clients
 from ecsrun.local import (
+    atomic_requests,
     cfn,
     ecs_idempotency,
     execution_role,
@@ -352,6 +353,7 @@ class LocalAws:
         self._keep_callback_causes()
         self._name_unnamed_executions()
         quotas.enforce(self._patch)  # the payload and API limits AWS enforces and moto skips
+        atomic_requests.install(self._patch)  # each DynamoDB and Logs request whole, as AWS serves it
         role_simulation.install(self._patch, REGION)  # IAM's SimulatePrincipalPolicy, which moto lacks
         network.install(self._patch)  # the account's subnets and security groups a request names
         if self.rate_quotas is not None:

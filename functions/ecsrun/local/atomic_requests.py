@@ -1,0 +1,43 @@
+"""DynamoDB and CloudWatch Logs requests served whole on the local engine, one at a time per service, as AWS
+serves each request.
+
+moto's backends are not thread-safe: an UpdateItem adding an attribute in one thread changes the item's attribute
+dict while a GetItem with a projection in another iterates it, and the reader fails with "RuntimeError: dictionary
+changed size during iteration", an answer DynamoDB never gives (CloudWatch Logs' log groups and streams are dicts
+iterated the same way). On the local engine the caller, the functions, the container agent, EventBridge's
+deliveries and the reconciler are threads of one process, so each request to these two services runs under its
+service's lock. Neither service's requests call another service in moto (ecsrun makes no subscription filter), so
+holding a lock never waits on another thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+Patch = Callable[[Any, str, Any], None]
+
+SERIALIZED = ("dynamodb", "logs")  # moto's package names
+
+
+def install(patch: Patch) -> None:
+    """Serve each request to the services in SERIALIZED under its service's lock, through `patch(owner, name,
+    replacement)`."""
+    from moto.core.responses import BaseResponse
+
+    original = BaseResponse.call_action
+    locks = {service: threading.Lock() for service in SERIALIZED}
+
+    def call_action(response: Any) -> Any:
+        package = type(response).__module__.split(".")
+        lock = locks.get(package[1]) if len(package) > 1 and package[0] == "moto" else None
+        if lock is None:
+            return original(response)
+        with lock:
+            return original(response)
+
+    patch(BaseResponse, "call_action", call_action)
+
+
+__all__ = ["SERIALIZED", "install"]
