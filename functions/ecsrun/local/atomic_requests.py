@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ecsrun.local.moto_responses import package_of
+
 Patch = Callable[[Any, str, Any], None]
 
 SERIALIZED = ("dynamodb", "logs")  # moto's package names
@@ -30,8 +32,7 @@ def install(patch: Patch) -> None:
     locks = {service: threading.Lock() for service in SERIALIZED}
 
     def call_action(response: Any) -> Any:
-        package = type(response).__module__.split(".")
-        lock = locks.get(package[1]) if len(package) > 1 and package[0] == "moto" else None
+        lock = locks.get(package_of(response) or "")
         if lock is None:
             return original(response)
         with lock:

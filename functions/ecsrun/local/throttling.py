@@ -19,6 +19,7 @@ from typing import Any
 
 from ecsrun.domain.ratequotas import BY_KEY, DEFAULT_REGION, RateQuota, throttled_by
 from ecsrun.domain.tokenbucket import TokenBucket
+from ecsrun.local.moto_responses import package_of
 
 Patch = Callable[[Any, str, Any], None]
 THROTTLED_SERVICES = {"ecs": "ecs", "logs": "logs", "stepfunctions": "stepfunctions", "events": "events"}
@@ -61,8 +62,8 @@ class RateQuotas:
 
 def service_of(response: Any) -> str | None:
     """The service a moto response class answers for ('moto.ecs.responses' -> 'ecs'), if it is throttled here."""
-    package = type(response).__module__.split(".")
-    return THROTTLED_SERVICES.get(package[1]) if len(package) > 1 and package[0] == "moto" else None
+    package = package_of(response)
+    return THROTTLED_SERVICES.get(package) if package else None
 
 
 def enforce(patch: Patch, quotas: RateQuotas) -> None:
